@@ -1,0 +1,114 @@
+import 'reflect-metadata';
+import { plainToInstance, Transform, Type } from 'class-transformer';
+import {
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  ValidateIf,
+  validateSync,
+} from 'class-validator';
+
+const NODE_ENVS = ['development', 'production', 'test'] as const;
+export type NodeEnv = (typeof NODE_ENVS)[number];
+
+const isProduction = (env: Environment): boolean => env.NODE_ENV === 'production';
+
+/** Reads "true"/"false"/"1"/"0" (any case); anything else is left as is so that validation names it. */
+const toBoolean = ({ value }: { value: unknown }): unknown => {
+  if (typeof value !== 'string') return value;
+  const normalised = value.trim().toLowerCase();
+  if (normalised === 'true' || normalised === '1') return true;
+  if (normalised === 'false' || normalised === '0') return false;
+  return value;
+};
+
+const emptyToUndefined = ({ value }: { value: unknown }): unknown =>
+  typeof value === 'string' && value.trim() === '' ? undefined : value;
+
+/**
+ * The process environment as the service accepts it. Every variable in DESIGN.md's configuration table is
+ * declared here, so that a wrong value is refused at start with a message naming it. Messages never echo values:
+ * several of these are secrets.
+ */
+export class Environment {
+  @IsIn(NODE_ENVS)
+  NODE_ENV: NodeEnv = 'development';
+
+  // class-validator checks a property's decorators from the last one up, and we stop at the first failure.
+  @Max(65535)
+  @Min(0)
+  @IsInt()
+  @Type(() => Number)
+  PORT = 3000;
+
+  @Transform(emptyToUndefined)
+  @ValidateIf((env: Environment) => isProduction(env) || env.DATABASE_URL !== undefined)
+  @Matches(/^postgres(ql)?:\/\/\S+$/, { message: 'DATABASE_URL must be a postgres:// or postgresql:// URL' })
+  @IsNotEmpty({ message: 'DATABASE_URL is required when NODE_ENV=production' })
+  DATABASE_URL?: string;
+
+  @Transform(toBoolean)
+  @IsIn([true, false], { message: 'DATABASE_MIGRATIONS_RUN must be true or false' })
+  DATABASE_MIGRATIONS_RUN = true;
+
+  @IsNotEmpty()
+  @IsString()
+  EMBEDDED_POSTGRES_DIR = '.data/postgres';
+
+  @Max(65535)
+  @Min(1)
+  @IsInt()
+  @Type(() => Number)
+  EMBEDDED_POSTGRES_PORT = 54329;
+
+  @Transform(emptyToUndefined)
+  @ValidateIf((env: Environment) => isProduction(env) || env.KIE_API_KEY !== undefined)
+  @IsNotEmpty({ message: 'KIE_API_KEY is required when NODE_ENV=production' })
+  KIE_API_KEY?: string;
+
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  KIE_BASE_URL = 'https://api.kie.ai';
+
+  @Max(600000)
+  @Min(100)
+  @IsInt()
+  @Type(() => Number)
+  KIE_TIMEOUT_MS = 15000;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  KIE_WEBHOOK_HMAC_KEY?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
+  PUBLIC_BASE_URL?: string;
+
+  @Transform(emptyToUndefined)
+  @ValidateIf((env: Environment) => isProduction(env) || env.API_KEYS !== undefined)
+  @Matches(/^[^,\s]+(\s*,\s*[^,\s]+)*$/, { message: 'API_KEYS must be a comma-separated list of non-empty keys' })
+  @IsNotEmpty({ message: 'API_KEYS is required when NODE_ENV=production' })
+  API_KEYS?: string;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Validates the environment; throws a ConfigError whose one-line message names every wrong variable. */
+export function validateEnvironment(raw: Record<string, string | undefined>): Environment {
+  const env = plainToInstance(Environment, raw, { exposeDefaultValues: true });
+  const errors = validateSync(env, { stopAtFirstError: true });
+  if (errors.length > 0) {
+    const problems = errors.flatMap((error) => Object.values(error.constraints ?? {}));
+    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  }
+  return env;
+}

@@ -1,0 +1,58 @@
+import { ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { join } from 'node:path';
+import { waitFor } from './wait';
+
+const root = join(__dirname, '..', '..');
+
+/** The built service (`node dist/main.js`, what `npm start` runs) as a child process. */
+export class ServiceProcess {
+  private output = '';
+  private readonly exited: Promise<number | null>;
+
+  private constructor(readonly child: ChildProcess) {
+    child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
+    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+  }
+
+  /** Starts the service with exactly `env` (plus PATH and HOME): nothing leaks in from the test's own environment. */
+  static start(env: Record<string, string>): ServiceProcess {
+    const child = spawn(process.execPath, [join(root, 'dist', 'main.js')], {
+      cwd: root,
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    return new ServiceProcess(child);
+  }
+
+  get logs(): string {
+    return this.output;
+  }
+
+  exitCode(timeoutMs = 30000): Promise<number | null> {
+    return Promise.race([
+      this.exited,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`service did not exit within ${timeoutMs} ms:\n${this.output}`)), timeoutMs).unref(),
+      ),
+    ]);
+  }
+
+  async waitForHealthy(baseUrl: string, timeoutMs = 60000): Promise<void> {
+    await waitFor(
+      `${baseUrl}/health to answer 200`,
+      async () => {
+        if (this.child.exitCode !== null) throw new Error(`service exited with ${this.child.exitCode}:\n${this.output}`);
+        const response = await fetch(`${baseUrl}/health`).catch(() => undefined);
+        return response?.status === 200;
+      },
+      { timeoutMs, intervalMs: 200 },
+    );
+  }
+
+  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null) this.child.kill(signal);
+    return this.exitCode();
+  }
+}
