@@ -1,0 +1,49 @@
+/**
+ * KIE's answers in our own terms. Everything outside src/lyrics/kie/ sees only these shapes; the spellings and
+ * code tables of KIE's wire format stay in this folder.
+ */
+
+export interface KieVariant {
+  title: string;
+  text: string;
+  status: 'complete' | 'failed';
+  errorMessage: string | null;
+}
+
+/** The failure codes of our task resource that KIE's answers can lead to. */
+export type KieFailureCode = 'generation_failed' | 'sensitive_content';
+
+/** A lyrics task as KIE reports it, by record-info or by callback. */
+export type KieTaskResult =
+  | { state: 'pending' }
+  | { state: 'succeeded'; variants: KieVariant[] }
+  | { state: 'failed'; code: KieFailureCode; message: string };
+
+/** Why KIE certainly did not act on a request, so it may be sent again later. */
+export type KieRetryReason = 'throttled' | 'maintenance' | 'server_error' | 'not_sent';
+
+export type KieRetry = { kind: 'retry'; reason: KieRetryReason; message: string; retryAfterMs?: number };
+export type KieRejected = { kind: 'rejected'; code: number; message: string };
+
+/** How a create ended (DESIGN.md invariant 4 decides what may be retried). */
+export type KieCreateOutcome =
+  | { kind: 'accepted'; kieTaskId: string }
+  | KieRetry
+  | KieRejected
+  /** The request went out and no usable answer came back: KIE may have accepted (and billed) it. */
+  | { kind: 'ambiguous'; message: string };
+
+export type KieRecordOutcome =
+  | { kind: 'record'; result: KieTaskResult }
+  /** KIE's 422 "recordInfo is null": the task is not visible yet. */
+  | { kind: 'not_ready' }
+  | KieRetry
+  | KieRejected;
+
+export type KieCreditsOutcome = { kind: 'credits'; credits: number } | KieRetry | KieRejected;
+
+/** A callback's content; `kieTaskId` is spelled exactly as the body has it, since the signature covers it. */
+export interface KieCallback {
+  kieTaskId: string;
+  result: Exclude<KieTaskResult, { state: 'pending' }>;
+}

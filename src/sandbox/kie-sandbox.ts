@@ -1,0 +1,290 @@
+import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { drawFromMix, MarkerError, parseMarkers, SandboxBehaviours } from './sandbox-behaviours';
+import { CallbackDispatcher } from './sandbox-callbacks';
+import { writeLyrics } from './sandbox-lyrics';
+import { KieSandboxOptions, ResolvedSandboxOptions, resolveSandboxOptions } from './sandbox-options';
+import {
+  Envelope,
+  errorBody,
+  FAILURES,
+  MAX_PROMPT_LENGTH,
+  parseCreateRequest,
+  RECORD_INFO_NULL,
+  recordInfoData,
+  success,
+} from './sandbox-payloads';
+import { seededRandom } from './sandbox-random';
+import { SlidingWindow } from './sandbox-rate-limit';
+import type { ArrayKey, SandboxDelivery, SandboxEndpoint, SandboxRequest, SandboxTask } from './sandbox-records';
+
+export type { KieSandboxOptions } from './sandbox-options';
+export type { SandboxBehaviours, SandboxMix, SandboxOutcome, FailureStatus } from './sandbox-behaviours';
+export type { ArrayKey, SandboxDelivery, SandboxEndpoint, SandboxRequest, SandboxTask } from './sandbox-records';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+type Answer = (status: number, body: Envelope) => void;
+
+/**
+ * A simulator of KIE.AI's Suno lyrics API (kie-api.md) on plain node:http: the same endpoints, envelopes and
+ * callbacks, with per-task misbehaviour chosen by prompt markers or a seeded random mix. It records every request
+ * and callback attempt, and serves them (and its tasks) under /sandbox/ for tests and benchmarks.
+ */
+export class KieSandbox {
+  readonly requests: SandboxRequest[] = [];
+  readonly callbacks: SandboxDelivery[] = [];
+  private readonly taskMap = new Map<string, SandboxTask>();
+  private readonly windows = new Map<string, SlidingWindow>();
+  /** Creates seen per prompt, for the throttle markers. */
+  private readonly throttleCounts = new Map<string, number>();
+  private readonly dispatcher: CallbackDispatcher;
+  private credits: number;
+  private random: () => number;
+  private stopped?: Promise<void>;
+
+  private constructor(
+    private readonly options: ResolvedSandboxOptions,
+    private readonly server: Server,
+    readonly url: string,
+  ) {
+    this.credits = options.credits;
+    this.random = seededRandom(options.seed);
+    this.dispatcher = new CallbackDispatcher(
+      { hmacKey: options.hmacKey, retryDelayMs: options.callbackRetryDelayMs, timeoutMs: options.callbackTimeoutMs, log: options.log },
+      (delivery) => this.callbacks.push(delivery),
+    );
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res));
+  }
+
+  static async start(options: KieSandboxOptions = {}): Promise<KieSandbox> {
+    const resolved = resolveSandboxOptions(options);
+    const server = createServer();
+    server.listen(resolved.port, resolved.host);
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    const host = resolved.host.includes(':') ? `[${resolved.host}]` : resolved.host;
+    return new KieSandbox(resolved, server, `http://${host}:${port}`);
+  }
+
+  task(kieTaskId: string): SandboxTask | undefined {
+    return this.taskMap.get(kieTaskId);
+  }
+
+  tasks(): SandboxTask[] {
+    return [...this.taskMap.values()];
+  }
+
+  /** Back to the state at start: no history, no tasks, no pending callbacks, full credits, the seed's first draw. */
+  reset(): void {
+    this.dispatcher.cancelAll();
+    this.requests.length = 0;
+    this.callbacks.length = 0;
+    this.taskMap.clear();
+    this.windows.clear();
+    this.throttleCounts.clear();
+    this.credits = this.options.credits;
+    this.random = seededRandom(this.options.seed);
+  }
+
+  /** Closes the server and every connection (hanging creates too), and stops all callbacks. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.dispatcher.cancelAll();
+      const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+      this.server.closeAllConnections();
+      await Promise.all([closed, this.dispatcher.settled()]);
+    })();
+    return this.stopped;
+  }
+
+  private handle(req: IncomingMessage, res: ServerResponse): void {
+    this.route(req, res).catch((error: unknown) => {
+      this.options.log?.(`sandbox error: ${error instanceof Error ? error.stack : String(error)}`);
+      if (!res.headersSent) sendJson(res, 500, errorBody(500));
+    });
+  }
+
+  private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://sandbox');
+    if (url.pathname.startsWith('/sandbox/')) return this.inspect(req.method, url.pathname, res);
+
+    const record: SandboxRequest = {
+      endpoint: endpointOf(req.method, url.pathname),
+      method: req.method ?? '',
+      path: req.url ?? '/',
+      httpStatus: 0,
+      startedAt: Date.now(),
+    };
+    this.requests.push(record);
+    const answer: Answer = (status, body) => {
+      record.httpStatus = status;
+      record.code = body.code;
+      record.finishedAt = Date.now();
+      sendJson(res, status, body);
+      this.options.log?.(`${record.method} ${url.pathname} -> ${status} code ${body.code}${record.taskId ? ` task ${record.taskId}` : ''}`);
+    };
+
+    if (record.endpoint === 'unknown') return answer(404, errorBody(404, 'Not found'));
+    const key = bearerKey(req.headers.authorization);
+    if (!key || (this.options.apiKeys.size > 0 && !this.options.apiKeys.has(key))) return answer(401, errorBody(401));
+    if (record.endpoint === 'create') return this.create(req, key, record, answer);
+    if (record.endpoint === 'record-info') return this.recordInfo(url.searchParams.get('taskId'), record, answer);
+    return answer(200, success(this.credits));
+  }
+
+  private async create(req: IncomingMessage, key: string, record: SandboxRequest, answer: Answer): Promise<void> {
+    const text = await readBody(req);
+    if (text === undefined) return answer(413, errorBody(413, 'Request body too large'));
+    const request = parseCreateRequest(text);
+    if ('error' in request) return answer(200, errorBody(400, request.error));
+    record.prompt = request.prompt;
+    record.callBackUrl = request.callBackUrl;
+    // Counted in characters (code points), not UTF-16 units: an emoji is one character.
+    if ([...request.prompt].length > MAX_PROMPT_LENGTH) return answer(200, errorBody(413));
+
+    let marked: SandboxBehaviours | undefined;
+    try {
+      marked = parseMarkers(request.prompt);
+    } catch (error) {
+      if (error instanceof MarkerError) return answer(200, errorBody(400, error.message));
+      throw error;
+    }
+    const window = this.windowOf(key);
+    if (!window.hasRoom(record.startedAt)) return answer(429, errorBody(429, this.rateLimitMessage()));
+    const refusal = marked && this.markerRefusal(request.prompt, marked);
+    if (refusal) return answer(refusal.status, refusal.body);
+    if (this.credits <= 0) return answer(200, errorBody(402));
+
+    // Accepted: it counts toward the window, costs a credit and makes a task.
+    window.add(record.startedAt);
+    this.credits--;
+    const task = this.createTask(request.prompt, request.callBackUrl, marked ?? drawFromMix(this.options.mix, this.random));
+    record.taskId = task.taskId;
+    const firstAttempts = this.startCallbacks(task);
+    if (task.behaviours.hang) {
+      this.options.log?.(`POST /api/v1/lyrics -> (never answered) task ${task.taskId}`);
+      return; // the socket stays open until the client gives up or stop() closes it
+    }
+    await firstAttempts;
+    answer(200, success({ taskId: task.taskId }));
+  }
+
+  private createTask(prompt: string, callBackUrl: string, behaviours: SandboxBehaviours): SandboxTask {
+    const { outcome } = behaviours;
+    const now = Date.now();
+    const delay = behaviours.early ? 0 : (behaviours.delayMs ?? this.options.resultDelayMs);
+    const task: SandboxTask = {
+      taskId: randomBytes(16).toString('hex'),
+      prompt,
+      callBackUrl,
+      behaviours,
+      createdAt: now,
+      readyAt: outcome === 'never' ? null : now + delay,
+      outcome,
+      variants: outcome === 'success' ? writeLyrics(prompt) : [],
+      errorMessage: outcome === 'success' || outcome === 'never' ? null : FAILURES[outcome].message,
+      recordInfoCalls: 0,
+    };
+    this.taskMap.set(task.taskId, task);
+    return task;
+  }
+
+  /** Sends or schedules the task's callbacks; the promise waits for the first attempts only when `early`. */
+  private async startCallbacks(task: SandboxTask): Promise<void> {
+    if (task.readyAt === null || task.behaviours.drop) return;
+    if (task.behaviours.early) return this.dispatcher.deliver(task);
+    this.dispatcher.schedule(task, task.readyAt);
+  }
+
+  /** The answer a create-side marker imposes, if any. Refused creates make no task and use no window slot. */
+  private markerRefusal(prompt: string, marked: SandboxBehaviours): { status: number; body: Envelope } | undefined {
+    if (marked.throttle + marked.throttleHttp > 0) {
+      const seen = (this.throttleCounts.get(prompt) ?? 0) + 1;
+      this.throttleCounts.set(prompt, seen);
+      if (seen <= marked.throttle) return { status: 200, body: errorBody(430) };
+      if (seen <= marked.throttle + marked.throttleHttp) return { status: 429, body: errorBody(429, this.rateLimitMessage()) };
+    }
+    if (marked.reject !== undefined) return { status: 200, body: errorBody(marked.reject) };
+    if (marked.httpStatus !== undefined) return { status: marked.httpStatus, body: errorBody(marked.httpStatus) };
+    return undefined;
+  }
+
+  private recordInfo(taskId: string | null, record: SandboxRequest, answer: Answer): void {
+    if (!taskId) return answer(200, errorBody(400, 'taskId is required'));
+    record.taskId = taskId;
+    const task = this.taskMap.get(taskId);
+    if (!task) return answer(200, RECORD_INFO_NULL);
+    const call = ++task.recordInfoCalls;
+    const { nullPolls, pendingPolls } = task.behaviours;
+    if (call <= nullPolls) return answer(200, RECORD_INFO_NULL);
+    const showResult = call > nullPolls + pendingPolls && task.readyAt !== null && Date.now() >= task.readyAt;
+    answer(200, success(recordInfoData(task, this.recordInfoArrayKey(task), showResult)));
+  }
+
+  private recordInfoArrayKey(task: SandboxTask): ArrayKey {
+    return task.behaviours.lyricsData ? 'lyricsData' : this.options.recordInfoArrayKey;
+  }
+
+  private windowOf(key: string): SlidingWindow {
+    let window = this.windows.get(key);
+    if (!window) {
+      window = new SlidingWindow(this.options.createLimit.max, this.options.createLimit.windowMs);
+      this.windows.set(key, window);
+    }
+    return window;
+  }
+
+  private rateLimitMessage(): string {
+    const { max, windowMs } = this.options.createLimit;
+    return `Rate limit exceeded: up to ${max} requests per ${windowMs / 1000} seconds`;
+  }
+
+  /** The unauthenticated inspection API: history and tasks as JSON, and reset. */
+  private inspect(method: string | undefined, path: string, res: ServerResponse): void {
+    const taskPath = /^\/sandbox\/tasks\/([^/]+)$/.exec(path);
+    if (method === 'GET' && path === '/sandbox/requests') return sendJson(res, 200, this.requests);
+    if (method === 'GET' && path === '/sandbox/callbacks') return sendJson(res, 200, this.callbacks);
+    if (method === 'GET' && path === '/sandbox/tasks') return sendJson(res, 200, this.tasks());
+    if (method === 'GET' && taskPath) {
+      const task = this.task(decodeURIComponent(taskPath[1]));
+      return task ? sendJson(res, 200, task) : sendJson(res, 404, errorBody(404, 'Not found'));
+    }
+    if (method === 'POST' && path === '/sandbox/reset') {
+      this.reset();
+      return sendJson(res, 200, success(null));
+    }
+    sendJson(res, 404, errorBody(404, 'Not found'));
+  }
+}
+
+function endpointOf(method: string | undefined, path: string): SandboxEndpoint {
+  if (method === 'POST' && path === '/api/v1/lyrics') return 'create';
+  if (method === 'GET' && path === '/api/v1/lyrics/record-info') return 'record-info';
+  if (method === 'GET' && path === '/api/v1/chat/credit') return 'credit';
+  return 'unknown';
+}
+
+function bearerKey(authorization: string | undefined): string | undefined {
+  const match = /^Bearer\s+(\S.*)$/i.exec(authorization ?? '');
+  return match?.[1].trim() || undefined;
+}
+
+/** The body as text, or undefined when it is larger than MAX_BODY_BYTES (read to the end all the same, so it can be answered). */
+async function readBody(req: IncomingMessage): Promise<string | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+  }
+  return size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8');
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const json = JSON.stringify(body);
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
+  res.end(json);
+}

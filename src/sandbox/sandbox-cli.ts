@@ -1,0 +1,70 @@
+import { parseArgs } from 'node:util';
+import { MIX_KEYS, SandboxMix } from './sandbox-behaviours';
+import type { KieSandboxOptions } from './sandbox-options';
+
+const CLI_DEFAULT_PORT = 4010;
+
+/** `node dist/sandbox/main.js` flags as KieSandbox options; throws with a one-line message on a bad flag. */
+export function parseSandboxArgs(args: string[]): KieSandboxOptions {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      port: { type: 'string' },
+      host: { type: 'string' },
+      'api-key': { type: 'string', multiple: true },
+      'hmac-key': { type: 'string' },
+      'result-delay-ms': { type: 'string' },
+      'callback-retry-delay-ms': { type: 'string' },
+      'create-max': { type: 'string' },
+      'create-window-ms': { type: 'string' },
+      credits: { type: 'string' },
+      'record-info-array-key': { type: 'string' },
+      mix: { type: 'string' },
+      seed: { type: 'string' },
+      verbose: { type: 'boolean' },
+    },
+  });
+  const int = (name: keyof typeof values, fallback?: number): number | undefined => {
+    const text = values[name];
+    if (text === undefined) return fallback;
+    if (typeof text !== 'string' || !/^\d+$/.test(text)) throw new Error(`--${name} must be a whole number, got "${String(text)}"`);
+    return Number(text);
+  };
+  const arrayKey = values['record-info-array-key'];
+  if (arrayKey !== undefined && arrayKey !== 'data' && arrayKey !== 'lyricsData') {
+    throw new Error(`--record-info-array-key must be data or lyricsData, got "${arrayKey}"`);
+  }
+  const createMax = int('create-max');
+  const createWindowMs = int('create-window-ms');
+  return {
+    port: int('port', CLI_DEFAULT_PORT),
+    host: values.host,
+    apiKeys: values['api-key'],
+    hmacKey: values['hmac-key'],
+    resultDelayMs: int('result-delay-ms'),
+    callbackRetryDelayMs: int('callback-retry-delay-ms'),
+    createLimit: createMax === undefined && createWindowMs === undefined ? undefined : { max: createMax ?? 20, windowMs: createWindowMs ?? 10000 },
+    credits: int('credits'),
+    recordInfoArrayKey: arrayKey,
+    mix: values.mix === undefined ? undefined : parseMix(values.mix),
+    seed: int('seed'),
+    log: values.verbose ? (line) => console.log(line) : undefined,
+  };
+}
+
+/** `drop=0.3,duplicate=0.2` */
+function parseMix(text: string): Partial<SandboxMix> {
+  const mix: Partial<SandboxMix> = {};
+  for (const part of text.split(',').filter(Boolean)) {
+    const [name, value] = part.split('=');
+    const probability = Number(value);
+    if (!(MIX_KEYS as readonly string[]).includes(name)) throw new Error(`--mix knows ${MIX_KEYS.join(', ')}, not "${name}"`);
+    if (value === undefined || value.trim() === '' || !(probability >= 0 && probability <= 1)) {
+      throw new Error(`--mix ${name} needs a probability from 0 to 1, got "${value ?? ''}"`);
+    }
+    mix[name as keyof SandboxMix] = probability;
+  }
+  return mix;
+}

@@ -1,0 +1,79 @@
+import { MIX_KEYS, SandboxMix } from './sandbox-behaviours';
+import type { ArrayKey } from './sandbox-records';
+
+export interface KieSandboxOptions {
+  /** Default 0: a free port. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Accepted bearer keys; undefined or empty: any non-empty bearer is accepted. */
+  apiKeys?: string[];
+  /** When set, every callback carries X-Webhook-Timestamp and X-Webhook-Signature. */
+  hmacKey?: string;
+  /** Accepted creates per bearer key in any window (a sliding window). Default 20 per 10000 ms, KIE's limit. */
+  createLimit?: { max: number; windowMs: number };
+  /** From an accepted create until the result is ready and the callback is sent. Default 1000. */
+  resultDelayMs?: number;
+  /** Wait between callback delivery attempts. Default 1000. */
+  callbackRetryDelayMs?: number;
+  /** A callback attempt with no answer within this time failed. Default 15000, KIE's documented limit. */
+  callbackTimeoutMs?: number;
+  /** Default 10000; each accepted create costs one. */
+  credits?: number;
+  /** The variants' key in record-info; default 'data'. The marker `lyricsData` overrides it per task. */
+  recordInfoArrayKey?: ArrayKey;
+  /** Probabilities 0..1 for tasks without a marker; default all 0. */
+  mix?: Partial<SandboxMix>;
+  /** Seed of the mix's PRNG; default 1. */
+  seed?: number;
+  /** Silent by default. */
+  log?: (line: string) => void;
+}
+
+export interface ResolvedSandboxOptions {
+  port: number;
+  host: string;
+  apiKeys: ReadonlySet<string>;
+  hmacKey?: string;
+  createLimit: { max: number; windowMs: number };
+  resultDelayMs: number;
+  callbackRetryDelayMs: number;
+  callbackTimeoutMs: number;
+  credits: number;
+  recordInfoArrayKey: ArrayKey;
+  mix: SandboxMix;
+  seed: number;
+  log?: (line: string) => void;
+}
+
+function wholeNumber(name: string, value: number, min = 0): number {
+  if (!Number.isSafeInteger(value) || value < min) throw new RangeError(`${name} must be an integer of at least ${min}, got ${value}`);
+  return value;
+}
+
+/** Options with their defaults, checked: a wrong value fails at start, naming the option. */
+export function resolveSandboxOptions(options: KieSandboxOptions = {}): ResolvedSandboxOptions {
+  const mix: SandboxMix = { drop: 0, duplicate: 0, camelCase: 0, forged: 0, failure: 0, ...options.mix };
+  for (const [name, probability] of Object.entries(mix)) {
+    if (!(MIX_KEYS as readonly string[]).includes(name)) throw new RangeError(`mix has no "${name}" (it has ${MIX_KEYS.join(', ')})`);
+    if (!(probability >= 0 && probability <= 1)) throw new RangeError(`mix.${name} must be a probability from 0 to 1, got ${probability}`);
+  }
+  const arrayKey = options.recordInfoArrayKey ?? 'data';
+  if (arrayKey !== 'data' && arrayKey !== 'lyricsData') throw new RangeError(`recordInfoArrayKey must be data or lyricsData, got ${arrayKey}`);
+  const limit = options.createLimit ?? { max: 20, windowMs: 10000 };
+  return {
+    port: wholeNumber('port', options.port ?? 0),
+    host: options.host ?? '127.0.0.1',
+    apiKeys: new Set(options.apiKeys ?? []),
+    hmacKey: options.hmacKey || undefined,
+    createLimit: { max: wholeNumber('createLimit.max', limit.max, 1), windowMs: wholeNumber('createLimit.windowMs', limit.windowMs, 1) },
+    resultDelayMs: wholeNumber('resultDelayMs', options.resultDelayMs ?? 1000),
+    callbackRetryDelayMs: wholeNumber('callbackRetryDelayMs', options.callbackRetryDelayMs ?? 1000),
+    callbackTimeoutMs: wholeNumber('callbackTimeoutMs', options.callbackTimeoutMs ?? 15000, 1),
+    credits: wholeNumber('credits', options.credits ?? 10000),
+    recordInfoArrayKey: arrayKey,
+    mix,
+    seed: wholeNumber('seed', options.seed ?? 1),
+    log: options.log,
+  };
+}

@@ -1,0 +1,61 @@
+import type { SandboxBehaviours, SandboxOutcome } from './sandbox-behaviours';
+import type { LyricsVariant } from './sandbox-lyrics';
+
+export type ArrayKey = 'data' | 'lyricsData';
+export type SandboxEndpoint = 'create' | 'record-info' | 'credit' | 'unknown';
+
+/** One API request as the sandbox received and answered it. */
+export interface SandboxRequest {
+  endpoint: SandboxEndpoint;
+  method: string;
+  /** Path and query string, as requested. */
+  path: string;
+  /** The KIE task id created (create) or asked for (record-info). */
+  taskId?: string;
+  prompt?: string;
+  callBackUrl?: string;
+  /** 0 until answered (and for ever for a create that hangs). */
+  httpStatus: number;
+  /** The body's `code`. */
+  code?: number;
+  startedAt: number;
+  /** Undefined while in flight, and for a create that hangs. */
+  finishedAt?: number;
+}
+
+/** One callback delivery attempt. */
+export interface SandboxDelivery {
+  taskId: string;
+  url: string;
+  /** 1.. for the copies of a duplicated callback. */
+  copy: number;
+  /** 1 for the first try, up to 4 with the 3 retries. */
+  attempt: number;
+  sentAt: number;
+  /** The receiver's HTTP status; undefined when it did not answer. */
+  status?: number;
+  /** Why no answer came (timeout, network error, or the sandbox stopping). */
+  error?: string;
+  spelling: 'snake' | 'camel';
+  arrayKey: ArrayKey;
+  forged: boolean;
+  /** Exactly the JSON sent. */
+  body: unknown;
+  headers: Record<string, string>;
+}
+
+/** A task as KIE would hold it: the record of truth that record-info and the callbacks report. */
+export interface SandboxTask {
+  taskId: string;
+  prompt: string;
+  callBackUrl: string;
+  behaviours: SandboxBehaviours;
+  createdAt: number;
+  /** When the result is ready; null for a task that never finishes. */
+  readyAt: number | null;
+  outcome: SandboxOutcome;
+  /** The lyrics; empty on failure. */
+  variants: LyricsVariant[];
+  errorMessage: string | null;
+  recordInfoCalls: number;
+}

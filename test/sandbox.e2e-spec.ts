@@ -1,0 +1,628 @@
+import { ChildProcess, execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer, IncomingHttpHeaders, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { verifyWebhook } from '../src/lyrics/kie/kie-signature';
+import { KieSandbox, KieSandboxOptions, SandboxDelivery } from '../src/sandbox/kie-sandbox';
+import { waitFor } from './support/wait';
+
+const HMAC_KEY = 'kie-sim-test-hmac-key-0001';
+const API_KEY = 'sandbox-test-key';
+const TASK_ID = /^[0-9a-f]{32}$/;
+
+// Parsed JSON from the wire; the assertions check its shape.
+type Json = any;
+
+interface Received {
+  body: Json;
+  headers: IncomingHttpHeaders;
+}
+
+/** The callback receiver: records every POST; answers 200 unless told to answer otherwise, or not at all. */
+class Receiver {
+  readonly received: Received[] = [];
+  readonly plan: Array<number | 'no-answer'> = [];
+  onReceive?: () => void;
+
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(): Promise<Receiver> {
+    const server = createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const receiver = new Receiver(server, `http://127.0.0.1:${(server.address() as AddressInfo).port}/kie/callback`);
+    server.on('request', async (req, res) => {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      receiver.received.push({ body: JSON.parse(Buffer.concat(chunks).toString('utf8')), headers: req.headers });
+      receiver.onReceive?.();
+      const answer = receiver.plan.shift() ?? 200;
+      if (answer !== 'no-answer') res.writeHead(answer, { 'Content-Type': 'application/json' }).end('{"status":"received"}');
+    });
+    return receiver;
+  }
+
+  /** Callback bodies of one task, whichever spelling carries its id. */
+  bodiesFor(taskId: string): Json[] {
+    return this.received.map((r) => r.body).filter((body) => (body.data?.task_id ?? body.data?.taskId) === taskId);
+  }
+
+  forget(): void {
+    this.received.length = 0;
+    this.plan.length = 0;
+    this.onReceive = undefined;
+  }
+
+  async close(): Promise<void> {
+    const closed = new Promise((resolve) => this.server.close(resolve));
+    this.server.closeAllConnections();
+    await closed;
+  }
+}
+
+let receiver: Receiver;
+let sandbox: KieSandbox;
+const extraSandboxes: KieSandbox[] = [];
+
+async function startSandbox(options: KieSandboxOptions): Promise<KieSandbox> {
+  const started = await KieSandbox.start({ resultDelayMs: 30, callbackRetryDelayMs: 10, ...options });
+  extraSandboxes.push(started);
+  return started;
+}
+
+async function call(
+  target: KieSandbox | string,
+  path: string,
+  init: { method?: string; key?: string | null; body?: string; signal?: AbortSignal } = {},
+): Promise<{ status: number; contentType: string | null; body: Json }> {
+  const base = typeof target === 'string' ? target : target.url;
+  const key = init.key === undefined ? API_KEY : init.key;
+  const response = await fetch(`${base}${path}`, {
+    method: init.method ?? 'GET',
+    headers: { 'Content-Type': 'application/json', ...(key === null ? {} : { Authorization: `Bearer ${key}` }) },
+    body: init.body,
+    signal: init.signal,
+  });
+  return { status: response.status, contentType: response.headers.get('content-type'), body: await response.json() };
+}
+
+function create(target: KieSandbox | string, prompt: string, options: { key?: string; signal?: AbortSignal } = {}) {
+  return call(target, '/api/v1/lyrics', { method: 'POST', body: JSON.stringify({ prompt, callBackUrl: receiver.url }), ...options });
+}
+
+async function createTask(target: KieSandbox | string, prompt: string): Promise<string> {
+  const answer = await create(target, prompt);
+  expect(answer).toMatchObject({ status: 200, body: { code: 200, msg: 'success', data: { taskId: expect.stringMatching(TASK_ID) } } });
+  return answer.body.data.taskId;
+}
+
+function recordInfo(target: KieSandbox, taskId: string) {
+  return call(target, `/api/v1/lyrics/record-info?taskId=${taskId}`);
+}
+
+function waitForCallbacks(taskId: string, count = 1): Promise<Json[]> {
+  return waitFor(`${count} callback(s) of ${taskId}`, () => receiver.bodiesFor(taskId).length >= count && receiver.bodiesFor(taskId), {
+    timeoutMs: 5000,
+    intervalMs: 10,
+  });
+}
+
+/** The sandbox's records of a task's delivery attempts, once `count` of them have finished. */
+function settledDeliveries(target: KieSandbox, taskId: string, count = 1): Promise<SandboxDelivery[]> {
+  return waitFor(`${count} finished delivery attempt(s) of ${taskId}`, () => {
+    const settled = target.callbacks.filter((d) => d.taskId === taskId && (d.status !== undefined || d.error !== undefined));
+    return settled.length >= count && settled;
+  });
+}
+
+beforeAll(async () => {
+  receiver = await Receiver.start();
+  sandbox = await KieSandbox.start({ apiKeys: [API_KEY], hmacKey: HMAC_KEY, resultDelayMs: 30, callbackRetryDelayMs: 10 });
+});
+
+afterEach(async () => {
+  await Promise.all(extraSandboxes.splice(0).map((s) => s.stop()));
+  sandbox.reset();
+  receiver.forget();
+});
+
+afterAll(async () => {
+  await sandbox.stop();
+  await receiver.close();
+});
+
+describe('KIE sandbox: API surface', () => {
+  it("answers in KIE's envelope, and refuses a missing or unknown key with the documented 401", async () => {
+    const refused = { status: 401, contentType: 'application/json', body: { code: 401, msg: 'You do not have access permissions' } };
+    expect(await call(sandbox, '/api/v1/chat/credit', { key: null })).toEqual(refused);
+    expect(await call(sandbox, '/api/v1/chat/credit', { key: 'someone-else' })).toEqual(refused);
+    expect(await call(sandbox, '/api/v1/chat/credit', { key: '' })).toEqual(refused);
+    expect(await create(sandbox, 'A song', { key: 'someone-else' })).toEqual(refused);
+
+    expect(await call(sandbox, '/api/v1/chat/credit')).toEqual({
+      status: 200,
+      contentType: 'application/json',
+      body: { code: 200, msg: 'success', data: 10000 },
+    });
+    expect(await call(sandbox, '/api/v1/music')).toMatchObject({ status: 404, body: { code: 404, msg: 'Not found', data: null } });
+    expect(await call(sandbox, '/api/v1/lyrics/record-info')).toMatchObject({ status: 200, body: { code: 400, data: null } });
+    expect(await recordInfo(sandbox, 'f'.repeat(32))).toEqual({
+      status: 200,
+      contentType: 'application/json',
+      body: { code: 422, msg: 'recordInfo is null', data: null },
+    });
+    expect(sandbox.requests.map((r) => [r.endpoint, r.httpStatus, r.code])).toEqual([
+      ['credit', 401, 401],
+      ['credit', 401, 401],
+      ['credit', 401, 401],
+      ['create', 401, 401],
+      ['credit', 200, 200],
+      ['unknown', 404, 404],
+      ['record-info', 200, 400],
+      ['record-info', 200, 422],
+    ]);
+  });
+
+  it('accepts any non-empty bearer when no keys are configured', async () => {
+    const open = await startSandbox({});
+    expect(await call(open, '/api/v1/chat/credit', { key: 'anything' })).toMatchObject({ status: 200, body: { code: 200 } });
+    expect(await call(open, '/api/v1/chat/credit', { key: null })).toMatchObject({ status: 401 });
+  });
+
+  it('validates a create as KIE does: required fields, JSON, a prompt of at most 200 characters, known markers', async () => {
+    const post = (body: string) => call(sandbox, '/api/v1/lyrics', { method: 'POST', body });
+    const refusal = (code: number, msg: string) => ({ status: 200, contentType: 'application/json', body: { code, msg, data: null } });
+    expect(await post('{}')).toEqual(refusal(400, 'prompt is required'));
+    expect(await post(JSON.stringify({ prompt: 42, callBackUrl: receiver.url }))).toEqual(refusal(400, 'prompt is required'));
+    expect(await post(JSON.stringify({ prompt: 'A song' }))).toEqual(refusal(400, 'callBackUrl is required'));
+    expect(await post(JSON.stringify({ prompt: 'A song', callBackUrl: 'nowhere' }))).toEqual(refusal(400, 'callBackUrl must be an http(s) URL'));
+    expect(await post('{"prompt":')).toEqual(refusal(400, 'Request body must be JSON'));
+    expect(await create(sandbox, 'x'.repeat(201))).toEqual(refusal(413, 'Theme or prompt too long'));
+    expect(await create(sandbox, 'A song [sandbox:explode]')).toEqual(refusal(400, 'unknown sandbox marker "explode"'));
+    expect(await create(sandbox, 'A song [sandbox:delay=soon]')).toMatchObject({ body: { code: 400 } });
+    await createTask(sandbox, 'x'.repeat(200));
+    await createTask(sandbox, '🎵'.repeat(200));
+    expect(sandbox.tasks()).toHaveLength(2);
+  });
+
+  it('serves its history and tasks under /sandbox/, without auth, and resets them', async () => {
+    const taskId = await createTask(sandbox, 'A song about inspection');
+    await waitForCallbacks(taskId);
+    const inspect = async (path: string, method = 'GET') => {
+      const response = await fetch(`${sandbox.url}${path}`, { method });
+      return { status: response.status, body: (await response.json()) as Json };
+    };
+    expect(await inspect(`/sandbox/tasks/${taskId}`)).toEqual({ status: 200, body: JSON.parse(JSON.stringify(sandbox.task(taskId))) });
+    expect((await inspect('/sandbox/tasks')).body.map((t: Json) => t.taskId)).toEqual([taskId]);
+    expect((await inspect('/sandbox/requests')).body).toEqual([
+      expect.objectContaining({ endpoint: 'create', taskId, prompt: 'A song about inspection', callBackUrl: receiver.url, httpStatus: 200, code: 200 }),
+    ]);
+    expect((await inspect('/sandbox/callbacks')).body).toEqual([expect.objectContaining({ taskId, attempt: 1, status: 200 })]);
+    expect((await inspect('/sandbox/tasks/nope')).status).toBe(404);
+
+    expect((await inspect('/sandbox/reset', 'POST')).status).toBe(200);
+    expect(sandbox.tasks()).toEqual([]);
+    expect(sandbox.requests).toEqual([]);
+    expect(sandbox.callbacks).toEqual([]);
+  });
+});
+
+describe('KIE sandbox: results and callbacks', () => {
+  it("calls back in KIE's snake_case with 2 or 3 signed variants", async () => {
+    const taskId = await createTask(sandbox, 'A calm song about the sea');
+    const [received] = await waitForCallbacks(taskId);
+    const task = sandbox.task(taskId)!;
+
+    expect(received).toEqual({
+      code: 200,
+      msg: 'All generated successfully.',
+      data: {
+        callbackType: 'complete',
+        task_id: taskId,
+        data: task.variants.map(({ text, title }) => ({ text, title, status: 'complete', error_message: '' })),
+      },
+    });
+    expect(task.variants.length).toBeGreaterThanOrEqual(2);
+    expect(task.variants.length).toBeLessThanOrEqual(3);
+    for (const variant of task.variants) {
+      expect(variant.title).toMatch(/\S/);
+      expect(variant.text).toMatch(/^\[Verse\]\n(.+\n)+\n\[Chorus\]\n.+/);
+    }
+
+    const { headers } = receiver.received[0];
+    expect(headers['content-type']).toBe('application/json');
+    const check = verifyWebhook({
+      taskId,
+      timestamp: headers['x-webhook-timestamp'] as string,
+      signature: headers['x-webhook-signature'] as string,
+      hmacKey: HMAC_KEY,
+      toleranceSeconds: 300,
+    });
+    expect(check).toEqual({ valid: true });
+    expect(await settledDeliveries(sandbox, taskId)).toEqual([
+      expect.objectContaining({ taskId, url: receiver.url, copy: 1, attempt: 1, status: 200, spelling: 'snake', arrayKey: 'data', forged: false, body: received }),
+    ]);
+    expect(task).toMatchObject({ outcome: 'success', errorMessage: null, readyAt: task.createdAt + 30 });
+  });
+
+  it('sends no signature headers without an hmacKey', async () => {
+    const unsigned = await startSandbox({});
+    const taskId = await createTask(unsigned, 'A song without a signature');
+    await waitForCallbacks(taskId);
+    expect(receiver.received[0].headers).not.toHaveProperty('x-webhook-signature');
+    expect(receiver.received[0].headers).not.toHaveProperty('x-webhook-timestamp');
+  });
+
+  it('writes the same lyrics for the same prompt, and other lyrics for another prompt', async () => {
+    const first = await createTask(sandbox, 'A calm song about the sea');
+    const again = await createTask(sandbox, 'A calm song about the sea');
+    const other = await createTask(sandbox, 'A loud song about the city');
+    expect(sandbox.task(again)!.variants).toEqual(sandbox.task(first)!.variants);
+    expect(sandbox.task(other)!.variants).not.toEqual(sandbox.task(first)!.variants);
+  });
+
+  it('record-info: PENDING until the result is ready, then SUCCESS with the variants under data', async () => {
+    const prompt = 'A slow song [sandbox:delay=300]';
+    const taskId = await createTask(sandbox, prompt);
+    const param = JSON.stringify({ prompt, callBackUrl: receiver.url });
+    expect(await recordInfo(sandbox, taskId)).toEqual({
+      status: 200,
+      contentType: 'application/json',
+      body: {
+        code: 200,
+        msg: 'success',
+        data: { taskId, param, response: null, status: 'PENDING', type: 'LYRICS', errorCode: null, errorMessage: null },
+      },
+    });
+    await waitForCallbacks(taskId);
+    const items = sandbox.task(taskId)!.variants.map(({ text, title }) => ({ text, title, status: 'complete', errorMessage: '' }));
+    expect((await recordInfo(sandbox, taskId)).body).toEqual({
+      code: 200,
+      msg: 'success',
+      data: { taskId, param, response: { taskId, data: items }, status: 'SUCCESS', type: 'LYRICS', errorCode: null, errorMessage: null },
+    });
+    expect(sandbox.task(taskId)!.recordInfoCalls).toBe(2);
+  });
+
+  it('uses lyricsData as the array key: in record-info by option, in record-info and callback by marker', async () => {
+    const byOption = await startSandbox({ recordInfoArrayKey: 'lyricsData' });
+    const optionTask = await createTask(byOption, 'A song keyed by option');
+    expect((await waitForCallbacks(optionTask))[0].data).toHaveProperty('data');
+    expect((await recordInfo(byOption, optionTask)).body.data.response).toEqual({
+      taskId: optionTask,
+      lyricsData: expect.arrayContaining([expect.objectContaining({ status: 'complete', errorMessage: '' })]),
+    });
+
+    const markerTask = await createTask(sandbox, 'A song keyed by marker [sandbox:lyricsData]');
+    const [body] = await waitForCallbacks(markerTask);
+    expect(Object.keys(body.data)).toEqual(['callbackType', 'task_id', 'lyricsData']);
+    expect(Object.keys((await recordInfo(sandbox, markerTask)).body.data.response)).toEqual(['taskId', 'lyricsData']);
+    expect(sandbox.callbacks[0]).toMatchObject({ taskId: markerTask, arrayKey: 'lyricsData' });
+  });
+
+  it.each([
+    ['fail', 'GENERATE_LYRICS_FAILED', 400, 'Unable to generate lyrics from song description'],
+    ['status=GENERATE_LYRICS_FAILED', 'GENERATE_LYRICS_FAILED', 400, 'Unable to generate lyrics from song description'],
+    ['status=SENSITIVE_WORD_ERROR', 'SENSITIVE_WORD_ERROR', 400, 'Song Description flagged for moderation'],
+    ['status=CREATE_TASK_FAILED', 'CREATE_TASK_FAILED', 500, 'Internal error, please try again later'],
+    ['status=CALLBACK_EXCEPTION', 'CALLBACK_EXCEPTION', 500, 'Internal error, please try again later'],
+  ])('[sandbox:%s] fails the task as %s, in the callback and in record-info', async (marker, status, code, message) => {
+    const taskId = await createTask(sandbox, `A doomed song [sandbox:${marker}]`);
+    const [body] = await waitForCallbacks(taskId);
+    expect(body).toEqual({ code, msg: message, data: { callbackType: 'complete', task_id: taskId, data: null } });
+    expect((await recordInfo(sandbox, taskId)).body.data).toMatchObject({
+      response: { taskId, data: [] },
+      status,
+      type: 'LYRICS',
+      errorCode: code,
+      errorMessage: message,
+    });
+    expect(sandbox.task(taskId)).toMatchObject({ outcome: status, variants: [], errorMessage: message });
+  });
+
+  it('camel: taskId and errorMessage instead of task_id and error_message, callbackType error on failure', async () => {
+    const succeeded = await createTask(sandbox, 'A camel song [sandbox:camel]');
+    const failed = await createTask(sandbox, 'A failed camel song [sandbox:camel,status=SENSITIVE_WORD_ERROR]');
+    const [success] = await waitForCallbacks(succeeded);
+    const [failure] = await waitForCallbacks(failed);
+    expect(success).toEqual({
+      code: 200,
+      msg: 'All generated successfully.',
+      data: {
+        callbackType: 'complete',
+        taskId: succeeded,
+        data: sandbox.task(succeeded)!.variants.map(({ text, title }) => ({ text, title, status: 'complete', errorMessage: '' })),
+      },
+    });
+    expect(failure).toEqual({ code: 400, msg: 'Song Description flagged for moderation', data: { callbackType: 'error', taskId: failed, data: null } });
+    // The signature covers the id as the body spells it.
+    const headers = receiver.received.find((r) => r.body === success)!.headers;
+    expect(
+      verifyWebhook({
+        taskId: succeeded,
+        timestamp: headers['x-webhook-timestamp'] as string,
+        signature: headers['x-webhook-signature'] as string,
+        hmacKey: HMAC_KEY,
+        toleranceSeconds: 300,
+      }),
+    ).toEqual({ valid: true });
+  });
+
+  it('duplicate sends 2 copies, duplicate=N sends N, all alike', async () => {
+    const twice = await createTask(sandbox, 'An echo [sandbox:duplicate]');
+    const thrice = await createTask(sandbox, 'An echo echo [sandbox:duplicate=3]');
+    const copies = await waitForCallbacks(thrice, 3);
+    expect(await waitForCallbacks(twice, 2)).toHaveLength(2);
+    expect(new Set(copies.map((body) => JSON.stringify(body))).size).toBe(1);
+    expect(sandbox.callbacks.filter((d) => d.taskId === thrice).map((d) => d.copy).sort()).toEqual([1, 2, 3]);
+  });
+
+  it('drop sends no callback, though the task succeeds', async () => {
+    const dropped = await createTask(sandbox, 'A lost song [sandbox:drop]');
+    // Created later with the same delay, its callback comes after the one a dropped task would have had.
+    const later = await createTask(sandbox, 'A found song');
+    await waitForCallbacks(later);
+    expect(receiver.bodiesFor(dropped)).toEqual([]);
+    expect(sandbox.callbacks.map((d) => d.taskId)).toEqual([later]);
+    expect((await recordInfo(sandbox, dropped)).body.data.status).toBe('SUCCESS');
+  });
+
+  it('forge signs the callback with a wrong key', async () => {
+    const taskId = await createTask(sandbox, 'A forged song [sandbox:forge]');
+    await waitForCallbacks(taskId);
+    const { headers } = receiver.received[0];
+    expect(headers['x-webhook-signature']).toMatch(/^[A-Za-z0-9+/]{43}=$/);
+    const check = verifyWebhook({
+      taskId,
+      timestamp: headers['x-webhook-timestamp'] as string,
+      signature: headers['x-webhook-signature'] as string,
+      hmacKey: HMAC_KEY,
+      toleranceSeconds: 300,
+    });
+    expect(check).toEqual({ valid: false, reason: 'bad_signature' });
+    expect(sandbox.callbacks[0]).toMatchObject({ taskId, forged: true });
+  });
+
+  it('early delivers the callback before the create is answered', async () => {
+    let answered = false;
+    let arrivedBeforeAnswer: boolean | undefined;
+    receiver.onReceive = () => (arrivedBeforeAnswer ??= !answered);
+    const answer = await create(sandbox, 'A hasty song [sandbox:early]').then((a) => {
+      answered = true;
+      return a;
+    });
+    expect(arrivedBeforeAnswer).toBe(true);
+    const taskId = answer.body.data.taskId;
+    expect(receiver.bodiesFor(taskId)).toHaveLength(1);
+    expect(sandbox.task(taskId)!.readyAt).toBe(sandbox.task(taskId)!.createdAt);
+    expect(sandbox.requests[0].finishedAt).toBeGreaterThanOrEqual(sandbox.callbacks[0].sentAt);
+  });
+
+  it('never: PENDING for ever, no callback', async () => {
+    const never = await createTask(sandbox, 'An endless song [sandbox:never]');
+    const later = await createTask(sandbox, 'A finished song');
+    await waitForCallbacks(later);
+    expect(receiver.bodiesFor(never)).toEqual([]);
+    expect((await recordInfo(sandbox, never)).body.data).toMatchObject({ status: 'PENDING', response: null });
+    expect(sandbox.task(never)).toMatchObject({ outcome: 'never', readyAt: null, variants: [] });
+  });
+
+  it('null-polls and pending-polls: 422 "recordInfo is null", then PENDING, then the result', async () => {
+    const taskId = await createTask(sandbox, 'A shy song [sandbox:null-polls=2,pending-polls=2]');
+    await waitForCallbacks(taskId); // ready: what follows is the markers' doing
+    const answers = [];
+    for (let i = 0; i < 5; i++) {
+      const { body } = await recordInfo(sandbox, taskId);
+      answers.push(body.code === 200 ? body.data.status : body.code);
+    }
+    expect(answers).toEqual([422, 422, 'PENDING', 'PENDING', 'SUCCESS']);
+    expect(sandbox.task(taskId)!.recordInfoCalls).toBe(5);
+  });
+});
+
+describe('KIE sandbox: refused creates', () => {
+  it('throttle=N answers body code 430 N times, throttle-http=N HTTP 429 N times, then accepts', async () => {
+    const throttled = 'A busy song [sandbox:throttle=2]';
+    const frequency = { status: 200, body: { code: 430, msg: 'Your call frequency is too high. Please try again later.', data: null } };
+    expect(await create(sandbox, throttled)).toMatchObject(frequency);
+    expect(await create(sandbox, throttled)).toMatchObject(frequency);
+    await createTask(sandbox, throttled);
+
+    const limited = 'A busier song [sandbox:throttle-http=1]';
+    expect(await create(sandbox, limited)).toMatchObject({ status: 429, body: { code: 429, data: null } });
+    await createTask(sandbox, limited);
+    expect(sandbox.tasks()).toHaveLength(2);
+  });
+
+  it.each([
+    [400, 'Invalid parameters'],
+    [401, 'You do not have access permissions'],
+    [402, 'Insufficient credits'],
+    [413, 'Theme or prompt too long'],
+    [422, 'Validation error'],
+    [455, 'Service unavailable: system maintenance'],
+    [500, 'Server Error - An unexpected error occurred while processing the request'],
+    [505, 'Feature disabled'],
+  ])('reject=%i answers HTTP 200 with that body code and KIE message, and creates no task', async (code, msg) => {
+    expect(await create(sandbox, `A refused song [sandbox:reject=${code}]`)).toMatchObject({ status: 200, body: { code, msg } });
+    expect(sandbox.tasks()).toEqual([]);
+    expect(await call(sandbox, '/api/v1/chat/credit')).toMatchObject({ body: { data: 10000 } });
+  });
+
+  it('http-status=NNN answers that HTTP status with the matching envelope', async () => {
+    expect(await create(sandbox, 'A broken song [sandbox:http-status=503]')).toEqual({
+      status: 503,
+      contentType: 'application/json',
+      body: { code: 503, msg: 'Service Unavailable', data: null },
+    });
+    expect(await create(sandbox, 'A broken song [sandbox:http-status=500]')).toMatchObject({ status: 500, body: { code: 500 } });
+    expect(sandbox.tasks()).toEqual([]);
+  });
+
+  it('limits creates per key with a sliding window: over the limit is HTTP 429 and not counted', async () => {
+    const limited = await startSandbox({ createLimit: { max: 3, windowMs: 500 } });
+    const started = Date.now();
+    for (let i = 0; i < 3; i++) await createTask(limited, `A song number ${i}`);
+    expect(await create(limited, 'One song too many')).toEqual({
+      status: 429,
+      contentType: 'application/json',
+      body: { code: 429, msg: 'Rate limit exceeded: up to 3 requests per 0.5 seconds', data: null },
+    });
+    // Another key has a window of its own.
+    expect(await create(limited, 'A song from elsewhere', { key: 'other-key' })).toMatchObject({ status: 200 });
+    // Refused tries do not count, so the first create after the window slid passes.
+    await waitFor('a create to pass again', async () => (await create(limited, 'A patient song')).status === 200, { intervalMs: 25 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+    expect(limited.tasks()).toHaveLength(5);
+  });
+
+  it('answers body code 402 once the credits are spent', async () => {
+    const poor = await startSandbox({ credits: 2 });
+    await createTask(poor, 'A song');
+    await createTask(poor, 'Another song');
+    expect(await create(poor, 'A third song')).toMatchObject({ status: 200, body: { code: 402, msg: 'Insufficient credits', data: null } });
+    expect(await call(poor, '/api/v1/chat/credit')).toMatchObject({ body: { code: 200, data: 0 } });
+    expect(poor.tasks()).toHaveLength(2);
+  });
+
+  it('hang creates the task but never answers the create', async () => {
+    const error = await create(sandbox, 'A silent song [sandbox:hang]', { signal: AbortSignal.timeout(300) }).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.name).toBe('TimeoutError');
+    const [task] = sandbox.tasks();
+    expect(task).toMatchObject({ prompt: 'A silent song [sandbox:hang]', outcome: 'success' });
+    expect(sandbox.requests[0]).toMatchObject({ endpoint: 'create', taskId: task.taskId, httpStatus: 0 });
+    expect(sandbox.requests[0].finishedAt).toBeUndefined();
+    // It was created upstream, so it finishes and calls back like any other task.
+    await waitForCallbacks(task.taskId);
+  });
+});
+
+describe('KIE sandbox: callback delivery', () => {
+  it('retries a failed delivery: 500, 500, then 200 makes 3 attempts', async () => {
+    receiver.plan.push(500, 500);
+    const taskId = await createTask(sandbox, 'A stubborn song');
+    const attempts = await settledDeliveries(sandbox, taskId, 3);
+    expect(receiver.bodiesFor(taskId)).toHaveLength(3);
+    expect(attempts.map((d) => [d.copy, d.attempt, d.status])).toEqual([
+      [1, 1, 500],
+      [1, 2, 500],
+      [1, 3, 200],
+    ]);
+    expect(sandbox.callbacks[1].sentAt - sandbox.callbacks[0].sentAt).toBeGreaterThanOrEqual(10);
+  });
+
+  it('gives up after 3 retries', async () => {
+    receiver.plan.push(500, 500, 500, 500);
+    const taskId = await createTask(sandbox, 'A rejected song');
+    await waitForCallbacks(taskId, 4);
+    // The retry waits are 10 ms; a task created now calls back 30 ms later, after any fifth attempt.
+    const later = await createTask(sandbox, 'A later song');
+    await waitForCallbacks(later);
+    expect(receiver.bodiesFor(taskId)).toHaveLength(4);
+    expect(sandbox.callbacks.filter((d) => d.taskId === taskId).map((d) => d.attempt)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('counts an attempt unanswered within the timeout as failed, and a refused connection too', async () => {
+    const impatient = await startSandbox({ callbackTimeoutMs: 100 });
+    receiver.plan.push('no-answer');
+    const taskId = await createTask(impatient, 'A slow receiver');
+    const [timedOut, answered] = await settledDeliveries(impatient, taskId, 2);
+    expect(timedOut).toMatchObject({ attempt: 1, error: 'timeout' });
+    expect(timedOut.status).toBeUndefined();
+    expect(answered).toMatchObject({ attempt: 2, status: 200 });
+
+    const gone = await KieSandbox.start();
+    await gone.stop(); // nothing listens at its address any more
+    const nowhere = await call(impatient, '/api/v1/lyrics', {
+      method: 'POST',
+      body: JSON.stringify({ prompt: 'A song for nobody', callBackUrl: `${gone.url}/callback` }),
+    });
+    const lostId = nowhere.body.data.taskId;
+    const refused = await settledDeliveries(impatient, lostId, 4);
+    expect(refused.map((d) => d.error)).toEqual(Array(4).fill(expect.stringMatching(/ECONNREFUSED/)));
+  });
+
+  it('stop() cancels pending callbacks and closes hanging creates at once', async () => {
+    const stopping = await startSandbox({ resultDelayMs: 60000 });
+    await createTask(stopping, 'A song for later');
+    const hanging = create(stopping, 'A silent song [sandbox:hang]').then(
+      () => 'answered',
+      () => 'failed',
+    );
+    await waitFor('the hanging create to arrive', () => stopping.tasks().length === 2);
+    const started = Date.now();
+    await stopping.stop();
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(await hanging).toBe('failed');
+    expect(stopping.callbacks).toEqual([]);
+  });
+});
+
+describe('KIE sandbox: the random mix', () => {
+  it('draws behaviours for tasks without markers, and leaves marked ones alone', async () => {
+    const mixed = await startSandbox({ mix: { camelCase: 1, duplicate: 1 }, seed: 7 });
+    const drawn = await createTask(mixed, 'A song left to chance');
+    const marked = await createTask(mixed, 'A plain song [sandbox:]');
+    const copies = await waitForCallbacks(drawn, 2);
+    expect(copies.map((body) => body.data.taskId)).toEqual([drawn, drawn]);
+    await waitForCallbacks(marked);
+    expect(mixed.task(drawn)!.behaviours).toMatchObject({ source: 'mix', spelling: 'camel', copies: 2 });
+    expect(mixed.task(marked)!.behaviours).toMatchObject({ source: 'markers', spelling: 'snake', copies: 1 });
+  });
+});
+
+describe('KIE sandbox: the standalone CLI (node dist/sandbox/main.js)', () => {
+  const root = join(__dirname, '..');
+  const run = (args: string[]) => spawn(process.execPath, [join(root, 'dist', 'sandbox', 'main.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const output = (child: ChildProcess) => {
+    const text = { stdout: '', stderr: '' };
+    child.stdout!.on('data', (chunk: Buffer) => (text.stdout += chunk.toString()));
+    child.stderr!.on('data', (chunk: Buffer) => (text.stderr += chunk.toString()));
+    return text;
+  };
+
+  beforeAll(async () => {
+    await promisify(execFile)(process.execPath, [join(root, 'scripts', 'build-if-stale.js')], { cwd: root });
+  }, 120000);
+
+  it('listens, speaks KIE, calls back, and exits 0 on SIGTERM', async () => {
+    const child = run(['--port', '0', '--api-key', 'k1', '--api-key', 'k2', '--hmac-key', HMAC_KEY, '--result-delay-ms', '20']);
+    const text = output(child);
+    const exited = once(child, 'exit');
+    try {
+      await waitFor('the listening line', () => text.stdout.includes('\n'), { timeoutMs: 10000 });
+      expect(text.stdout).toMatch(/^KIE sandbox listening on http:\/\/127\.0\.0\.1:\d+\n$/);
+      const url = text.stdout.trim().split(' ').pop()!;
+      expect(await call(url, '/api/v1/chat/credit', { key: 'k2' })).toMatchObject({ status: 200, body: { data: 10000 } });
+      expect(await call(url, '/api/v1/chat/credit', { key: 'k3' })).toMatchObject({ status: 401 });
+      const taskId = (await create(url, 'A song from the command line', { key: 'k1' })).body.data.taskId;
+      await waitForCallbacks(taskId);
+      expect(receiver.received[0].headers['x-webhook-signature']).toBeDefined();
+    } finally {
+      child.kill('SIGTERM');
+    }
+    expect(await exited).toEqual([0, null]);
+    expect(text.stderr).toBe('');
+  });
+
+  it.each([
+    [['--port', 'eighty'], 'kie-sandbox: --port must be a whole number, got "eighty"'],
+    [['--mix', 'drop=2'], 'kie-sandbox: --mix drop needs a probability from 0 to 1, got "2"'],
+    [['--colour'], expect.stringMatching(/^kie-sandbox: Unknown option '--colour'/)],
+  ])('refuses %j in one line and exits 1', async (args, message) => {
+    const child = run(args as string[]);
+    const text = output(child);
+    const [code] = await once(child, 'exit');
+    expect(code).toBe(1);
+    expect(text.stderr.trim().split('\n')).toEqual([message]);
+    expect(text.stdout).toBe('');
+  });
+});
