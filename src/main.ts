@@ -1,11 +1,11 @@
-import { ConsoleLogger, Logger } from '@nestjs/common';
+import { ConsoleLogger, INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { existsSync } from 'node:fs';
 import { AppModule } from './app.module';
 import { setupApp } from './app.setup';
 import { AppConfig, loadConfig } from './config/app-config';
 import { ConfigError } from './config/environment';
-import { EmbeddedPostgres } from './database/embedded-postgres';
+import { LocalStack } from './local-stack';
 
 function readConfig(): AppConfig {
   if (existsSync('.env')) process.loadEnvFile('.env');
@@ -24,33 +24,20 @@ async function bootstrap(): Promise<void> {
   const logger = new ConsoleLogger('Bootstrap', { json: config.nodeEnv === 'production' });
   Logger.overrideLogger(logger);
 
-  let embedded: EmbeddedPostgres | undefined;
-  if (!config.database.url) {
-    embedded = await EmbeddedPostgres.start({
-      dataDir: config.database.embedded.dir,
-      port: config.database.embedded.port,
-      database: 'lyrics',
-      log: (line) => logger.log(line),
-    });
-    logger.log(`Embedded PostgreSQL at ${embedded.url} (data: ${embedded.dataDir}, log: ${embedded.logFile})`);
-  }
-  const databaseUrl = config.database.url ?? embedded!.url;
-
-  let app;
+  const stack = await LocalStack.start(config, logger);
+  let app: INestApplication;
   try {
-    app = await NestFactory.create(AppModule.forRoot({ ...config, database: { ...config.database, url: databaseUrl } }), {
-      logger,
-      rawBody: true,
-    });
+    app = await NestFactory.create(AppModule.forRoot(stack.config), { logger, bodyParser: false });
     setupApp(app);
     await app.listen(config.port);
   } catch (error) {
-    await embedded?.stop();
+    await stack.stop();
     throw error;
   }
   logger.log(`Listening on http://localhost:${config.port} (API docs at /docs)`);
+  if (!stack.config.publicBaseUrl) logger.warn('PUBLIC_BASE_URL is not set: KIE cannot call back; results arrive by polling only');
 
-  // We own the signals (rather than app.enableShutdownHooks) so that the embedded database stops only after
+  // We own the signals (rather than app.enableShutdownHooks) so that the local stack stops only after
   // app.close() has run every shutdown hook, let in-flight requests finish and closed the pool.
   let stopping = false;
   const shutdown = async (signal: NodeJS.Signals) => {
@@ -59,7 +46,7 @@ async function bootstrap(): Promise<void> {
     logger.log(`${signal} received: shutting down`);
     try {
       await app.close();
-      await embedded?.stop();
+      await stack.stop();
       process.exit(0);
     } catch (error) {
       logger.error(`Shutdown failed: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { readFileSync } from 'node:fs';
 import { createServer, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
@@ -6,6 +7,9 @@ import { KieClient } from '../src/lyrics/kie/kie.client';
 import { KieSandbox } from '../src/sandbox/kie-sandbox';
 
 const API_KEY = 'kie-client-test-key';
+
+// The client logs every exchange at debug level; these tests read outcomes, not logs.
+beforeAll(() => Logger.overrideLogger(['error']));
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', 'kie', name), 'utf8');
 
 function clientFor(baseUrl: string, overrides: Partial<ConstructorParameters<typeof KieClient>[0]> = {}) {

@@ -1,3 +1,4 @@
+import { LyricsModuleOptions } from '../lyrics/lyrics.options';
 import { Environment, NodeEnv, validateEnvironment } from './environment';
 
 /** The service's configuration, typed and grouped; built once from the environment at start. */
@@ -11,13 +12,17 @@ export interface AppConfig {
     embedded: { dir: string; port: number };
   };
   kie: {
+    /** Unset outside production: the entry point starts the sandbox and fills this in. */
     apiKey?: string;
     baseUrl: string;
     timeoutMs: number;
+    connectTimeoutMs?: number;
     webhookHmacKey?: string;
   };
   publicBaseUrl?: string;
   apiKeys: string[];
+  /** LYRICS_* tuning; unset fields take the module's defaults. */
+  lyrics: Omit<LyricsModuleOptions, 'kie' | 'publicBaseUrl'>;
 }
 
 export function toAppConfig(env: Environment): AppConfig {
@@ -33,6 +38,7 @@ export function toAppConfig(env: Environment): AppConfig {
       apiKey: env.KIE_API_KEY,
       baseUrl: env.KIE_BASE_URL.replace(/\/+$/, ''),
       timeoutMs: env.KIE_TIMEOUT_MS,
+      connectTimeoutMs: env.KIE_CONNECT_TIMEOUT_MS,
       webhookHmacKey: env.KIE_WEBHOOK_HMAC_KEY,
     },
     publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
@@ -40,6 +46,20 @@ export function toAppConfig(env: Environment): AppConfig {
       .split(',')
       .map((key) => key.trim())
       .filter((key) => key.length > 0),
+    lyrics: {
+      promptMaxChars: env.LYRICS_PROMPT_MAX_CHARS,
+      createBudget: env.LYRICS_CREATE_BUDGET,
+      createWindowMs: env.LYRICS_CREATE_WINDOW_MS,
+      leaseMs: env.LYRICS_LEASE_MS,
+      dispatchIntervalMs: env.LYRICS_DISPATCH_INTERVAL_MS,
+      dispatchConcurrency: env.LYRICS_DISPATCH_CONCURRENCY,
+      createRetryBaseMs: env.LYRICS_CREATE_RETRY_BASE_MS,
+      createRetryMaxMs: env.LYRICS_CREATE_RETRY_MAX_MS,
+      pollInitialDelayMs: env.LYRICS_POLL_INITIAL_DELAY_MS,
+      signatureToleranceSeconds: env.LYRICS_SIGNATURE_TOLERANCE_S,
+      confirmCallbacks: env.LYRICS_CONFIRM_CALLBACKS,
+      receiptRetentionDays: env.LYRICS_RECEIPT_RETENTION_DAYS,
+    },
   };
 }
 

@@ -31,6 +31,17 @@ const toBoolean = ({ value }: { value: unknown }): unknown => {
 const emptyToUndefined = ({ value }: { value: unknown }): unknown =>
   typeof value === 'string' && value.trim() === '' ? undefined : value;
 
+/** An optional whole number within bounds; unset leaves the module's default in force. */
+function OptionalInteger(min: number, max: number): PropertyDecorator {
+  const toNumber = ({ value }: { value: unknown }): unknown => {
+    const trimmed = typeof value === 'string' ? value.trim() : value;
+    if (trimmed === '' || trimmed === undefined) return undefined;
+    return typeof trimmed === 'string' && /^-?\d+$/.test(trimmed) ? Number(trimmed) : trimmed;
+  };
+  // Checked from the last decorator up: the type first, then the bounds.
+  return (target, key) => [Max(max), Min(min), IsInt(), IsOptional(), Transform(toNumber)].forEach((decorate) => decorate(target, key));
+}
+
 /**
  * The process environment as the service accepts it. Every variable in DESIGN.md's configuration table is
  * declared here, so that a wrong value is refused at start with a message naming it. Messages never echo values:
@@ -81,6 +92,9 @@ export class Environment {
   @Type(() => Number)
   KIE_TIMEOUT_MS = 15000;
 
+  @OptionalInteger(100, 600000)
+  KIE_CONNECT_TIMEOUT_MS?: number;
+
   @Transform(emptyToUndefined)
   @IsOptional()
   @IsString()
@@ -96,6 +110,44 @@ export class Environment {
   @Matches(/^[^,\s]+(\s*,\s*[^,\s]+)*$/, { message: 'API_KEYS must be a comma-separated list of non-empty keys' })
   @IsNotEmpty({ message: 'API_KEYS is required when NODE_ENV=production' })
   API_KEYS?: string;
+
+  // Tuning of the lyrics module; unset means the module's default (see LyricsModuleOptions).
+  @OptionalInteger(1, 100000)
+  LYRICS_PROMPT_MAX_CHARS?: number;
+
+  @OptionalInteger(1, 10000)
+  LYRICS_CREATE_BUDGET?: number;
+
+  @OptionalInteger(1, 3600000)
+  LYRICS_CREATE_WINDOW_MS?: number;
+
+  @OptionalInteger(1000, 3600000)
+  LYRICS_LEASE_MS?: number;
+
+  @OptionalInteger(10, 600000)
+  LYRICS_DISPATCH_INTERVAL_MS?: number;
+
+  @OptionalInteger(1, 100)
+  LYRICS_DISPATCH_CONCURRENCY?: number;
+
+  @OptionalInteger(1, 3600000)
+  LYRICS_CREATE_RETRY_BASE_MS?: number;
+
+  @OptionalInteger(1, 86400000)
+  LYRICS_CREATE_RETRY_MAX_MS?: number;
+
+  @OptionalInteger(0, 86400000)
+  LYRICS_POLL_INITIAL_DELAY_MS?: number;
+
+  @OptionalInteger(1, 86400)
+  LYRICS_SIGNATURE_TOLERANCE_S?: number;
+
+  @Transform(toBoolean)
+  @IsIn([true, false], { message: 'LYRICS_CONFIRM_CALLBACKS must be true or false' })
+  LYRICS_CONFIRM_CALLBACKS = false;
+
+  @OptionalInteger(0, 36500)
+  LYRICS_RECEIPT_RETENTION_DAYS?: number;
 }
 
 export class ConfigError extends Error {

@@ -1,4 +1,6 @@
 import { DataSourceOptions } from 'typeorm';
+import { LYRICS_ENTITIES } from '../lyrics/entities';
+import { LYRICS_MIGRATIONS } from '../lyrics/migrations';
 
 export interface DatabaseOptions {
   url: string;
@@ -13,11 +15,13 @@ export function typeOrmOptions({ url, migrationsRun }: DatabaseOptions): DataSou
   return {
     type: 'postgres',
     url,
-    entities: [],
-    migrations: [],
+    entities: LYRICS_ENTITIES,
+    migrations: LYRICS_MIGRATIONS,
     migrationsRun,
     migrationsTransactionMode: 'each',
     synchronize: false,
+    // gen_random_uuid() is built into PostgreSQL 13+; uuid-ossp would need an extension.
+    uuidExtension: 'pgcrypto',
     applicationName: 'nestjs-kie-lyrics',
   };
 }

@@ -1,35 +1,56 @@
 import { INestApplication } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
+import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
 import { setupApp } from '../../src/app.setup';
 import { loadConfig } from '../../src/config/app-config';
+import { KieSandbox } from '../../src/sandbox/kie-sandbox';
 import { createTestDatabase, TestDatabase } from './database';
+import { freePort } from './postgres-server';
 
 export interface TestApp {
   app: INestApplication;
-  /** Base URL of the app, listening on a real port of 127.0.0.1. */
+  /** Base URL of the app, listening on a real port of 127.0.0.1 (also its PUBLIC_BASE_URL). */
   url: string;
   database: TestDatabase;
+  dataSource: DataSource;
   close(): Promise<void>;
 }
 
-/** Boots the standalone service (as main.ts composes it) on its own fresh database and a free port. */
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
-  const database = await createTestDatabase();
-  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: database.url, ...env });
+export interface TestAppOptions {
+  /** Environment variables on top of the test defaults. */
+  env?: Record<string, string>;
+  /** The KIE the app talks to; without one, KIE_BASE_URL points at a closed port. */
+  sandbox?: KieSandbox;
+  /** Share another app's database (several instances); by default the app gets a fresh one of its own. */
+  database?: TestDatabase;
+}
+
+/** Boots the standalone service (as main.ts composes it) on a free port, over HTTP like a client sees it. */
+export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
+  const database = options.database ?? (await createTestDatabase());
+  const port = await freePort();
+  const config = loadConfig({
+    NODE_ENV: 'test',
+    DATABASE_URL: database.url,
+    KIE_API_KEY: 'test-kie-key',
+    KIE_BASE_URL: options.sandbox?.url ?? 'http://127.0.0.1:9',
+    PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    ...options.env,
+  });
   const moduleRef = await Test.createTestingModule({
-    imports: [AppModule.forRoot({ ...config, database: { ...config.database, url: database.url } })],
+    imports: [AppModule.forRoot({ ...config, database: { ...config.database, url: database.url }, kie: { ...config.kie, apiKey: config.kie.apiKey! } })],
   }).compile();
-  const app = setupApp(moduleRef.createNestApplication({ rawBody: true, logger: ['error', 'warn'] }));
-  await app.listen(0, '127.0.0.1');
-  const address = app.getHttpServer().address();
+  const app = setupApp(moduleRef.createNestApplication({ bodyParser: false, logger: ['error', 'warn'] }));
+  await app.listen(port, '127.0.0.1');
   return {
     app,
-    url: `http://127.0.0.1:${address.port}`,
+    url: `http://127.0.0.1:${port}`,
     database,
+    dataSource: app.get(DataSource),
     close: async () => {
       await app.close();
-      await database.drop();
+      if (!options.database) await database.drop();
     },
   };
 }

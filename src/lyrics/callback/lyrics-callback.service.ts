@@ -1,0 +1,163 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { callbackTokenMatches } from '../callback-token';
+import { LyricsCallbackReceiptEntity, ReceiptOutcome } from '../entities/lyrics-callback-receipt.entity';
+import { LyricsTaskEntity } from '../entities/lyrics-task.entity';
+import { KiePayloadError, parseCallback } from '../kie/kie-payloads';
+import { verifyWebhook } from '../kie/kie-signature';
+import { KieClient } from '../kie/kie.client';
+import { KieCallback } from '../kie/kie.types';
+import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
+import { LyricsService } from '../lyrics.service';
+import { FinalResult } from '../task-transition';
+
+export interface IncomingCallback {
+  taskId: string;
+  token: string;
+  /** The exact bytes (from callbackBodyParser), or a body a host's JSON parser already read. */
+  body: Buffer | unknown;
+  timestamp: string | undefined;
+  signature: string | undefined;
+  remoteAddress: string | undefined;
+}
+
+export interface CallbackAnswer {
+  status: 200 | 400 | 401;
+  outcome: ReceiptOutcome;
+  message: string;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * KIE's callbacks (DESIGN.md invariant 6): authenticated by the per-task token in the URL and, where a webhook key
+ * is configured, by KIE's signature; applied through the one door; recorded as a receipt whatever happens. Nothing
+ * here calls KIE unless confirmation is turned on.
+ */
+@Injectable()
+export class LyricsCallbackService {
+  private readonly logger = new Logger(LyricsCallbackService.name);
+
+  constructor(
+    @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly lyrics: LyricsService,
+    private readonly kie: KieClient,
+  ) {}
+
+  async handle(incoming: IncomingCallback): Promise<CallbackAnswer> {
+    const receipt = new ReceiptDraft(incoming, this.settings.receiptBodyMaxBytes);
+    const task = UUID.test(incoming.taskId)
+      ? await this.dataSource.getRepository(LyricsTaskEntity).findOne({
+          where: { id: incoming.taskId },
+          select: { id: true, status: true, kieTaskId: true, callbackTokenHash: true },
+        })
+      : null;
+    if (!task || !callbackTokenMatches(incoming.token, task.callbackTokenHash)) {
+      return this.refuse(receipt, 401, 'unauthorized', 'unknown task or wrong token');
+    }
+    receipt.taskId = task.id;
+
+    let callback: KieCallback;
+    try {
+      callback = parseCallback(receipt.json());
+    } catch (error) {
+      if (!(error instanceof KiePayloadError)) throw error;
+      return this.refuse(receipt, 400, 'malformed', `malformed callback: ${error.message}`);
+    }
+    receipt.kieTaskId = callback.kieTaskId.slice(0, 64);
+
+    const hmacKey = this.settings.kie.webhookHmacKey;
+    if (hmacKey) {
+      const check = verifyWebhook({
+        taskId: callback.kieTaskId,
+        timestamp: incoming.timestamp,
+        signature: incoming.signature,
+        hmacKey,
+        toleranceSeconds: this.settings.signatureToleranceSeconds,
+      });
+      if (!check.valid) return this.refuse(receipt, 401, 'unauthorized', `signature refused: ${check.reason}`);
+    }
+    if (task.kieTaskId !== null && task.kieTaskId !== callback.kieTaskId) {
+      return this.refuse(receipt, 401, 'mismatch', "the body's task id is not this callback URL's task");
+    }
+
+    const result = this.settings.confirmCallbacks ? await this.confirm(callback.kieTaskId) : callback.result;
+    if (!result) {
+      await this.record(this.dataSource.manager, receipt, 'unconfirmed', 'record-info does not show a final result yet');
+      return { status: 200, outcome: 'unconfirmed', message: 'received; the result will be read by polling' };
+    }
+
+    let outcome: ReceiptOutcome = 'applied';
+    await this.lyrics.transition(
+      task.id,
+      { type: 'result', source: 'callback', kieTaskId: callback.kieTaskId, result },
+      async (manager, { applied, task: after }) => {
+        outcome = applied ? 'applied' : sameResult(after, result) ? 'duplicate' : 'already_final';
+        await this.record(manager, receipt, outcome, null);
+      },
+    );
+    return { status: 200, outcome, message: 'received' };
+  }
+
+  /** KIE does not sign the body; with confirmation on, the stored result is the one record-info gives. */
+  private async confirm(kieTaskId: string): Promise<FinalResult | undefined> {
+    const record = await this.kie.getLyricsRecord(kieTaskId);
+    return record.kind === 'record' && record.result.state !== 'pending' ? record.result : undefined;
+  }
+
+  private async refuse(receipt: ReceiptDraft, status: 400 | 401, outcome: ReceiptOutcome, detail: string): Promise<CallbackAnswer> {
+    this.logger.warn(`Callback refused (${outcome}) for task ${receipt.taskId ?? 'unknown'} from ${receipt.remoteAddress ?? '?'}: ${detail}`);
+    await this.record(this.dataSource.manager, receipt, outcome, detail);
+    return { status, outcome, message: status === 401 ? 'callback not authenticated' : detail };
+  }
+
+  private async record(manager: EntityManager, receipt: ReceiptDraft, outcome: ReceiptOutcome, detail: string | null): Promise<void> {
+    await manager.getRepository(LyricsCallbackReceiptEntity).insert({
+      taskId: receipt.taskId,
+      kieTaskId: receipt.kieTaskId,
+      outcome,
+      detail,
+      remoteAddress: receipt.remoteAddress,
+      ...receipt.storedBody(),
+    });
+  }
+}
+
+function sameResult(task: LyricsTaskEntity | undefined, result: FinalResult): boolean {
+  if (!task) return false;
+  return result.state === 'succeeded' ? task.status === 'succeeded' : task.status === 'failed' && task.errorCode === result.code;
+}
+
+/** What a receipt will say, gathered as the callback is checked. */
+class ReceiptDraft {
+  taskId: string | null = null;
+  kieTaskId: string | null = null;
+  readonly remoteAddress: string | null;
+  private readonly text: string;
+
+  constructor(
+    incoming: IncomingCallback,
+    private readonly maxBytes: number,
+  ) {
+    this.remoteAddress = incoming.remoteAddress?.slice(0, 64) ?? null;
+    this.text = Buffer.isBuffer(incoming.body) ? incoming.body.toString('utf8') : JSON.stringify(incoming.body ?? null);
+  }
+
+  json(): unknown {
+    try {
+      return JSON.parse(this.text);
+    } catch {
+      throw new KiePayloadError('body is not valid JSON');
+    }
+  }
+
+  storedBody(): { body: string; bodyTruncated: boolean } {
+    const bytes = Buffer.from(this.text, 'utf8');
+    const truncated = bytes.length > this.maxBytes;
+    const text = truncated ? bytes.subarray(0, this.maxBytes).toString('utf8') : this.text;
+    // PostgreSQL text cannot hold NUL characters.
+    return { body: text.replace(/\u0000/g, '\uFFFD'), bodyTruncated: truncated };
+  }
+}

@@ -1,0 +1,206 @@
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { hashCallbackToken, newCallbackToken } from '../callback-token';
+import { KieClient } from '../kie/kie.client';
+import { KieCreateOutcome } from '../kie/kie.types';
+import { callbackUrl } from '../lyrics-routes';
+import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
+import { LyricsService } from '../lyrics.service';
+import { TaskTransition } from '../task-transition';
+import { backoffMs } from './backoff';
+import { CreateBudget } from './create-budget';
+import { DispatchSignal } from './dispatch-signal';
+
+/** Floor of the pause between rounds when work exists but is held by others (locked rows or slots). */
+const MIN_WAIT_MS = 20;
+
+interface ClaimedTask {
+  id: string;
+  prompt: string;
+  attempts: number;
+  slot: number;
+  token: string;
+}
+
+/**
+ * Sends queued tasks to KIE. The task table is the queue (DESIGN.md invariant 2): due rows are claimed with
+ * FOR UPDATE SKIP LOCKED and a lease, together with slots of the global create budget, so any number of
+ * instances share the work and the budget through PostgreSQL alone. A task whose lease expires while still
+ * queued was being sent by an instance that died: its create may have reached KIE, so it is failed, never resent
+ * (invariant 4).
+ */
+@Injectable()
+export class LyricsDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger(LyricsDispatcher.name);
+  private readonly budget: CreateBudget;
+  private readonly inFlight = new Set<Promise<void>>();
+  private loop: Promise<void> | undefined;
+  private stopping = false;
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+  private nextOrphanSweepAt = 0;
+
+  constructor(
+    @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly kie: KieClient,
+    private readonly lyrics: LyricsService,
+    private readonly signal: DispatchSignal,
+  ) {
+    this.budget = new CreateBudget(settings.createBudget, settings.createWindowMs);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.settings.runWorkers) return;
+    await this.budget.ensureSlots(this.dataSource.manager);
+    this.signal.listen(() => this.wake());
+    this.loop = this.run();
+  }
+
+  /** Stops claiming, and lets the creates in flight finish and store their outcome. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    this.wake();
+    await this.loop;
+    await Promise.allSettled([...this.inFlight]);
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      let waitMs = this.settings.dispatchIntervalMs;
+      try {
+        await this.failOrphans();
+        waitMs = Math.min(waitMs, await this.dispatchDue());
+      } catch (error) {
+        this.logger.error(`Dispatch round failed: ${error instanceof Error ? error.message : String(error)}`);
+      }
+      await this.sleep(waitMs);
+    }
+  }
+
+  /** Claims and sends what is due and fits the budget; returns how long to wait before the next round. */
+  private async dispatchDue(): Promise<number> {
+    const free = this.settings.dispatchConcurrency - this.inFlight.size;
+    if (free <= 0) return this.settings.dispatchIntervalMs; // a finishing create wakes us
+    const { tasks, waitMs } = await this.claim(free);
+    for (const task of tasks) {
+      const sending: Promise<void> = this.send(task).finally(() => {
+        this.inFlight.delete(sending);
+        this.wake();
+      });
+      this.inFlight.add(sending);
+    }
+    // Every free place was used: more may be due at once. Otherwise never spin faster than MIN_WAIT_MS.
+    return tasks.length === free ? 0 : Math.max(waitMs, MIN_WAIT_MS);
+  }
+
+  private claim(limit: number): Promise<{ tasks: ClaimedTask[]; waitMs: number }> {
+    return this.dataSource.transaction(async (manager) => {
+      const slots = await this.budget.lockFreeSlots(manager, limit);
+      if (slots.length === 0) return { tasks: [], waitMs: await this.budget.msUntilNextSlot(manager) };
+      const due: { id: string; prompt: string; attempts: number }[] = await manager.query(
+        `SELECT id, prompt, attempts + 1 AS attempts FROM lyrics_tasks
+         WHERE status = 'queued' AND lease_until IS NULL AND next_attempt_at <= now()
+         ORDER BY next_attempt_at LIMIT $1
+         FOR UPDATE SKIP LOCKED`,
+        [slots.length],
+      );
+      if (due.length === 0) return { tasks: [], waitMs: await this.msUntilNextDue() };
+      const tasks = due.map((task, index) => ({ ...task, slot: slots[index], token: newCallbackToken() }));
+      await this.budget.markUsed(manager, tasks.map((task) => task.slot));
+      const waitMs = due.length < slots.length ? await this.msUntilNextDue() : 0;
+      await manager.query(
+        `UPDATE lyrics_tasks AS task
+         SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
+             attempts = task.attempts + 1, callback_token_hash = claimed.hash, updated_at = clock_timestamp()
+         FROM unnest($2::uuid[], $3::text[]) AS claimed(id, hash)
+         WHERE task.id = claimed.id`,
+        [this.settings.leaseMs, tasks.map((task) => task.id), tasks.map((task) => hashCallbackToken(task.token))],
+      );
+      return { tasks, waitMs };
+    });
+  }
+
+  private async msUntilNextDue(): Promise<number> {
+    const [row]: { wait_ms: number | null }[] = await this.dataSource.query(
+      `SELECT GREATEST(0, EXTRACT(EPOCH FROM (MIN(next_attempt_at) - clock_timestamp())) * 1000)::float8 AS wait_ms
+       FROM lyrics_tasks WHERE status = 'queued' AND lease_until IS NULL`,
+    );
+    return row?.wait_ms === null || row?.wait_ms === undefined ? this.settings.dispatchIntervalMs : Math.ceil(row.wait_ms);
+  }
+
+  private async send(task: ClaimedTask): Promise<void> {
+    try {
+      const url = callbackUrl(this.settings.publicBaseUrl, task.id, task.token);
+      const outcome = await this.kie.createLyricsTask(task.prompt, url);
+      // The slot counts from the answer: KIE received the create no later than that.
+      await this.budget.markUsed(this.dataSource.manager, [task.slot]);
+      const { applied } = await this.lyrics.transition(task.id, this.transitionFor(task, outcome));
+      if (outcome.kind === 'accepted') {
+        this.logger.log(`Task ${task.id} submitted to KIE as ${outcome.kieTaskId}${applied ? '' : ' (its result had already arrived)'}`);
+      } else if (outcome.kind === 'retry') {
+        this.logger.warn(`Task ${task.id} create deferred (${outcome.reason}): ${outcome.message}`);
+      }
+    } catch (error) {
+      // The task keeps its lease; when it expires the task is failed as an orphan (its create may have gone out).
+      this.logger.error(`Task ${task.id} create could not be completed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private transitionFor(task: ClaimedTask, outcome: KieCreateOutcome): TaskTransition {
+    switch (outcome.kind) {
+      case 'accepted':
+        return {
+          type: 'create_accepted',
+          kieTaskId: outcome.kieTaskId,
+          firstCheckAt: new Date(Date.now() + this.settings.pollInitialDelayMs),
+        };
+      case 'retry': {
+        const delay = Math.max(
+          backoffMs(task.attempts, this.settings.createRetryBaseMs, this.settings.createRetryMaxMs),
+          outcome.retryAfterMs ?? 0,
+        );
+        return { type: 'create_deferred', retryAt: new Date(Date.now() + delay), reason: outcome.reason };
+      }
+      case 'rejected':
+        return { type: 'create_failed', code: 'upstream_rejected', message: `KIE refused the create (${outcome.code}): ${outcome.message}` };
+      case 'ambiguous':
+        return { type: 'create_failed', code: 'submit_outcome_unknown', message: outcome.message };
+    }
+  }
+
+  private async failOrphans(): Promise<void> {
+    if (Date.now() < this.nextOrphanSweepAt) return;
+    this.nextOrphanSweepAt = Date.now() + this.settings.dispatchIntervalMs;
+    const orphans: { id: string }[] = await this.dataSource.query(
+      `SELECT id FROM lyrics_tasks WHERE lease_until < now() AND status = 'queued' LIMIT 100`,
+    );
+    for (const { id } of orphans) {
+      const { applied } = await this.lyrics.transition(id, { type: 'create_orphaned' });
+      if (applied) this.logger.warn(`Task ${id} failed as submit_outcome_unknown: its sender stopped mid-create`);
+    }
+  }
+
+  private wake(): void {
+    this.woken = true;
+    this.wakeUp?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    if (this.woken || this.stopping) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        this.woken = false;
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.wakeUp = done;
+    });
+  }
+}

@@ -1,0 +1,67 @@
+import { Body, Controller, Get, HttpCode, HttpStatus, NotFoundException, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
+import {
+  ApiAcceptedResponse,
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiHeader,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiTags,
+} from '@nestjs/swagger';
+import { Response } from 'express';
+import { CreateLyricsDto } from './dto/create-lyrics.dto';
+import { ListLyricsQueryDto } from './dto/list-lyrics-query.dto';
+import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
+import { IDEMPOTENCY_KEY_HEADER, IdempotencyKey } from './idempotency-key.decorator';
+import { LYRICS_ROUTE } from './lyrics-routes';
+import { LyricsService } from './lyrics.service';
+import { PromptLengthPipe } from './prompt-length.pipe';
+
+@ApiTags('lyrics')
+@Controller(LYRICS_ROUTE)
+export class LyricsController {
+  constructor(private readonly lyrics: LyricsService) {}
+
+  @Post()
+  @HttpCode(HttpStatus.ACCEPTED)
+  @ApiOperation({ summary: 'Submit a prompt; the task is sent to KIE in the background' })
+  @ApiHeader({
+    name: IDEMPOTENCY_KEY_HEADER,
+    required: false,
+    description: 'Makes retries safe: the same key with the same body returns the same task (200); with another body, 409.',
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+  })
+  @ApiAcceptedResponse({ type: LyricsTaskDto, description: 'The new task, queued' })
+  @ApiOkResponse({ type: LyricsTaskDto, description: 'A replay of an earlier request with the same Idempotency-Key' })
+  @ApiBadRequestResponse({ description: 'Invalid body or header; the message names the field and the reason' })
+  @ApiConflictResponse({ description: 'The Idempotency-Key was used with a different request' })
+  async create(
+    @Body(PromptLengthPipe) body: CreateLyricsDto,
+    @IdempotencyKey() idempotencyKey: string | undefined,
+    @Res({ passthrough: true }) response: Response,
+  ): Promise<LyricsTaskDto> {
+    const { task, created } = await this.lyrics.submit({ prompt: body.prompt, metadata: body.metadata, idempotencyKey });
+    if (!created) response.status(HttpStatus.OK);
+    return task;
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'Read one task' })
+  @ApiOkResponse({ type: LyricsTaskDto })
+  @ApiBadRequestResponse({ description: 'The id is not a UUID' })
+  @ApiNotFoundResponse({ description: 'No such task' })
+  async get(@Param('id', new ParseUUIDPipe()) id: string): Promise<LyricsTaskDto> {
+    const task = await this.lyrics.get(id);
+    if (!task) throw new NotFoundException(`Lyrics task ${id} not found`);
+    return task;
+  }
+
+  @Get()
+  @ApiOperation({ summary: 'List tasks, newest first, one keyset page at a time' })
+  @ApiOkResponse({ type: LyricsTaskPageDto })
+  @ApiBadRequestResponse({ description: 'Invalid status, limit (1..100) or cursor' })
+  list(@Query() query: ListLyricsQueryDto): Promise<LyricsTaskPageDto> {
+    return this.lyrics.list(query);
+  }
+}

@@ -1,0 +1,247 @@
+import { ConflictException, Injectable, Logger, Optional } from '@nestjs/common';
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource, EntityManager } from 'typeorm';
+import { DispatchSignal } from './dispatch/dispatch-signal';
+import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
+import { LyricsTaskEntity, TaskStatus } from './entities/lyrics-task.entity';
+import { LyricsVariantEntity } from './entities/lyrics-variant.entity';
+import { decodeCursor, encodeCursor } from './lyrics-cursor';
+import { LyricsFailedEvent, LyricsFinalEvent, LyricsSucceededEvent } from './lyrics.events';
+import { hashRequest } from './request-hash';
+import { TaskTransition } from './task-transition';
+
+export interface SubmitLyricsInput {
+  prompt: string;
+  metadata?: Record<string, unknown> | null;
+  idempotencyKey?: string;
+}
+
+export interface SubmitLyricsResult {
+  task: LyricsTaskDto;
+  /** false when an earlier submission with the same idempotency key and body is returned. */
+  created: boolean;
+}
+
+export interface ListLyricsInput {
+  status?: TaskStatus;
+  limit: number;
+  cursor?: string;
+}
+
+export interface TransitionOutcome {
+  applied: boolean;
+  /** The task as it is after the transaction (unchanged when not applied); undefined for an unknown id. */
+  task: LyricsTaskEntity | undefined;
+}
+
+const FINAL_STATUSES: TaskStatus[] = ['succeeded', 'failed'];
+
+@Injectable()
+export class LyricsService {
+  private readonly logger = new Logger(LyricsService.name);
+
+  constructor(
+    @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly dispatchSignal: DispatchSignal,
+    /** The host's emitter (EventEmitterModule.forRoot()); without one, no events are published. */
+    @Optional() private readonly events?: EventEmitter2,
+  ) {}
+
+  /**
+   * Stores a new queued task (the row exists before any upstream call: invariant 1) and wakes the dispatcher.
+   * With an idempotency key, a replay of the same request returns the first task; another request with the same
+   * key is a conflict. Concurrent first uses of one key wait on the unique index and all see one task.
+   */
+  async submit(input: SubmitLyricsInput): Promise<SubmitLyricsResult> {
+    const metadata = input.metadata ?? null;
+    const requestHash = input.idempotencyKey ? hashRequest(input.prompt, metadata) : null;
+    const inserted: { id: string }[] = await this.dataSource.query(
+      `INSERT INTO lyrics_tasks (status, prompt, metadata, idempotency_key, request_hash, next_attempt_at)
+       VALUES ('queued', $1, $2, $3, $4, clock_timestamp())
+       ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+       RETURNING id`,
+      [input.prompt, metadata === null ? null : JSON.stringify(metadata), input.idempotencyKey ?? null, requestHash],
+    );
+    if (inserted.length === 1) {
+      this.dispatchSignal.notify();
+      return { task: (await this.get(inserted[0].id))!, created: true };
+    }
+    const existing = await this.dataSource.getRepository(LyricsTaskEntity).findOneByOrFail({ idempotencyKey: input.idempotencyKey });
+    if (existing.requestHash !== requestHash) {
+      throw new ConflictException('Idempotency-Key was already used with a different request');
+    }
+    return { task: await this.toDto(existing), created: false };
+  }
+
+  async get(id: string): Promise<LyricsTaskDto | undefined> {
+    const task = await this.dataSource.getRepository(LyricsTaskEntity).findOneBy({ id });
+    return task ? this.toDto(task) : undefined;
+  }
+
+  /** Newest first, by keyset: a page never skips or repeats rows that existed when the listing began. */
+  async list({ status, limit, cursor }: ListLyricsInput): Promise<LyricsTaskPageDto> {
+    const query = this.dataSource
+      .getRepository(LyricsTaskEntity)
+      .createQueryBuilder('task')
+      .addSelect(`to_char(task.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`, 'cursor_created_at')
+      .orderBy('task.created_at', 'DESC')
+      .addOrderBy('task.id', 'DESC')
+      .limit(limit + 1);
+    if (status) query.andWhere('task.status = :status', { status });
+    const after = cursor ? decodeCursor(cursor) : undefined;
+    if (after) {
+      query.andWhere('(task.created_at, task.id) < (:createdAt::timestamptz, :id::uuid)', after);
+    }
+    const { entities, raw } = await query.getRawAndEntities<{ cursor_created_at: string }>();
+    const page = entities.slice(0, limit);
+    const variants = await this.variantsOf(page.map((task) => task.id));
+    const last = page.length === limit && entities.length > limit ? page[page.length - 1] : undefined;
+    return {
+      items: page.map((task) => toTaskDto(task, variants.get(task.id) ?? [])),
+      nextCursor: last ? encodeCursor({ createdAt: raw[page.length - 1].cursor_created_at, id: last.id }) : null,
+    };
+  }
+
+  /**
+   * The one door for state changes (DESIGN.md invariant 3): one UPDATE guarded by the states the change may start
+   * from, and the variants of a success, in one transaction. Final states stay final, except that a verified
+   * success may still turn a timed-out task into a succeeded one. `alsoInTransaction` lets the caller record what
+   * it learnt (a callback receipt) atomically with the change. A final transition is published once, after commit
+   * (invariant 8).
+   */
+  async transition(
+    taskId: string,
+    change: TaskTransition,
+    alsoInTransaction?: (manager: EntityManager, outcome: TransitionOutcome) => Promise<void>,
+  ): Promise<TransitionOutcome> {
+    const outcome = await this.dataSource.transaction(async (manager) => {
+      const applied = await this.applyTransition(manager, taskId, change);
+      const task = (await manager.getRepository(LyricsTaskEntity).findOneBy({ id: taskId })) ?? undefined;
+      await alsoInTransaction?.(manager, { applied, task });
+      return { applied, task };
+    });
+    const { applied, task } = outcome;
+    if (applied && task && FINAL_STATUSES.includes(task.status)) {
+      const how = change.type === 'result' ? `${change.type} by ${change.source}` : change.type;
+      this.logger.log(`Task ${task.id} (KIE ${task.kieTaskId ?? '-'}) ${task.status}${task.errorCode ? ` (${task.errorCode})` : ''}: ${how}`);
+      await this.publish(task);
+    }
+    return outcome;
+  }
+
+  private async publish(task: LyricsTaskEntity): Promise<void> {
+    if (!this.events) return;
+    const dto = await this.toDto(task);
+    const event: LyricsFinalEvent = task.status === 'succeeded' ? new LyricsSucceededEvent(dto) : new LyricsFailedEvent(dto);
+    try {
+      this.events.emit(event.name, event);
+    } catch (error) {
+      // A host listener's failure must not undo or repeat a committed transition.
+      this.logger.error(`A ${event.name} listener failed for task ${task.id}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+  }
+
+  private async applyTransition(manager: EntityManager, taskId: string, change: TaskTransition): Promise<boolean> {
+    const update = manager
+      .createQueryBuilder()
+      .update(LyricsTaskEntity)
+      .where('id = :taskId', { taskId })
+      .returning('id');
+    const now = () => 'clock_timestamp()';
+    switch (change.type) {
+      case 'create_accepted':
+        update
+          .set({ status: 'submitted', kieTaskId: change.kieTaskId, submittedAt: now, nextAttemptAt: change.firstCheckAt, leaseUntil: null, updatedAt: now })
+          .andWhere(`status = 'queued'`);
+        break;
+      case 'create_deferred':
+        update.set({ nextAttemptAt: change.retryAt, leaseUntil: null, updatedAt: now }).andWhere(`status = 'queued'`);
+        break;
+      case 'create_failed':
+        update
+          .set({ status: 'failed', errorCode: change.code, errorMessage: change.message, completedAt: now, nextAttemptAt: null, leaseUntil: null, updatedAt: now })
+          .andWhere(`status = 'queued'`);
+        break;
+      case 'create_orphaned':
+        update
+          .set({
+            status: 'failed',
+            errorCode: 'submit_outcome_unknown',
+            errorMessage: 'The create was being sent by an instance that stopped before storing its answer',
+            completedAt: now,
+            nextAttemptAt: null,
+            leaseUntil: null,
+            updatedAt: now,
+          })
+          .andWhere(`status = 'queued' AND lease_until < clock_timestamp()`);
+        break;
+      case 'result': {
+        const succeeded = change.result.state === 'succeeded';
+        update
+          .set({
+            status: succeeded ? 'succeeded' : 'failed',
+            errorCode: change.result.state === 'failed' ? change.result.code : null,
+            errorMessage: change.result.state === 'failed' ? change.result.message : null,
+            resultSource: change.source,
+            // An early callback can finish a task whose create answer has not been stored yet.
+            kieTaskId: () => 'COALESCE(kie_task_id, :kieTaskId)',
+            submittedAt: () => 'COALESCE(submitted_at, clock_timestamp())',
+            completedAt: now,
+            nextAttemptAt: null,
+            leaseUntil: null,
+            updatedAt: now,
+          })
+          .setParameter('kieTaskId', change.kieTaskId)
+          .andWhere(
+            succeeded
+              ? `(status IN ('queued', 'submitted') OR (status = 'failed' AND error_code = 'timed_out'))`
+              : `status IN ('queued', 'submitted')`,
+          );
+        break;
+      }
+    }
+    const { raw } = await update.execute();
+    const applied = (raw as unknown[]).length === 1;
+    if (applied && change.type === 'result' && change.result.state === 'succeeded' && change.result.variants.length > 0) {
+      await manager.getRepository(LyricsVariantEntity).insert(
+        change.result.variants.map((variant, position) => ({ taskId, position, ...variant })),
+      );
+    }
+    return applied;
+  }
+
+  private async toDto(task: LyricsTaskEntity): Promise<LyricsTaskDto> {
+    return toTaskDto(task, (await this.variantsOf([task.id])).get(task.id) ?? []);
+  }
+
+  private async variantsOf(taskIds: string[]): Promise<Map<string, LyricsVariantEntity[]>> {
+    const byTask = new Map<string, LyricsVariantEntity[]>();
+    if (taskIds.length === 0) return byTask;
+    const variants = await this.dataSource
+      .getRepository(LyricsVariantEntity)
+      .createQueryBuilder('variant')
+      .where('variant.task_id = ANY(:taskIds)', { taskIds })
+      .orderBy('variant.task_id')
+      .addOrderBy('variant.position')
+      .getMany();
+    for (const variant of variants) byTask.set(variant.taskId, [...(byTask.get(variant.taskId) ?? []), variant]);
+    return byTask;
+  }
+}
+
+function toTaskDto(task: LyricsTaskEntity, variants: LyricsVariantEntity[]): LyricsTaskDto {
+  return {
+    id: task.id,
+    status: task.status,
+    prompt: task.prompt,
+    metadata: task.metadata,
+    kieTaskId: task.kieTaskId,
+    variants: variants.map(({ title, text, status, errorMessage }) => ({ title, text, status, errorMessage })),
+    error: task.errorCode ? { code: task.errorCode, message: task.errorMessage ?? '' } : null,
+    createdAt: task.createdAt.toISOString(),
+    submittedAt: task.submittedAt?.toISOString() ?? null,
+    completedAt: task.completedAt?.toISOString() ?? null,
+    updatedAt: task.updatedAt.toISOString(),
+  };
+}
