@@ -139,6 +139,27 @@ export class Environment {
   @OptionalInteger(0, 86400000)
   LYRICS_POLL_INITIAL_DELAY_MS?: number;
 
+  @OptionalInteger(1, 86400000)
+  LYRICS_POLL_INTERVAL_MS?: number;
+
+  @OptionalInteger(1, 86400000)
+  LYRICS_POLL_MAX_INTERVAL_MS?: number;
+
+  @OptionalInteger(1, 100000)
+  LYRICS_POLL_BUDGET?: number;
+
+  @OptionalInteger(1, 3600000)
+  LYRICS_POLL_WINDOW_MS?: number;
+
+  @OptionalInteger(1, 100)
+  LYRICS_POLL_CONCURRENCY?: number;
+
+  @OptionalInteger(1000, 2592000000)
+  LYRICS_TASK_MAX_AGE_MS?: number;
+
+  @OptionalInteger(0, 600000)
+  LYRICS_SHUTDOWN_GRACE_MS?: number;
+
   @OptionalInteger(1, 86400)
   LYRICS_SIGNATURE_TOLERANCE_S?: number;
 

@@ -3,8 +3,9 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { LyricsCallbackController } from './callback/lyrics-callback.controller';
 import { LyricsCallbackService } from './callback/lyrics-callback.service';
 import { ReceiptPruner } from './callback/receipt-pruner.service';
-import { DispatchSignal } from './dispatch/dispatch-signal';
-import { LyricsDispatcher } from './dispatch/lyrics-dispatcher.service';
+import { DispatchSignal } from './workers/dispatch-signal';
+import { LyricsDispatcher } from './workers/lyrics-dispatcher.service';
+import { LyricsPoller } from './workers/lyrics-poller.service';
 import { LYRICS_ENTITIES } from './entities';
 import { KieClient } from './kie/kie.client';
 import { LyricsController } from './lyrics.controller';
@@ -22,6 +23,7 @@ import { PromptLengthPipe } from './prompt-length.pipe';
     DispatchSignal,
     LyricsService,
     LyricsDispatcher,
+    LyricsPoller,
     LyricsCallbackService,
     ReceiptPruner,
     PromptLengthPipe,

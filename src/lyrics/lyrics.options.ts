@@ -28,8 +28,21 @@ export interface LyricsModuleOptions {
   /** Backoff of a create KIE throttled or never received: base and cap; defaults 2000 and 60000. */
   createRetryBaseMs?: number;
   createRetryMaxMs?: number;
-  /** Delay from submission to the first record-info check; default 30000. */
+  /** Delay from submission to the first record-info check; default 30000, or 3000 without publicBaseUrl. */
   pollInitialDelayMs?: number;
+  /** Wait after the first unfinished check, doubling (with jitter) up to pollMaxIntervalMs; default 10000. */
+  pollIntervalMs?: number;
+  /** Longest wait between two checks of one task; default 300000. */
+  pollMaxIntervalMs?: number;
+  /** record-info reads allowed per window across every instance; default 100 per 10000 ms. */
+  pollBudget?: number;
+  pollWindowMs?: number;
+  /** record-info reads in flight at once per instance; default 4. */
+  pollConcurrency?: number;
+  /** A task with no final result this long after submission fails as timed_out; default 1800000 (30 min). */
+  taskMaxAgeMs?: number;
+  /** At shutdown, how long work in flight may take before its claims are given back; default 10000. */
+  shutdownGraceMs?: number;
   /** Accepted distance of a callback signature's timestamp from now, both ways; default 300 s. */
   signatureToleranceSeconds?: number;
   /** Confirm each callback's result with record-info before storing it (KIE does not sign bodies); default false. */
@@ -83,6 +96,7 @@ export function resolveLyricsSettings(options: LyricsModuleOptions): LyricsSetti
     throw new LyricsOptionsError('LyricsModule: leaseMs must be longer than kie.timeoutMs (a claim must outlast a request)');
   }
   const createRetryBaseMs = integer('createRetryBaseMs', options.createRetryBaseMs, 2000, 1, 3600000);
+  const pollIntervalMs = integer('pollIntervalMs', options.pollIntervalMs, 10000, 1, 86400000);
   return {
     kie: {
       apiKey: options.kie.apiKey,
@@ -100,7 +114,15 @@ export function resolveLyricsSettings(options: LyricsModuleOptions): LyricsSetti
     dispatchConcurrency: integer('dispatchConcurrency', options.dispatchConcurrency, 4, 1, 100),
     createRetryBaseMs,
     createRetryMaxMs: integer('createRetryMaxMs', options.createRetryMaxMs, 60000, createRetryBaseMs, 86400000),
-    pollInitialDelayMs: integer('pollInitialDelayMs', options.pollInitialDelayMs, 30000, 0, 86400000),
+    // Without a public address there is no callback to wait for.
+    pollInitialDelayMs: integer('pollInitialDelayMs', options.pollInitialDelayMs, options.publicBaseUrl ? 30000 : 3000, 0, 86400000),
+    pollIntervalMs,
+    pollMaxIntervalMs: integer('pollMaxIntervalMs', options.pollMaxIntervalMs, 300000, pollIntervalMs, 86400000),
+    pollBudget: integer('pollBudget', options.pollBudget, 100, 1, 100000),
+    pollWindowMs: integer('pollWindowMs', options.pollWindowMs, 10000, 1, 3600000),
+    pollConcurrency: integer('pollConcurrency', options.pollConcurrency, 4, 1, 100),
+    taskMaxAgeMs: integer('taskMaxAgeMs', options.taskMaxAgeMs, 1800000, 1000, 30 * 86400000),
+    shutdownGraceMs: integer('shutdownGraceMs', options.shutdownGraceMs, 10000, 0, 600000),
     signatureToleranceSeconds: integer('signatureToleranceSeconds', options.signatureToleranceSeconds, 300, 1, 86400),
     confirmCallbacks: options.confirmCallbacks ?? false,
     receiptBodyMaxBytes: integer('receiptBodyMaxBytes', options.receiptBodyMaxBytes, 65536, 0, 1048576),

@@ -2,7 +2,7 @@ import { ConflictException, Injectable, Logger, Optional } from '@nestjs/common'
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
-import { DispatchSignal } from './dispatch/dispatch-signal';
+import { DispatchSignal } from './workers/dispatch-signal';
 import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
 import { LyricsTaskEntity, TaskStatus } from './entities/lyrics-task.entity';
 import { LyricsVariantEntity } from './entities/lyrics-variant.entity';
@@ -175,6 +175,22 @@ export class LyricsService {
             updatedAt: now,
           })
           .andWhere(`status = 'queued' AND lease_until < clock_timestamp()`);
+        break;
+      case 'poll_deferred':
+        update.set({ nextAttemptAt: change.nextCheckAt, leaseUntil: null, updatedAt: now }).andWhere(`status = 'submitted'`);
+        break;
+      case 'timed_out':
+        update
+          .set({
+            status: 'failed',
+            errorCode: 'timed_out',
+            errorMessage: `KIE gave no final result within ${Math.round(change.maxAgeMs / 60000)} minutes of submission`,
+            completedAt: now,
+            nextAttemptAt: null,
+            leaseUntil: null,
+            updatedAt: now,
+          })
+          .andWhere(`status = 'submitted'`);
         break;
       case 'result': {
         const succeeded = change.result.state === 'succeeded';

@@ -15,5 +15,9 @@ export type TaskTransition =
   | { type: 'create_failed'; code: 'upstream_rejected' | 'submit_outcome_unknown'; message: string }
   /** The instance sending the create died before storing the answer (its lease expired): queued -> failed. */
   | { type: 'create_orphaned' }
+  /** record-info shows no final result yet (or could not be read): submitted, checked again later. */
+  | { type: 'poll_deferred'; nextCheckAt: Date }
+  /** No final result within the task's maximum age: submitted -> failed (a verified late success still counts). */
+  | { type: 'timed_out'; maxAgeMs: number }
   /** A final result from KIE, by callback or by poll. */
   | { type: 'result'; source: 'callback' | 'poll'; kieTaskId: string; result: FinalResult };

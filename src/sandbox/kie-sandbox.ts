@@ -212,9 +212,10 @@ export class KieSandbox {
     return undefined;
   }
 
-  private recordInfo(taskId: string | null, record: SandboxRequest, answer: Answer): void {
+  private async recordInfo(taskId: string | null, record: SandboxRequest, answer: Answer): Promise<void> {
     if (!taskId) return answer(200, errorBody(400, 'taskId is required'));
     record.taskId = taskId;
+    if (this.options.recordInfoLatencyMs > 0) await sleep(this.options.recordInfoLatencyMs);
     const task = this.taskMap.get(taskId);
     if (!task) return answer(200, RECORD_INFO_NULL);
     const call = ++task.recordInfoCalls;
@@ -259,6 +260,8 @@ export class KieSandbox {
     sendJson(res, 404, errorBody(404, 'Not found'));
   }
 }
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 function endpointOf(method: string | undefined, path: string): SandboxEndpoint {
   if (method === 'POST' && path === '/api/v1/lyrics') return 'create';

@@ -20,6 +20,8 @@ export interface KieSandboxOptions {
   callbackTimeoutMs?: number;
   /** Default 10000; each accepted create costs one. */
   credits?: number;
+  /** Time record-info takes to answer (a slow upstream); default 0. */
+  recordInfoLatencyMs?: number;
   /** The variants' key in record-info; default 'data'. The marker `lyricsData` overrides it per task. */
   recordInfoArrayKey?: ArrayKey;
   /** Probabilities 0..1 for tasks without a marker; default all 0. */
@@ -40,6 +42,7 @@ export interface ResolvedSandboxOptions {
   callbackRetryDelayMs: number;
   callbackTimeoutMs: number;
   credits: number;
+  recordInfoLatencyMs: number;
   recordInfoArrayKey: ArrayKey;
   mix: SandboxMix;
   seed: number;
@@ -71,6 +74,7 @@ export function resolveSandboxOptions(options: KieSandboxOptions = {}): Resolved
     callbackRetryDelayMs: wholeNumber('callbackRetryDelayMs', options.callbackRetryDelayMs ?? 1000),
     callbackTimeoutMs: wholeNumber('callbackTimeoutMs', options.callbackTimeoutMs ?? 15000, 1),
     credits: wholeNumber('credits', options.credits ?? 10000),
+    recordInfoLatencyMs: wholeNumber('recordInfoLatencyMs', options.recordInfoLatencyMs ?? 0),
     recordInfoArrayKey: arrayKey,
     mix,
     seed: wholeNumber('seed', options.seed ?? 1),

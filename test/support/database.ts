@@ -4,6 +4,8 @@ import { withAdmin, withDatabase } from './postgres-server';
 export interface TestDatabase {
   name: string;
   url: string;
+  /** One query on a connection of its own (for tests that look at rows while no app of theirs is up). */
+  query<T = any>(sql: string, params?: unknown[]): Promise<T[]>;
   drop(): Promise<void>;
 }
 
@@ -19,9 +21,11 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const template = requireEnv('TEST_DATABASE_TEMPLATE');
   const name = `${template}_${randomBytes(4).toString('hex')}`;
   await withAdmin(adminUrl, (client) => client.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));
+  const url = withDatabase(adminUrl, name);
   return {
     name,
-    url: withDatabase(adminUrl, name),
+    url,
+    query: (sql, params) => withAdmin(url, async (client) => (await client.query(sql, params)).rows),
     drop: () => withAdmin(adminUrl, (client) => client.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
 }

@@ -74,6 +74,10 @@ export class LyricsTaskEntity {
   @Column({ name: 'result_source', type: 'varchar', length: 16, nullable: true })
   resultSource: 'callback' | 'poll' | null;
 
+  /** record-info reads made for this task. */
+  @Column({ type: 'integer', default: 0 })
+  polls: number;
+
   @Column({ name: 'next_attempt_at', type: 'timestamptz', nullable: true })
   nextAttemptAt: Date | null;
 

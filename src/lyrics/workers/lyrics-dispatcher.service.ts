@@ -1,4 +1,4 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { hashCallbackToken, newCallbackToken } from '../callback-token';
@@ -8,12 +8,10 @@ import { callbackUrl } from '../lyrics-routes';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
 import { TaskTransition } from '../task-transition';
+import { BackgroundWorker, MIN_WAIT_MS } from './background-worker';
 import { backoffMs } from './backoff';
-import { CreateBudget } from './create-budget';
 import { DispatchSignal } from './dispatch-signal';
-
-/** Floor of the pause between rounds when work exists but is held by others (locked rows or slots). */
-const MIN_WAIT_MS = 20;
+import { RateBudget } from './rate-budget';
 
 interface ClaimedTask {
   id: string;
@@ -24,21 +22,15 @@ interface ClaimedTask {
 }
 
 /**
- * Sends queued tasks to KIE. The task table is the queue (DESIGN.md invariant 2): due rows are claimed with
- * FOR UPDATE SKIP LOCKED and a lease, together with slots of the global create budget, so any number of
- * instances share the work and the budget through PostgreSQL alone. A task whose lease expires while still
- * queued was being sent by an instance that died: its create may have reached KIE, so it is failed, never resent
- * (invariant 4).
+ * Sends queued tasks to KIE. Due rows are claimed with FOR UPDATE SKIP LOCKED and a lease, together with slots of
+ * the global create budget, so any number of instances share the work and the budget through PostgreSQL alone.
+ * A task whose lease expires while still queued was being sent by an instance that died: its create may have
+ * reached KIE, so it is failed, never resent (DESIGN.md invariant 4).
  */
 @Injectable()
-export class LyricsDispatcher implements OnApplicationBootstrap, BeforeApplicationShutdown {
-  private readonly logger = new Logger(LyricsDispatcher.name);
-  private readonly budget: CreateBudget;
-  private readonly inFlight = new Set<Promise<void>>();
-  private loop: Promise<void> | undefined;
-  private stopping = false;
-  private wakeUp: (() => void) | undefined;
-  private woken = false;
+export class LyricsDispatcher extends BackgroundWorker {
+  protected readonly logger = new Logger(LyricsDispatcher.name);
+  private readonly budget: RateBudget;
   private nextOrphanSweepAt = 0;
 
   constructor(
@@ -48,50 +40,22 @@ export class LyricsDispatcher implements OnApplicationBootstrap, BeforeApplicati
     private readonly lyrics: LyricsService,
     private readonly signal: DispatchSignal,
   ) {
-    this.budget = new CreateBudget(settings.createBudget, settings.createWindowMs);
+    super(settings.runWorkers, settings.dispatchIntervalMs);
+    this.budget = new RateBudget('create', settings.createBudget, settings.createWindowMs);
   }
 
-  async onApplicationBootstrap(): Promise<void> {
-    if (!this.settings.runWorkers) return;
+  protected override async prepare(): Promise<void> {
     await this.budget.ensureSlots(this.dataSource.manager);
     this.signal.listen(() => this.wake());
-    this.loop = this.run();
   }
 
-  /** Stops claiming, and lets the creates in flight finish and store their outcome. */
-  async beforeApplicationShutdown(): Promise<void> {
-    this.stopping = true;
-    this.wake();
-    await this.loop;
-    await Promise.allSettled([...this.inFlight]);
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopping) {
-      let waitMs = this.settings.dispatchIntervalMs;
-      try {
-        await this.failOrphans();
-        waitMs = Math.min(waitMs, await this.dispatchDue());
-      } catch (error) {
-        this.logger.error(`Dispatch round failed: ${error instanceof Error ? error.message : String(error)}`);
-      }
-      await this.sleep(waitMs);
-    }
-  }
-
-  /** Claims and sends what is due and fits the budget; returns how long to wait before the next round. */
-  private async dispatchDue(): Promise<number> {
-    const free = this.settings.dispatchConcurrency - this.inFlight.size;
+  protected async round(): Promise<number> {
+    await this.failOrphans();
+    const free = this.settings.dispatchConcurrency - this.busy;
     if (free <= 0) return this.settings.dispatchIntervalMs; // a finishing create wakes us
     const { tasks, waitMs } = await this.claim(free);
-    for (const task of tasks) {
-      const sending: Promise<void> = this.send(task).finally(() => {
-        this.inFlight.delete(sending);
-        this.wake();
-      });
-      this.inFlight.add(sending);
-    }
-    // Every free place was used: more may be due at once. Otherwise never spin faster than MIN_WAIT_MS.
+    for (const task of tasks) this.track(this.send(task));
+    // Every free place was used: more may be due at once.
     return tasks.length === free ? 0 : Math.max(waitMs, MIN_WAIT_MS);
   }
 
@@ -108,8 +72,8 @@ export class LyricsDispatcher implements OnApplicationBootstrap, BeforeApplicati
       );
       if (due.length === 0) return { tasks: [], waitMs: await this.msUntilNextDue() };
       const tasks = due.map((task, index) => ({ ...task, slot: slots[index], token: newCallbackToken() }));
-      await this.budget.markUsed(manager, tasks.map((task) => task.slot));
       const waitMs = due.length < slots.length ? await this.msUntilNextDue() : 0;
+      await this.budget.markUsed(manager, tasks.map((task) => task.slot));
       await manager.query(
         `UPDATE lyrics_tasks AS task
          SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
@@ -180,27 +144,5 @@ export class LyricsDispatcher implements OnApplicationBootstrap, BeforeApplicati
       const { applied } = await this.lyrics.transition(id, { type: 'create_orphaned' });
       if (applied) this.logger.warn(`Task ${id} failed as submit_outcome_unknown: its sender stopped mid-create`);
     }
-  }
-
-  private wake(): void {
-    this.woken = true;
-    this.wakeUp?.();
-  }
-
-  private sleep(ms: number): Promise<void> {
-    if (this.woken || this.stopping) {
-      this.woken = false;
-      return Promise.resolve();
-    }
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.wakeUp = undefined;
-        this.woken = false;
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      this.wakeUp = done;
-    });
   }
 }

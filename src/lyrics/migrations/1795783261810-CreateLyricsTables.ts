@@ -1,11 +1,11 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
-* Tasks, their lyrics variants, the create budget's slots and the callback receipts (generated from the entities,
-* then read).
+* Tasks, their lyrics variants, the upstream rate budgets' slots and the callback receipts (generated from the
+* entities, then read).
 */
-export class CreateLyricsTables1795782893358 implements MigrationInterface {
-  name = 'CreateLyricsTables1795782893358';
+export class CreateLyricsTables1795783261810 implements MigrationInterface {
+  name = 'CreateLyricsTables1795783261810';
 
   public async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query(`
@@ -41,10 +41,11 @@ export class CreateLyricsTables1795782893358 implements MigrationInterface {
       CREATE INDEX "lyrics_callback_receipts_received_idx" ON "lyrics_callback_receipts" ("received_at")
     `);
     await queryRunner.query(`
-      CREATE TABLE "lyrics_create_slots" (
+      CREATE TABLE "lyrics_rate_slots" (
+        "bucket" character varying(32) NOT NULL,
         "slot" integer NOT NULL,
         "used_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT '-infinity',
-        CONSTRAINT "PK_e39ad447abf292d1be5b47feb56" PRIMARY KEY ("slot")
+        CONSTRAINT "PK_8005d1228ec24c937631f3faab0" PRIMARY KEY ("bucket", "slot")
       )
     `);
     await queryRunner.query(`
@@ -73,6 +74,7 @@ export class CreateLyricsTables1795782893358 implements MigrationInterface {
         "error_message" text,
         "attempts" integer NOT NULL DEFAULT '0',
         "result_source" character varying(16),
+        "polls" integer NOT NULL DEFAULT '0',
         "next_attempt_at" TIMESTAMP WITH TIME ZONE,
         "lease_until" TIMESTAMP WITH TIME ZONE,
         "created_at" TIMESTAMP WITH TIME ZONE NOT NULL DEFAULT clock_timestamp(),
@@ -144,7 +146,7 @@ export class CreateLyricsTables1795782893358 implements MigrationInterface {
       DROP TABLE "lyrics_variants"
     `);
     await queryRunner.query(`
-      DROP TABLE "lyrics_create_slots"
+      DROP TABLE "lyrics_rate_slots"
     `);
     await queryRunner.query(`
       DROP INDEX "public"."lyrics_callback_receipts_received_idx"
