@@ -590,7 +590,7 @@ describe('KIE sandbox: the standalone CLI (node dist/sandbox/main.js)', () => {
   };
 
   beforeAll(async () => {
-    await promisify(execFile)(process.execPath, [join(root, 'scripts', 'build-if-stale.js')], { cwd: root });
+    await promisify(execFile)(process.execPath, [join(root, 'scripts', 'build.js'), '--if-stale'], { cwd: root });
   }, 120000);
 
   it('listens, speaks KIE, calls back, and exits 0 on SIGTERM', async () => {

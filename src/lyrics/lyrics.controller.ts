@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, HttpStatus, NotFoundException, Param, ParseUUIDPipe, Post, Query, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, HttpStatus, NotFoundException, Param, ParseUUIDPipe, Post, Query, Res, UseGuards } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
@@ -14,12 +14,14 @@ import { CreateLyricsDto } from './dto/create-lyrics.dto';
 import { ListLyricsQueryDto } from './dto/list-lyrics-query.dto';
 import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
 import { IDEMPOTENCY_KEY_HEADER, IdempotencyKey } from './idempotency-key.decorator';
+import { LyricsClientGuard } from './lyrics-client.guard';
 import { LYRICS_ROUTE } from './lyrics-routes';
 import { LyricsService } from './lyrics.service';
 import { PromptLengthPipe } from './prompt-length.pipe';
 
 @ApiTags('lyrics')
 @Controller(LYRICS_ROUTE)
+@UseGuards(LyricsClientGuard)
 export class LyricsController {
   constructor(private readonly lyrics: LyricsService) {}
 

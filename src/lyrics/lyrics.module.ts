@@ -1,31 +1,40 @@
 import { Module } from '@nestjs/common';
-import { TypeOrmModule } from '@nestjs/typeorm';
-import { LyricsCallbackController } from './callback/lyrics-callback.controller';
 import { LyricsCallbackService } from './callback/lyrics-callback.service';
 import { ReceiptPruner } from './callback/receipt-pruner.service';
-import { DispatchSignal } from './workers/dispatch-signal';
-import { LyricsDispatcher } from './workers/lyrics-dispatcher.service';
-import { LyricsPoller } from './workers/lyrics-poller.service';
-import { LYRICS_ENTITIES } from './entities';
+import { FinalTaskListener } from './final-task-listener';
 import { KieClient } from './kie/kie.client';
-import { LyricsController } from './lyrics.controller';
+import { LyricsClientGuard } from './lyrics-client.guard';
 import { ConfigurableModuleClass, LYRICS_MODULE_OPTIONS } from './lyrics.module-definition';
+import { LYRICS_MODULE_EXTRAS, ResolvedLyricsModuleExtras } from './lyrics.tokens';
 import { LYRICS_SETTINGS, LyricsModuleOptions, LyricsSettings, resolveLyricsSettings } from './lyrics.options';
 import { LyricsService } from './lyrics.service';
 import { PromptLengthPipe } from './prompt-length.pipe';
+import { DispatchSignal } from './workers/dispatch-signal';
+import { LyricsDispatcher } from './workers/lyrics-dispatcher.service';
+import { LyricsPoller } from './workers/lyrics-poller.service';
 
+/**
+ * KIE lyrics tasks as a Nest module: `LyricsModule.forRoot(options)` or `forRootAsync({ imports, inject, useFactory })`,
+ * with the shape of the module (route prefix, controllers, guards, data source, isGlobal) given beside the options
+ * (see LyricsModuleExtras). It works on the host's TypeORM connection and publishes `lyrics.succeeded` /
+ * `lyrics.failed` through the host's EventEmitterModule.
+ */
 @Module({
-  imports: [TypeOrmModule.forFeature(LYRICS_ENTITIES)],
-  controllers: [LyricsController, LyricsCallbackController],
   providers: [
-    { provide: LYRICS_SETTINGS, inject: [LYRICS_MODULE_OPTIONS], useFactory: (options: LyricsModuleOptions) => resolveLyricsSettings(options) },
+    {
+      provide: LYRICS_SETTINGS,
+      inject: [LYRICS_MODULE_OPTIONS, LYRICS_MODULE_EXTRAS],
+      useFactory: (options: LyricsModuleOptions, extras: ResolvedLyricsModuleExtras) => resolveLyricsSettings(options, extras),
+    },
     { provide: KieClient, inject: [LYRICS_SETTINGS], useFactory: (settings: LyricsSettings) => new KieClient(settings.kie) },
     DispatchSignal,
+    FinalTaskListener,
     LyricsService,
     LyricsDispatcher,
     LyricsPoller,
     LyricsCallbackService,
     ReceiptPruner,
+    LyricsClientGuard,
     PromptLengthPipe,
   ],
   exports: [LyricsService],

@@ -11,7 +11,7 @@ export interface LyricsModuleOptions {
     /** The account's webhookHmacKey: when set, every callback must carry KIE's valid signature. */
     webhookHmacKey?: string;
   };
-  /** Where KIE can reach this service; builds each callBackUrl. Unset: polling only. */
+  /** Where KIE can reach this service (without the route prefix); builds each callBackUrl. Unset: polling only. */
   publicBaseUrl?: string;
   /** Longest prompt accepted, in characters after trimming; default 200. */
   promptMaxChars?: number;
@@ -57,7 +57,8 @@ export interface LyricsModuleOptions {
 
 export type LyricsSettings = Required<Omit<LyricsModuleOptions, 'kie' | 'publicBaseUrl'>> & {
   kie: Required<Omit<LyricsModuleOptions['kie'], 'webhookHmacKey'>> & { webhookHmacKey: string | undefined };
-  publicBaseUrl: string | undefined;
+  /** Base of every callBackUrl (public address and route prefix); undefined when KIE cannot call back. */
+  callbackBaseUrl: string | undefined;
 };
 
 export const LYRICS_SETTINGS = Symbol('LYRICS_SETTINGS');
@@ -87,8 +88,14 @@ function httpUrl(name: string, value: string): string {
   return value.replace(/\/+$/, '');
 }
 
+/** How the module was mounted (see LyricsModuleExtras) as far as its behaviour depends on it. */
+export interface LyricsMounting {
+  routePrefix: string;
+  callbackController: boolean;
+}
+
 /** Fills the defaults and refuses invalid options with one message naming the option. */
-export function resolveLyricsSettings(options: LyricsModuleOptions): LyricsSettings {
+export function resolveLyricsSettings(options: LyricsModuleOptions, mounting: LyricsMounting = { routePrefix: '', callbackController: true }): LyricsSettings {
   if (!options?.kie?.apiKey) throw new LyricsOptionsError('LyricsModule: kie.apiKey is required');
   const timeoutMs = integer('kie.timeoutMs', options.kie.timeoutMs, 15000, 100, 600000);
   const leaseMs = integer('leaseMs', options.leaseMs, 60000, 1000, 3600000);
@@ -97,6 +104,9 @@ export function resolveLyricsSettings(options: LyricsModuleOptions): LyricsSetti
   }
   const createRetryBaseMs = integer('createRetryBaseMs', options.createRetryBaseMs, 2000, 1, 3600000);
   const pollIntervalMs = integer('pollIntervalMs', options.pollIntervalMs, 10000, 1, 86400000);
+  const publicBaseUrl = options.publicBaseUrl ? httpUrl('publicBaseUrl', options.publicBaseUrl) : undefined;
+  const callbackBaseUrl =
+    publicBaseUrl && mounting.callbackController ? [publicBaseUrl, mounting.routePrefix].filter(Boolean).join('/') : undefined;
   return {
     kie: {
       apiKey: options.kie.apiKey,
@@ -105,7 +115,7 @@ export function resolveLyricsSettings(options: LyricsModuleOptions): LyricsSetti
       connectTimeoutMs: integer('kie.connectTimeoutMs', options.kie.connectTimeoutMs, 5000, 100, 600000),
       webhookHmacKey: options.kie.webhookHmacKey || undefined,
     },
-    publicBaseUrl: options.publicBaseUrl ? httpUrl('publicBaseUrl', options.publicBaseUrl) : undefined,
+    callbackBaseUrl,
     promptMaxChars: integer('promptMaxChars', options.promptMaxChars, 200, 1, 100000),
     createBudget: integer('createBudget', options.createBudget, 20, 1, 10000),
     createWindowMs: integer('createWindowMs', options.createWindowMs, 10000, 1, 3600000),
@@ -114,8 +124,8 @@ export function resolveLyricsSettings(options: LyricsModuleOptions): LyricsSetti
     dispatchConcurrency: integer('dispatchConcurrency', options.dispatchConcurrency, 4, 1, 100),
     createRetryBaseMs,
     createRetryMaxMs: integer('createRetryMaxMs', options.createRetryMaxMs, 60000, createRetryBaseMs, 86400000),
-    // Without a public address there is no callback to wait for.
-    pollInitialDelayMs: integer('pollInitialDelayMs', options.pollInitialDelayMs, options.publicBaseUrl ? 30000 : 3000, 0, 86400000),
+    // Without a callback URL there is no callback to wait for.
+    pollInitialDelayMs: integer('pollInitialDelayMs', options.pollInitialDelayMs, callbackBaseUrl ? 30000 : 3000, 0, 86400000),
     pollIntervalMs,
     pollMaxIntervalMs: integer('pollMaxIntervalMs', options.pollMaxIntervalMs, 300000, pollIntervalMs, 86400000),
     pollBudget: integer('pollBudget', options.pollBudget, 100, 1, 100000),

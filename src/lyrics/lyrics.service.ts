@@ -1,15 +1,16 @@
-import { ConflictException, Injectable, Logger, Optional } from '@nestjs/common';
+import { ConflictException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { DispatchSignal } from './workers/dispatch-signal';
 import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
 import { LyricsTaskEntity, TaskStatus } from './entities/lyrics-task.entity';
 import { LyricsVariantEntity } from './entities/lyrics-variant.entity';
+import { FINAL_TASK_CHANNEL, FinalTaskListener } from './final-task-listener';
 import { decodeCursor, encodeCursor } from './lyrics-cursor';
 import { LyricsFailedEvent, LyricsFinalEvent, LyricsSucceededEvent } from './lyrics.events';
 import { hashRequest } from './request-hash';
 import { TaskTransition } from './task-transition';
+import { LYRICS_DATA_SOURCE } from './lyrics.tokens';
 
 export interface SubmitLyricsInput {
   prompt: string;
@@ -29,6 +30,14 @@ export interface ListLyricsInput {
   cursor?: string;
 }
 
+export class LyricsTaskNotFoundError extends Error {
+  override readonly name = 'LyricsTaskNotFoundError';
+}
+
+export class LyricsWaitTimeoutError extends Error {
+  override readonly name = 'LyricsWaitTimeoutError';
+}
+
 export interface TransitionOutcome {
   applied: boolean;
   /** The task as it is after the transaction (unchanged when not applied); undefined for an unknown id. */
@@ -36,14 +45,17 @@ export interface TransitionOutcome {
 }
 
 const FINAL_STATUSES: TaskStatus[] = ['succeeded', 'failed'];
+/** The changes that end in a final state when they apply. */
+const FINAL_CHANGES = new Set<TaskTransition['type']>(['result', 'timed_out', 'create_failed', 'create_orphaned']);
 
 @Injectable()
 export class LyricsService {
   private readonly logger = new Logger(LyricsService.name);
 
   constructor(
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(LYRICS_DATA_SOURCE) private readonly dataSource: DataSource,
     private readonly dispatchSignal: DispatchSignal,
+    private readonly finalTasks: FinalTaskListener,
     /** The host's emitter (EventEmitterModule.forRoot()); without one, no events are published. */
     @Optional() private readonly events?: EventEmitter2,
   ) {}
@@ -72,6 +84,32 @@ export class LyricsService {
       throw new ConflictException('Idempotency-Key was already used with a different request');
     }
     return { task: await this.toDto(existing), created: false };
+  }
+
+  /**
+   * Resolves with the task once it is final (succeeded or failed), whichever instance finishes it. Waits on
+   * PostgreSQL notifications, not by reading the table in a loop. Rejects with LyricsTaskNotFoundError for an unknown
+   * id and LyricsWaitTimeoutError after `timeoutMs` (default 60 s).
+   */
+  async waitForFinal(id: string, { timeoutMs = 60000 }: { timeoutMs?: number } = {}): Promise<LyricsTaskDto> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      let wake!: () => void;
+      const woken = new Promise<void>((resolve) => (wake = resolve));
+      const unsubscribe = await this.finalTasks.subscribe(id, wake);
+      try {
+        const task = await this.get(id);
+        if (!task) throw new LyricsTaskNotFoundError(`Lyrics task ${id} not found`);
+        if (FINAL_STATUSES.includes(task.status)) return task;
+        const remaining = deadline - Date.now();
+        if (remaining <= 0) throw new LyricsWaitTimeoutError(`Lyrics task ${id} is still ${task.status} after ${timeoutMs} ms`);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([woken, new Promise<void>((resolve) => (timer = setTimeout(resolve, remaining)))]);
+        clearTimeout(timer);
+      } finally {
+        unsubscribe();
+      }
+    }
   }
 
   async get(id: string): Promise<LyricsTaskDto | undefined> {
@@ -219,6 +257,10 @@ export class LyricsService {
     }
     const { raw } = await update.execute();
     const applied = (raw as unknown[]).length === 1;
+    if (applied && FINAL_CHANGES.has(change.type)) {
+      // Delivered at commit, to every instance's waiters (waitForFinal).
+      await manager.query('SELECT pg_notify($1, $2)', [FINAL_TASK_CHANNEL, taskId]);
+    }
     if (applied && change.type === 'result' && change.result.state === 'succeeded' && change.result.variants.length > 0) {
       await manager.getRepository(LyricsVariantEntity).insert(
         change.result.variants.map((variant, position) => ({ taskId, position, ...variant })),

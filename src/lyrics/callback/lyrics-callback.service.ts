@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource, EntityManager } from 'typeorm';
 import { callbackTokenMatches } from '../callback-token';
 import { LyricsCallbackReceiptEntity, ReceiptOutcome } from '../entities/lyrics-callback-receipt.entity';
@@ -11,6 +10,7 @@ import { KieCallback } from '../kie/kie.types';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
 import { FinalResult } from '../task-transition';
+import { LYRICS_DATA_SOURCE } from '../lyrics.tokens';
 
 export interface IncomingCallback {
   taskId: string;
@@ -41,7 +41,7 @@ export class LyricsCallbackService {
 
   constructor(
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(LYRICS_DATA_SOURCE) private readonly dataSource: DataSource,
     private readonly lyrics: LyricsService,
     private readonly kie: KieClient,
   ) {}

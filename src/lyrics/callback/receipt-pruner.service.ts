@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
+import { LYRICS_DATA_SOURCE } from '../lyrics.tokens';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 const BATCH = 5000;
@@ -15,7 +15,7 @@ export class ReceiptPruner implements OnApplicationBootstrap, OnApplicationShutd
 
   constructor(
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(LYRICS_DATA_SOURCE) private readonly dataSource: DataSource,
   ) {}
 
   onApplicationBootstrap(): void {

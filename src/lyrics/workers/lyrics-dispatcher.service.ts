@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { hashCallbackToken, newCallbackToken } from '../callback-token';
 import { KieClient } from '../kie/kie.client';
@@ -12,6 +11,7 @@ import { BackgroundWorker, MIN_WAIT_MS } from './background-worker';
 import { backoffMs } from './backoff';
 import { DispatchSignal } from './dispatch-signal';
 import { RateBudget } from './rate-budget';
+import { LYRICS_DATA_SOURCE } from '../lyrics.tokens';
 
 interface ClaimedTask {
   id: string;
@@ -35,7 +35,7 @@ export class LyricsDispatcher extends BackgroundWorker {
 
   constructor(
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(LYRICS_DATA_SOURCE) private readonly dataSource: DataSource,
     private readonly kie: KieClient,
     private readonly lyrics: LyricsService,
     private readonly signal: DispatchSignal,
@@ -96,7 +96,7 @@ export class LyricsDispatcher extends BackgroundWorker {
 
   private async send(task: ClaimedTask): Promise<void> {
     try {
-      const url = callbackUrl(this.settings.publicBaseUrl, task.id, task.token);
+      const url = callbackUrl(this.settings.callbackBaseUrl, task.id, task.token);
       const outcome = await this.kie.createLyricsTask(task.prompt, url);
       // The slot counts from the answer: KIE received the create no later than that.
       await this.budget.markUsed(this.dataSource.manager, [task.slot]);

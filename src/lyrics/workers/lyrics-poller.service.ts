@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { InjectDataSource } from '@nestjs/typeorm';
 import { DataSource } from 'typeorm';
 import { KieClient } from '../kie/kie.client';
 import { KieRecordOutcome } from '../kie/kie.types';
@@ -9,6 +8,7 @@ import { TaskTransition } from '../task-transition';
 import { BackgroundWorker, MIN_WAIT_MS } from './background-worker';
 import { backoffMs } from './backoff';
 import { RateBudget } from './rate-budget';
+import { LYRICS_DATA_SOURCE } from '../lyrics.tokens';
 
 interface ClaimedCheck {
   id: string;
@@ -36,7 +36,7 @@ export class LyricsPoller extends BackgroundWorker {
 
   constructor(
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
-    @InjectDataSource() private readonly dataSource: DataSource,
+    @Inject(LYRICS_DATA_SOURCE) private readonly dataSource: DataSource,
     private readonly kie: KieClient,
     private readonly lyrics: LyricsService,
   ) {

@@ -1,0 +1,19 @@
+/** The public surface of the lyrics module, for host apps (the package's entry point). */
+export { LyricsModule } from './lyrics.module';
+export { LyricsModuleExtras } from './lyrics.tokens';
+export { LyricsModuleOptions, LyricsOptionsError } from './lyrics.options';
+export {
+  LyricsService,
+  LyricsTaskNotFoundError,
+  LyricsWaitTimeoutError,
+  ListLyricsInput,
+  SubmitLyricsInput,
+  SubmitLyricsResult,
+} from './lyrics.service';
+export { LYRICS_FAILED, LYRICS_SUCCEEDED, LyricsFailedEvent, LyricsFinalEvent, LyricsSucceededEvent } from './lyrics.events';
+export { LyricsTaskDto, LyricsTaskErrorDto, LyricsTaskPageDto, LyricsVariantDto } from './dto/lyrics-task.dto';
+export { TASK_ERROR_CODES, TASK_STATUSES, TaskErrorCode, TaskStatus } from './entities/lyrics-task.entity';
+export { LYRICS_ENTITIES } from './entities';
+export { LYRICS_MIGRATIONS } from './migrations';
+export { callbackBodyParser, CALLBACK_BODY_LIMIT_BYTES } from './callback/callback-body-parser';
+export { CALLBACK_ROUTE, LYRICS_ROUTE } from './lyrics-routes';

@@ -1,0 +1,218 @@
+import { CanActivate, ExecutionContext, Injectable, Module } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { EventEmitterModule, OnEvent } from '@nestjs/event-emitter';
+import { Test } from '@nestjs/testing';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import request from 'supertest';
+import {
+  LYRICS_MIGRATIONS,
+  LYRICS_SUCCEEDED,
+  LyricsModule,
+  LyricsModuleExtras,
+  LyricsService,
+  LyricsSucceededEvent,
+} from '../src/lyrics';
+import { KieSandbox } from '../src/sandbox/kie-sandbox';
+import { createTestDatabase, TestDatabase } from './support/database';
+import { freePort } from './support/postgres-server';
+import { waitFor } from './support/wait';
+
+/** The host's own authentication: only Alice may use the lyrics API. */
+@Injectable()
+class HostAuthGuard implements CanActivate {
+  canActivate(context: ExecutionContext): boolean {
+    return context.switchToHttp().getRequest().headers['x-host-user'] === 'alice';
+  }
+}
+
+/** The host's reaction to results. */
+@Injectable()
+class HostListener {
+  readonly succeeded: LyricsSucceededEvent[] = [];
+
+  @OnEvent(LYRICS_SUCCEEDED)
+  onSucceeded(event: LyricsSucceededEvent): void {
+    this.succeeded.push(event);
+  }
+}
+
+/** A host app of its own: its ConfigModule, its named TypeORM connection, its guard, a route prefix. */
+function hostModule(settings: { databaseUrl: string; kieUrl: string; publicBaseUrl: string }, extras: LyricsModuleExtras) {
+  @Module({
+    imports: [
+      ConfigModule.forRoot({ ignoreEnvFile: true, isGlobal: true, load: [() => settings] }),
+      EventEmitterModule.forRoot(),
+      TypeOrmModule.forRootAsync({
+        name: 'hostdb',
+        inject: [ConfigService],
+        useFactory: (config: ConfigService) => ({
+          type: 'postgres',
+          url: config.getOrThrow<string>('databaseUrl'),
+          autoLoadEntities: true,
+          migrations: LYRICS_MIGRATIONS,
+          migrationsRun: true,
+        }),
+      }),
+      LyricsModule.forRootAsync({
+        inject: [ConfigService],
+        useFactory: (config: ConfigService) => ({
+          kie: { apiKey: 'host-kie-key', baseUrl: config.getOrThrow<string>('kieUrl') },
+          publicBaseUrl: config.getOrThrow<string>('publicBaseUrl'),
+          pollInitialDelayMs: 100,
+          pollIntervalMs: 50,
+          dispatchIntervalMs: 50,
+        }),
+        dataSource: 'hostdb',
+        ...extras,
+      }),
+    ],
+    providers: [HostListener],
+  })
+  class HostModule {}
+  return HostModule;
+}
+
+describe('LyricsModule inside a host app', () => {
+  let sandbox: KieSandbox;
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    sandbox = await KieSandbox.start({ resultDelayMs: 30 });
+  });
+
+  beforeEach(async () => {
+    // The host runs the module's migrations itself, on an empty database.
+    database = await createTestDatabase();
+    await database.query('DROP TABLE lyrics_variants, lyrics_tasks, lyrics_rate_slots, lyrics_callback_receipts, migrations');
+  });
+
+  afterEach(async () => {
+    await database.drop();
+  });
+
+  afterAll(async () => {
+    await sandbox.stop();
+  });
+
+  async function startHost(extras: LyricsModuleExtras) {
+    const port = await freePort();
+    const moduleRef = await Test.createTestingModule({
+      imports: [hostModule({ databaseUrl: database.url, kieUrl: sandbox.url, publicBaseUrl: `http://127.0.0.1:${port}` }, extras)],
+    }).compile();
+    const app = moduleRef.createNestApplication({ logger: ['error'] });
+    await app.listen(port, '127.0.0.1');
+    return { app, url: `http://127.0.0.1:${port}` };
+  }
+
+  it('serves the API under its prefix behind the host guard, takes the callback there, and emits lyrics.succeeded once', async () => {
+    const { app, url } = await startHost({ routePrefix: 'api/v1', clientGuards: [HostAuthGuard] });
+    try {
+      await request(url).post('/api/v1/lyrics').send({ prompt: 'A host song' }).expect(403);
+      await request(url).post('/lyrics').set('x-host-user', 'alice').send({ prompt: 'A host song' }).expect(404);
+      const { body } = await request(url).post('/api/v1/lyrics').set('x-host-user', 'alice').send({ prompt: 'A host song' }).expect(202);
+
+      const listener = app.get(HostListener);
+      await waitFor('lyrics.succeeded', () => listener.succeeded.length === 1);
+      expect(listener.succeeded[0].task).toMatchObject({ id: body.id, status: 'succeeded' });
+      const create = sandbox.requests.find((r) => r.endpoint === 'create' && r.prompt === 'A host song')!;
+      expect(create.callBackUrl).toMatch(new RegExp(`^${url}/api/v1/lyrics/callback/${body.id}/`));
+      const delivered = sandbox.callbacks.filter((d) => d.taskId === create.taskId);
+      expect(delivered.map((d) => d.status)).toEqual([200]);
+      const { body: task } = await request(url).get(`/api/v1/lyrics/${body.id}`).set('x-host-user', 'alice').expect(200);
+      expect(task.variants.map((v: { title: string }) => v.title)).toEqual(sandbox.task(create.taskId!)!.variants.map((v) => v.title));
+      expect(listener.succeeded).toHaveLength(1);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('with both controllers off, is driven through LyricsService alone (results by polling)', async () => {
+    const { app, url } = await startHost({ clientController: false, callbackController: false });
+    try {
+      await request(url).post('/lyrics').send({ prompt: 'x' }).expect(404);
+      const lyrics = app.get(LyricsService);
+      const first = await lyrics.submit({ prompt: 'A service song', metadata: { ref: 7 }, idempotencyKey: 'host-1' });
+      expect(first).toMatchObject({ created: true, task: { status: 'queued', metadata: { ref: 7 } } });
+      expect(await lyrics.submit({ prompt: 'A service song', metadata: { ref: 7 }, idempotencyKey: 'host-1' })).toMatchObject({
+        created: false,
+        task: { id: first.task.id },
+      });
+      const done = await lyrics.waitForFinal(first.task.id, { timeoutMs: 15000 });
+      expect(done).toMatchObject({ id: first.task.id, status: 'succeeded' });
+      const create = sandbox.requests.find((r) => r.endpoint === 'create' && r.prompt === 'A service song')!;
+      expect(create.callBackUrl).not.toContain(url);
+      expect(await lyrics.get(first.task.id)).toEqual(done);
+      expect((await lyrics.list({ limit: 10 })).items.map((t) => t.id)).toEqual([first.task.id]);
+      await expect(lyrics.waitForFinal('7a4c1c39-5a0e-4a54-9d8a-000000000000')).rejects.toThrow('not found');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('LyricsModule registration', () => {
+  @Injectable()
+  class NeedsLyrics {
+    constructor(readonly lyrics: LyricsService) {}
+  }
+
+  /** A feature module that does not import LyricsModule itself. */
+  @Module({ providers: [NeedsLyrics] })
+  class FeatureModule {}
+
+  const base = { kie: { apiKey: 'k', baseUrl: 'http://127.0.0.1:9' }, runWorkers: false };
+  let database: TestDatabase;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+
+  afterAll(async () => {
+    await database.drop();
+  });
+
+  // No connection is opened (manualInitialization): these tests are about the module's wiring, and a failed
+  // compile would leave an opened one behind.
+  const compile = (lyricsModule: ReturnType<typeof LyricsModule.forRoot>, ...others: (typeof FeatureModule)[]) =>
+    Test.createTestingModule({
+      imports: [TypeOrmModule.forRoot({ type: 'postgres', url: database.url, autoLoadEntities: true, manualInitialization: true }), lyricsModule, ...others],
+    }).compile();
+
+  it.each([
+    ['forRoot', () => LyricsModule.forRoot({ ...base, isGlobal: true })],
+    ['forRootAsync', () => LyricsModule.forRootAsync({ useFactory: () => base, isGlobal: true })],
+  ])('%s with isGlobal makes LyricsService injectable in modules that do not import it', async (_, lyricsModule) => {
+    const moduleRef = await compile(lyricsModule(), FeatureModule);
+    expect(moduleRef.get(NeedsLyrics).lyrics).toBeInstanceOf(LyricsService);
+    await moduleRef.close();
+  });
+
+  it.each([
+    ['forRoot', () => LyricsModule.forRoot(base)],
+    ['forRootAsync', () => LyricsModule.forRootAsync({ useFactory: () => base })],
+  ])('%s without isGlobal keeps LyricsService to the modules that import it', async (_, lyricsModule) => {
+    await expect(compile(lyricsModule(), FeatureModule)).rejects.toThrow(/LyricsService/);
+  });
+
+  it('refuses invalid options at start, naming the option', async () => {
+    await expect(compile(LyricsModule.forRoot({ kie: { apiKey: '' } }))).rejects.toThrow('LyricsModule: kie.apiKey is required');
+    await expect(compile(LyricsModule.forRoot({ ...base, createBudget: 0 }))).rejects.toThrow(
+      'LyricsModule: createBudget must be an integer from 1 to 10000',
+    );
+  });
+});
+
+describe('the npm package', () => {
+  it('contains the built module, its types and its migrations, and no tests', async () => {
+    const root = join(__dirname, '..');
+    const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root });
+    const files: string[] = JSON.parse(stdout)[0].files.map((file: { path: string }) => file.path);
+    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/lyrics/index.js', 'dist/lyrics/index.d.ts', 'dist/lyrics/lyrics.module.js']));
+    expect(files.filter((file) => /^dist\/lyrics\/migrations\/\d+-\w+\.js$/.test(file)).length).toBeGreaterThan(0);
+    expect(files.filter((file) => /spec|test|sandbox|\.map$/.test(file))).toEqual([]);
+    expect(files.every((file) => file.startsWith('dist/lyrics/') || ['package.json', 'README.md'].includes(file))).toBe(true);
+  });
+});
