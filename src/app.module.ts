@@ -5,6 +5,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { AppConfig } from './config/app-config';
 import { typeOrmOptions } from './database/typeorm-options';
 import { HealthModule } from './health/health.module';
+import { LyricsEventLogger } from './logging/lyrics-event-logger';
 import { LyricsModule } from './lyrics/lyrics.module';
 
 /**
@@ -43,6 +44,7 @@ export class AppModule {
           },
         }),
       ],
+      providers: [LyricsEventLogger],
     };
   }
 }

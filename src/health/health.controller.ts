@@ -10,6 +10,12 @@ export class HealthController {
     private readonly database: TypeOrmHealthIndicator,
   ) {}
 
+  /** Liveness: the process answers. */
+  @Get('live')
+  live(): { status: 'ok' } {
+    return { status: 'ok' };
+  }
+
   /** Readiness: 200 when the database answers, 503 otherwise. */
   @Get()
   @HealthCheck()
