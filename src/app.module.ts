@@ -1,18 +1,31 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Global, Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { EventEmitterModule } from '@nestjs/event-emitter';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { ApiKeyGuard } from './auth/api-key.guard';
+import { ClientThrottlerGuard } from './auth/client-throttler.guard';
 import { AppConfig } from './config/app-config';
 import { typeOrmOptions } from './database/typeorm-options';
 import { HealthModule } from './health/health.module';
+import { ShutdownState } from './lifecycle/shutdown-state';
 import { LyricsEventLogger } from './logging/lyrics-event-logger';
 import { LyricsModule } from './lyrics/lyrics.module';
+import { MetricsModule } from './metrics/metrics.module';
 
 /**
  * A configuration whose outside parts have been settled by the entry point: the database (configured, or the
  * embedded one) and KIE (configured, or the sandbox).
  */
 export type ResolvedAppConfig = AppConfig & { database: { url: string }; kie: { apiKey: string } };
+
+/** What the standalone service's own parts share: its drain state and its client guards. */
+@Global()
+@Module({
+  providers: [ShutdownState, ApiKeyGuard, ClientThrottlerGuard],
+  exports: [ShutdownState, ApiKeyGuard, ClientThrottlerGuard],
+})
+class ServiceCoreModule {}
 
 /** The standalone service's composition root. */
 @Module({})
@@ -24,7 +37,8 @@ export class AppModule {
         ConfigModule.forRoot({ isGlobal: true, ignoreEnvFile: true, load: [() => config] }),
         TypeOrmModule.forRoot({ ...typeOrmOptions(config.database), retryAttempts: 3, retryDelay: 1000 }),
         EventEmitterModule.forRoot(),
-        HealthModule,
+        ThrottlerModule.forRoot({ throttlers: [{ name: 'default', limit: config.http.throttleLimit, ttl: config.http.throttleTtlMs }] }),
+        ServiceCoreModule,
         // Composed like any host app would (README: "Use it inside your Nest app").
         LyricsModule.forRootAsync({
           inject: [ConfigService],
@@ -42,7 +56,11 @@ export class AppModule {
               publicBaseUrl: configService.get('publicBaseUrl', { infer: true }),
             };
           },
+          isGlobal: true,
+          clientGuards: [ApiKeyGuard, ClientThrottlerGuard],
         }),
+        HealthModule,
+        MetricsModule.forRoot({ port: config.metricsPort }),
       ],
       providers: [LyricsEventLogger],
     };

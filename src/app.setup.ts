@@ -1,18 +1,37 @@
-import { INestApplication, ValidationPipe } from '@nestjs/common';
+import { INestApplication, LoggerService, ValidationPipe } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { json } from 'express';
+import helmet from 'helmet';
+import { AppConfig } from './config/app-config';
+import { refuseWhileDraining, ShutdownState } from './lifecycle/shutdown-state';
+import { requestContext } from './logging/request-context';
 import { callbackBodyParser } from './lyrics/callback/callback-body-parser';
 import { CALLBACK_ROUTE } from './lyrics/lyrics-routes';
+import { MetricsService } from './metrics/metrics.service';
 
 /** Client request bodies: a prompt and at most 4 KiB of metadata, with room to spare. */
 const CLIENT_BODY_LIMIT = '64kb';
 
 /**
  * What both the entry point and the tests apply to the app (created with `bodyParser: false`), so that tests
- * exercise the service as it runs.
+ * exercise the service as it runs. Order matters: request id first (every later line carries it), then the drain
+ * check, security headers, metrics, and the body parsers (the callback route's first).
  */
-export function setupApp(app: INestApplication): INestApplication {
-  // The callback route keeps its raw bytes (for receipts, and to report unparsable JSON itself); it must come first.
+export function setupApp(app: INestApplication, config: AppConfig, logger: LoggerService): INestApplication {
+  const express = app as NestExpressApplication;
+  if (config.http.trustProxy !== undefined) express.set('trust proxy', config.http.trustProxy);
+  express.disable('x-powered-by');
+  app.use(requestContext(logger));
+  app.use(refuseWhileDraining(app.get(ShutdownState)));
+  // Swagger UI's own script and styles are the only inline ones served.
+  app.use(
+    helmet({
+      contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } },
+    }),
+  );
+  if (config.http.corsOrigins.length > 0) app.enableCors({ origin: config.http.corsOrigins });
+  app.use(app.get(MetricsService).httpMiddleware());
   app.use(`/${CALLBACK_ROUTE}`, callbackBodyParser());
   app.use(json({ limit: CLIENT_BODY_LIMIT }));
   app.useGlobalPipes(new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true }));
@@ -23,6 +42,7 @@ export function setupApp(app: INestApplication): INestApplication {
       .setTitle('nestjs-kie-lyrics')
       .setDescription("Durable lyrics generation on top of KIE.AI's asynchronous Suno lyrics API.")
       .setVersion('1')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'One of API_KEYS' })
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });

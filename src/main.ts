@@ -1,11 +1,13 @@
-import { ConsoleLogger, INestApplication, Logger } from '@nestjs/common';
+import { INestApplication, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { existsSync } from 'node:fs';
 import { AppModule } from './app.module';
 import { setupApp } from './app.setup';
 import { AppConfig, loadConfig } from './config/app-config';
 import { ConfigError } from './config/environment';
+import { ShutdownState } from './lifecycle/shutdown-state';
 import { LocalStack } from './local-stack';
+import { AppLogger } from './logging/app-logger';
 
 function readConfig(): AppConfig {
   if (existsSync('.env')) process.loadEnvFile('.env');
@@ -21,21 +23,22 @@ function readConfig(): AppConfig {
 
 async function bootstrap(): Promise<void> {
   const config = readConfig();
-  const logger = new ConsoleLogger('Bootstrap', { json: config.nodeEnv === 'production' });
+  const logger = new AppLogger({ json: config.nodeEnv === 'production', level: config.logLevel });
   Logger.overrideLogger(logger);
 
   const stack = await LocalStack.start(config, logger);
   let app: INestApplication;
   try {
     app = await NestFactory.create(AppModule.forRoot(stack.config), { logger, bodyParser: false });
-    setupApp(app);
+    setupApp(app, stack.config, logger);
     await app.listen(config.port);
   } catch (error) {
     await stack.stop();
     throw error;
   }
-  logger.log(`Listening on http://localhost:${config.port} (API docs at /docs)`);
-  if (!stack.config.publicBaseUrl) logger.warn('PUBLIC_BASE_URL is not set: KIE cannot call back; results arrive by polling only');
+  logger.log(`Listening on http://localhost:${config.port} (API docs at /docs)`, 'Bootstrap');
+  if (!stack.config.publicBaseUrl) logger.warn('PUBLIC_BASE_URL is not set: KIE cannot call back; results arrive by polling only', 'Bootstrap');
+  if (config.apiKeys.length === 0) logger.warn('API_KEYS is not set: the client API is open to anyone (development only)', 'Bootstrap');
 
   // We own the signals (rather than app.enableShutdownHooks) so that the local stack stops only after
   // app.close() has run every shutdown hook, let in-flight requests finish and closed the pool.
@@ -43,13 +46,14 @@ async function bootstrap(): Promise<void> {
   const shutdown = async (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    logger.log(`${signal} received: shutting down`);
+    logger.log(`${signal} received: draining, then shutting down`, 'Bootstrap');
+    app.get(ShutdownState).draining = true;
     try {
       await app.close();
       await stack.stop();
       process.exit(0);
     } catch (error) {
-      logger.error(`Shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+      logger.error(`Shutdown failed: ${error instanceof Error ? error.message : String(error)}`, undefined, 'Bootstrap');
       process.exit(1);
     }
   };

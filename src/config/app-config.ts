@@ -1,3 +1,4 @@
+import { LogLevelName } from '../logging/app-logger';
 import { LyricsModuleOptions } from '../lyrics/lyrics.options';
 import { Environment, NodeEnv, validateEnvironment } from './environment';
 
@@ -21,8 +22,39 @@ export interface AppConfig {
   };
   publicBaseUrl?: string;
   apiKeys: string[];
+  logLevel: LogLevelName;
+  http: {
+    /** Client API requests allowed per client key (or address) per window. */
+    throttleLimit: number;
+    throttleTtlMs: number;
+    /** Origins allowed by CORS; empty: CORS off. */
+    corsOrigins: string[];
+    /** Express's `trust proxy`, when behind a gateway; undefined: not trusted. */
+    trustProxy: boolean | number | string | undefined;
+  };
+  /** Serve /metrics on this port only (unauthenticated, for a private network); unset: on PORT, behind API_KEYS. */
+  metricsPort?: number;
+  health: {
+    /** Readiness also requires KIE's credits at or above this (checked through the credits endpoint); unset: not checked. */
+    kieMinCredits?: number;
+    kieCacheMs: number;
+  };
   /** LYRICS_* tuning; unset fields take the module's defaults. */
   lyrics: Omit<LyricsModuleOptions, 'kie' | 'publicBaseUrl'>;
+}
+
+function splitList(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+}
+
+/** Express's `trust proxy`: true/false, a hop count, or addresses and subnets (kept as given). */
+function parseTrustProxy(value: string | undefined): boolean | number | string | undefined {
+  if (value === undefined) return undefined;
+  if (/^(true|false)$/i.test(value)) return value.toLowerCase() === 'true';
+  return /^\d+$/.test(value) ? Number(value) : value;
 }
 
 export function toAppConfig(env: Environment): AppConfig {
@@ -42,10 +74,16 @@ export function toAppConfig(env: Environment): AppConfig {
       webhookHmacKey: env.KIE_WEBHOOK_HMAC_KEY,
     },
     publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
-    apiKeys: (env.API_KEYS ?? '')
-      .split(',')
-      .map((key) => key.trim())
-      .filter((key) => key.length > 0),
+    apiKeys: splitList(env.API_KEYS),
+    logLevel: env.LOG_LEVEL,
+    http: {
+      throttleLimit: env.THROTTLE_LIMIT ?? 1000,
+      throttleTtlMs: env.THROTTLE_TTL_MS ?? 10000,
+      corsOrigins: splitList(env.CORS_ORIGINS),
+      trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    },
+    metricsPort: env.METRICS_PORT,
+    health: { kieMinCredits: env.HEALTH_KIE_MIN_CREDITS, kieCacheMs: env.HEALTH_KIE_CACHE_MS ?? 60000 },
     lyrics: {
       promptMaxChars: env.LYRICS_PROMPT_MAX_CHARS,
       createBudget: env.LYRICS_CREATE_BUDGET,

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { plainToInstance, Transform, Type } from 'class-transformer';
+import { LOG_LEVELS, LogLevelName } from '../logging/app-logger';
 import {
   IsIn,
   IsInt,
@@ -110,6 +111,34 @@ export class Environment {
   @Matches(/^[^,\s]+(\s*,\s*[^,\s]+)*$/, { message: 'API_KEYS must be a comma-separated list of non-empty keys' })
   @IsNotEmpty({ message: 'API_KEYS is required when NODE_ENV=production' })
   API_KEYS?: string;
+
+  @IsIn(LOG_LEVELS)
+  LOG_LEVEL: LogLevelName = 'log';
+
+  @OptionalInteger(1, 1000000)
+  THROTTLE_LIMIT?: number;
+
+  @OptionalInteger(1, 3600000)
+  THROTTLE_TTL_MS?: number;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^\S+(\s*,\s*\S+)*$/, { message: 'CORS_ORIGINS must be a comma-separated list of origins' })
+  CORS_ORIGINS?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  TRUST_PROXY?: string;
+
+  @OptionalInteger(1, 65535)
+  METRICS_PORT?: number;
+
+  @OptionalInteger(0, 1000000000)
+  HEALTH_KIE_MIN_CREDITS?: number;
+
+  @OptionalInteger(1000, 86400000)
+  HEALTH_KIE_CACHE_MS?: number;
 
   // Tuning of the lyrics module; unset means the module's default (see LyricsModuleOptions).
   @OptionalInteger(1, 100000)

@@ -2,6 +2,7 @@ import { Body, Controller, Get, HttpCode, HttpStatus, NotFoundException, Param, 
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
+  ApiBearerAuth,
   ApiConflictResponse,
   ApiHeader,
   ApiNotFoundResponse,
@@ -20,6 +21,7 @@ import { LyricsService } from './lyrics.service';
 import { PromptLengthPipe } from './prompt-length.pipe';
 
 @ApiTags('lyrics')
+@ApiBearerAuth()
 @Controller(LYRICS_ROUTE)
 @UseGuards(LyricsClientGuard)
 export class LyricsController {

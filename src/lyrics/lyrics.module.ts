@@ -2,8 +2,10 @@ import { Module } from '@nestjs/common';
 import { LyricsCallbackService } from './callback/lyrics-callback.service';
 import { ReceiptPruner } from './callback/receipt-pruner.service';
 import { FinalTaskListener } from './final-task-listener';
+import { KieCreditsProbe } from './kie/kie-credits.probe';
 import { KieClient } from './kie/kie.client';
 import { LyricsClientGuard } from './lyrics-client.guard';
+import { LyricsMetrics } from './lyrics.metrics';
 import { ConfigurableModuleClass, LYRICS_MODULE_OPTIONS } from './lyrics.module-definition';
 import { LYRICS_MODULE_EXTRAS, ResolvedLyricsModuleExtras } from './lyrics.tokens';
 import { LYRICS_SETTINGS, LyricsModuleOptions, LyricsSettings, resolveLyricsSettings } from './lyrics.options';
@@ -17,7 +19,8 @@ import { LyricsPoller } from './workers/lyrics-poller.service';
  * KIE lyrics tasks as a Nest module: `LyricsModule.forRoot(options)` or `forRootAsync({ imports, inject, useFactory })`,
  * with the shape of the module (route prefix, controllers, guards, data source, isGlobal) given beside the options
  * (see LyricsModuleExtras). It works on the host's TypeORM connection and publishes `lyrics.succeeded` /
- * `lyrics.failed` through the host's EventEmitterModule.
+ * `lyrics.failed` through the host's EventEmitterModule. Exports LyricsService, LyricsMetrics (a prom-client
+ * registry to merge into the host's) and KieCreditsProbe (for health checks).
  */
 @Module({
   providers: [
@@ -26,7 +29,14 @@ import { LyricsPoller } from './workers/lyrics-poller.service';
       inject: [LYRICS_MODULE_OPTIONS, LYRICS_MODULE_EXTRAS],
       useFactory: (options: LyricsModuleOptions, extras: ResolvedLyricsModuleExtras) => resolveLyricsSettings(options, extras),
     },
-    { provide: KieClient, inject: [LYRICS_SETTINGS], useFactory: (settings: LyricsSettings) => new KieClient(settings.kie) },
+    LyricsMetrics,
+    {
+      provide: KieClient,
+      inject: [LYRICS_SETTINGS, LyricsMetrics],
+      useFactory: (settings: LyricsSettings, metrics: LyricsMetrics) =>
+        new KieClient(settings.kie, (endpoint, outcome, seconds) => metrics.upstreamRequest(endpoint, outcome, seconds)),
+    },
+    KieCreditsProbe,
     DispatchSignal,
     FinalTaskListener,
     LyricsService,
@@ -37,6 +47,6 @@ import { LyricsPoller } from './workers/lyrics-poller.service';
     LyricsClientGuard,
     PromptLengthPipe,
   ],
-  exports: [LyricsService],
+  exports: [LyricsService, LyricsMetrics, KieCreditsProbe],
 })
 export class LyricsModule extends ConfigurableModuleClass {}

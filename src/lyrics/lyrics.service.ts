@@ -8,6 +8,7 @@ import { LyricsVariantEntity } from './entities/lyrics-variant.entity';
 import { FINAL_TASK_CHANNEL, FinalTaskListener } from './final-task-listener';
 import { decodeCursor, encodeCursor } from './lyrics-cursor';
 import { LyricsFailedEvent, LyricsFinalEvent, LyricsSucceededEvent } from './lyrics.events';
+import { FinalPath, LyricsMetrics } from './lyrics.metrics';
 import { hashRequest } from './request-hash';
 import { TaskTransition } from './task-transition';
 import { LYRICS_DATA_SOURCE } from './lyrics.tokens';
@@ -56,6 +57,7 @@ export class LyricsService {
     @Inject(LYRICS_DATA_SOURCE) private readonly dataSource: DataSource,
     private readonly dispatchSignal: DispatchSignal,
     private readonly finalTasks: FinalTaskListener,
+    private readonly metrics: LyricsMetrics,
     /** The host's emitter (EventEmitterModule.forRoot()); without one, no events are published. */
     @Optional() private readonly events?: EventEmitter2,
   ) {}
@@ -161,8 +163,13 @@ export class LyricsService {
     });
     const { applied, task } = outcome;
     if (applied && task && FINAL_STATUSES.includes(task.status)) {
-      const how = change.type === 'result' ? `${change.type} by ${change.source}` : change.type;
-      this.logger.log(`Task ${task.id} (KIE ${task.kieTaskId ?? '-'}) ${task.status}${task.errorCode ? ` (${task.errorCode})` : ''}: ${how}`);
+      const path = finalPath(change);
+      this.metrics.finalTransition(task.status, path);
+      this.logger.log(`Task ${task.status} by ${path}`, {
+        taskId: task.id,
+        kieTaskId: task.kieTaskId,
+        ...(task.errorCode ? { errorCode: task.errorCode } : {}),
+      });
       await this.publish(task);
     }
     return outcome;
@@ -176,7 +183,10 @@ export class LyricsService {
       this.events.emit(event.name, event);
     } catch (error) {
       // A host listener's failure must not undo or repeat a committed transition.
-      this.logger.error(`A ${event.name} listener failed for task ${task.id}: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.error(`A ${event.name} listener failed: ${error instanceof Error ? error.message : String(error)}`, {
+        taskId: task.id,
+        kieTaskId: task.kieTaskId,
+      });
     }
   }
 
@@ -285,6 +295,19 @@ export class LyricsService {
       .getMany();
     for (const variant of variants) byTask.set(variant.taskId, [...(byTask.get(variant.taskId) ?? []), variant]);
     return byTask;
+  }
+}
+
+function finalPath(change: TaskTransition): FinalPath {
+  switch (change.type) {
+    case 'result':
+      return change.source;
+    case 'timed_out':
+      return 'timeout';
+    case 'create_orphaned':
+      return 'orphan';
+    default:
+      return 'create';
   }
 }
 

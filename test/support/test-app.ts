@@ -4,6 +4,7 @@ import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
 import { setupApp } from '../../src/app.setup';
 import { loadConfig } from '../../src/config/app-config';
+import { AppLogger } from '../../src/logging/app-logger';
 import { KieSandbox } from '../../src/sandbox/kie-sandbox';
 import { createTestDatabase, TestDatabase } from './database';
 import { freePort } from './postgres-server';
@@ -41,7 +42,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const moduleRef = await Test.createTestingModule({
     imports: [AppModule.forRoot({ ...config, database: { ...config.database, url: database.url }, kie: { ...config.kie, apiKey: config.kie.apiKey! } })],
   }).compile();
-  const app = setupApp(moduleRef.createNestApplication({ bodyParser: false, logger: ['error', 'warn'] }));
+  const logger = new AppLogger({ json: false, level: 'warn' });
+  const app = setupApp(moduleRef.createNestApplication({ bodyParser: false, logger }), config, logger);
   await app.listen(port, '127.0.0.1');
   return {
     app,

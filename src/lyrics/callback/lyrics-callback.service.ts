@@ -7,6 +7,7 @@ import { KiePayloadError, parseCallback } from '../kie/kie-payloads';
 import { verifyWebhook } from '../kie/kie-signature';
 import { KieClient } from '../kie/kie.client';
 import { KieCallback } from '../kie/kie.types';
+import { LyricsMetrics } from '../lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
 import { FinalResult } from '../task-transition';
@@ -44,6 +45,7 @@ export class LyricsCallbackService {
     @Inject(LYRICS_DATA_SOURCE) private readonly dataSource: DataSource,
     private readonly lyrics: LyricsService,
     private readonly kie: KieClient,
+    private readonly metrics: LyricsMetrics,
   ) {}
 
   async handle(incoming: IncomingCallback): Promise<CallbackAnswer> {
@@ -108,7 +110,11 @@ export class LyricsCallbackService {
   }
 
   private async refuse(receipt: ReceiptDraft, status: 400 | 401, outcome: ReceiptOutcome, detail: string): Promise<CallbackAnswer> {
-    this.logger.warn(`Callback refused (${outcome}) for task ${receipt.taskId ?? 'unknown'} from ${receipt.remoteAddress ?? '?'}: ${detail}`);
+    this.logger.warn(`Callback refused (${outcome}): ${detail}`, {
+      taskId: receipt.taskId,
+      kieTaskId: receipt.kieTaskId,
+      remoteAddress: receipt.remoteAddress,
+    });
     await this.record(this.dataSource.manager, receipt, outcome, detail);
     return { status, outcome, message: status === 401 ? 'callback not authenticated' : detail };
   }
@@ -122,6 +128,7 @@ export class LyricsCallbackService {
       remoteAddress: receipt.remoteAddress,
       ...receipt.storedBody(),
     });
+    this.metrics.callbackReceipt(outcome);
   }
 }
 

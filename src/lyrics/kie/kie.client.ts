@@ -11,6 +11,9 @@ export interface KieClientOptions {
   connectTimeoutMs: number;
 }
 
+/** Told of every exchange with KIE (for metrics): endpoint path, outcome kind, seconds. */
+export type KieObserver = (endpoint: string, outcome: string, seconds: number) => void;
+
 /** Body codes that mean "slow down": 405 and 430 in KIE's legacy table, 429 in the newer one. */
 const THROTTLE_CODES = new Set([405, 429, 430]);
 const FREQUENCY_MESSAGE = /frequen/i;
@@ -23,9 +26,32 @@ const FREQUENCY_MESSAGE = /frequen/i;
 export class KieClient {
   private readonly logger = new Logger(KieClient.name);
 
-  constructor(private readonly options: KieClientOptions) {}
+  constructor(
+    private readonly options: KieClientOptions,
+    private readonly observe: KieObserver = () => undefined,
+  ) {}
 
-  async createLyricsTask(prompt: string, callBackUrl: string): Promise<KieCreateOutcome> {
+  createLyricsTask(prompt: string, callBackUrl: string): Promise<KieCreateOutcome> {
+    return this.observed('create', this.create(prompt, callBackUrl));
+  }
+
+  getLyricsRecord(kieTaskId: string): Promise<KieRecordOutcome> {
+    return this.observed('record-info', this.recordInfo(kieTaskId));
+  }
+
+  getCredits(): Promise<KieCreditsOutcome> {
+    return this.observed('credit', this.credit());
+  }
+
+  private async observed<T extends { kind: string; reason?: string }>(endpoint: string, outcome: Promise<T>): Promise<T> {
+    const started = process.hrtime.bigint();
+    const result = await outcome;
+    const kind = 'reason' in result && result.reason ? `${result.kind}:${result.reason}` : result.kind;
+    this.observe(endpoint, kind, Number(process.hrtime.bigint() - started) / 1e9);
+    return result;
+  }
+
+  private async create(prompt: string, callBackUrl: string): Promise<KieCreateOutcome> {
     let answer: HttpAnswer;
     try {
       answer = await this.send('POST', '/api/v1/lyrics', { prompt, callBackUrl });
@@ -44,7 +70,7 @@ export class KieClient {
     return { kind: 'ambiguous', message: `create answered ${answer.status} without a task id` };
   }
 
-  async getLyricsRecord(kieTaskId: string): Promise<KieRecordOutcome> {
+  private async recordInfo(kieTaskId: string): Promise<KieRecordOutcome> {
     let answer: HttpAnswer;
     try {
       answer = await this.send('GET', `/api/v1/lyrics/record-info?taskId=${encodeURIComponent(kieTaskId)}`);
@@ -64,7 +90,7 @@ export class KieClient {
     }
   }
 
-  async getCredits(): Promise<KieCreditsOutcome> {
+  private async credit(): Promise<KieCreditsOutcome> {
     let answer: HttpAnswer;
     try {
       answer = await this.send('GET', '/api/v1/chat/credit');

@@ -4,6 +4,7 @@ import { hashCallbackToken, newCallbackToken } from '../callback-token';
 import { KieClient } from '../kie/kie.client';
 import { KieCreateOutcome } from '../kie/kie.types';
 import { callbackUrl } from '../lyrics-routes';
+import { LyricsMetrics } from '../lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
 import { TaskTransition } from '../task-transition';
@@ -39,6 +40,7 @@ export class LyricsDispatcher extends BackgroundWorker {
     private readonly kie: KieClient,
     private readonly lyrics: LyricsService,
     private readonly signal: DispatchSignal,
+    private readonly metrics: LyricsMetrics,
   ) {
     super(settings.runWorkers, settings.dispatchIntervalMs);
     this.budget = new RateBudget('create', settings.createBudget, settings.createWindowMs);
@@ -62,7 +64,10 @@ export class LyricsDispatcher extends BackgroundWorker {
   private claim(limit: number): Promise<{ tasks: ClaimedTask[]; waitMs: number }> {
     return this.dataSource.transaction(async (manager) => {
       const slots = await this.budget.lockFreeSlots(manager, limit);
-      if (slots.length === 0) return { tasks: [], waitMs: await this.budget.msUntilNextSlot(manager) };
+      if (slots.length === 0) {
+        this.metrics.budgetWait(this.budget.bucket);
+        return { tasks: [], waitMs: await this.budget.msUntilNextSlot(manager) };
+      }
       const due: { id: string; prompt: string; attempts: number }[] = await manager.query(
         `SELECT id, prompt, attempts + 1 AS attempts FROM lyrics_tasks
          WHERE status = 'queued' AND lease_until IS NULL AND next_attempt_at <= now()
@@ -102,13 +107,19 @@ export class LyricsDispatcher extends BackgroundWorker {
       await this.budget.markUsed(this.dataSource.manager, [task.slot]);
       const { applied } = await this.lyrics.transition(task.id, this.transitionFor(task, outcome));
       if (outcome.kind === 'accepted') {
-        this.logger.log(`Task ${task.id} submitted to KIE as ${outcome.kieTaskId}${applied ? '' : ' (its result had already arrived)'}`);
+        this.logger.log(applied ? 'Task submitted to KIE' : 'Task submitted to KIE after its result arrived', {
+          taskId: task.id,
+          kieTaskId: outcome.kieTaskId,
+        });
       } else if (outcome.kind === 'retry') {
-        this.logger.warn(`Task ${task.id} create deferred (${outcome.reason}): ${outcome.message}`);
+        this.logger.warn(`Task create deferred (${outcome.reason}): ${outcome.message}`, { taskId: task.id, kieTaskId: null });
       }
     } catch (error) {
       // The task keeps its lease; when it expires the task is failed as an orphan (its create may have gone out).
-      this.logger.error(`Task ${task.id} create could not be completed: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.error(`Task create could not be completed: ${error instanceof Error ? error.message : String(error)}`, {
+        taskId: task.id,
+        kieTaskId: null,
+      });
     }
   }
 
@@ -142,7 +153,7 @@ export class LyricsDispatcher extends BackgroundWorker {
     );
     for (const { id } of orphans) {
       const { applied } = await this.lyrics.transition(id, { type: 'create_orphaned' });
-      if (applied) this.logger.warn(`Task ${id} failed as submit_outcome_unknown: its sender stopped mid-create`);
+      if (applied) this.logger.warn('Task failed as submit_outcome_unknown: its sender stopped mid-create', { taskId: id, kieTaskId: null });
     }
   }
 }

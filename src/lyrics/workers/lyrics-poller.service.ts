@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { KieClient } from '../kie/kie.client';
 import { KieRecordOutcome } from '../kie/kie.types';
+import { LyricsMetrics } from '../lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
 import { TaskTransition } from '../task-transition';
@@ -39,6 +40,7 @@ export class LyricsPoller extends BackgroundWorker {
     @Inject(LYRICS_DATA_SOURCE) private readonly dataSource: DataSource,
     private readonly kie: KieClient,
     private readonly lyrics: LyricsService,
+    private readonly metrics: LyricsMetrics,
   ) {
     super(settings.runWorkers, settings.dispatchIntervalMs);
     this.budget = new RateBudget('record-info', settings.pollBudget, settings.pollWindowMs);
@@ -73,7 +75,10 @@ export class LyricsPoller extends BackgroundWorker {
   private claim(limit: number): Promise<{ checks: ClaimedCheck[]; waitMs: number }> {
     return this.dataSource.transaction(async (manager) => {
       const slots = await this.budget.lockFreeSlots(manager, limit);
-      if (slots.length === 0) return { checks: [], waitMs: await this.budget.msUntilNextSlot(manager) };
+      if (slots.length === 0) {
+        this.metrics.budgetWait(this.budget.bucket);
+        return { checks: [], waitMs: await this.budget.msUntilNextSlot(manager) };
+      }
       const due: { id: string; kie_task_id: string; polls: number; deadline: Date }[] = await manager.query(
         `SELECT id, kie_task_id, polls + 1 AS polls,
                 submitted_at + make_interval(secs => $2::double precision / 1000) AS deadline
@@ -110,12 +115,15 @@ export class LyricsPoller extends BackgroundWorker {
       if (this.abandoned.has(check.id)) return;
       await this.budget.markUsed(this.dataSource.manager, [check.slot]);
       if (outcome.kind === 'retry' || outcome.kind === 'rejected') {
-        this.logger.warn(`Task ${check.id} (KIE ${check.kieTaskId}) record-info ${outcome.kind}: ${outcome.message}`);
+        this.logger.warn(`Task record-info ${outcome.kind}: ${outcome.message}`, { taskId: check.id, kieTaskId: check.kieTaskId });
       }
       await this.lyrics.transition(check.id, this.transitionFor(check, outcome));
     } catch (error) {
       // The lease expires and the check is claimed again.
-      this.logger.error(`Task ${check.id} (KIE ${check.kieTaskId}) check failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.error(`Task check failed: ${error instanceof Error ? error.message : String(error)}`, {
+        taskId: check.id,
+        kieTaskId: check.kieTaskId,
+      });
     }
   }
 

@@ -1,0 +1,116 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { DataSource } from 'typeorm';
+import { ReceiptOutcome } from './entities/lyrics-callback-receipt.entity';
+import { LYRICS_DATA_SOURCE } from './lyrics.tokens';
+
+/** How a task reached its final state. */
+export type FinalPath = 'create' | 'orphan' | 'callback' | 'poll' | 'timeout';
+
+/**
+ * The lyrics module's Prometheus metrics, in a registry of its own (so that several apps in one process, or a host
+ * with its own registry, do not collide): merge `registry` into the host's. Gauges about the task table are read
+ * from PostgreSQL at scrape time, so they are true across every instance.
+ */
+@Injectable()
+export class LyricsMetrics {
+  readonly registry = new Registry();
+
+  private readonly finalTransitions = new Counter({
+    name: 'lyrics_final_transitions_total',
+    help: 'Tasks made final by this instance, by final status and by the path that decided it',
+    labelNames: ['status', 'path'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly receipts = new Counter({
+    name: 'lyrics_callback_receipts_total',
+    help: 'Callbacks received by this instance, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly upstreamRequests = new Counter({
+    name: 'kie_requests_total',
+    help: 'Requests to KIE by this instance, by endpoint and outcome',
+    labelNames: ['endpoint', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly upstreamDuration = new Histogram({
+    name: 'kie_request_duration_seconds',
+    help: 'Time of requests to KIE, by endpoint',
+    labelNames: ['endpoint'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15],
+    registers: [this.registry],
+  });
+
+  private readonly budgetWaits = new Counter({
+    name: 'lyrics_budget_waits_total',
+    help: 'Rounds in which this instance found an upstream rate budget used up, by bucket',
+    labelNames: ['bucket'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(@Inject(LYRICS_DATA_SOURCE) dataSource: DataSource) {
+    new Gauge({
+      name: 'lyrics_tasks',
+      help: 'Tasks in the table, by status (all instances)',
+      labelNames: ['status'] as const,
+      registers: [this.registry],
+      async collect() {
+        const rows: { status: string; n: number }[] = await dataSource.query(
+          'SELECT status, count(*)::int AS n FROM lyrics_tasks GROUP BY status',
+        );
+        this.reset();
+        for (const status of ['queued', 'submitted', 'succeeded', 'failed']) {
+          this.set({ status }, rows.find((row) => row.status === status)?.n ?? 0);
+        }
+      },
+    });
+    const due = async () =>
+      (await dataSource.query(
+        `SELECT CASE status WHEN 'queued' THEN 'create' ELSE 'check' END AS queue, count(*)::int AS n,
+                EXTRACT(EPOCH FROM now() - min(next_attempt_at))::float8 AS oldest
+         FROM lyrics_tasks WHERE status IN ('queued', 'submitted') AND next_attempt_at <= now()
+         GROUP BY 1`,
+      )) as { queue: string; n: number; oldest: number }[];
+    new Gauge({
+      name: 'lyrics_due_backlog',
+      help: 'Tasks whose create (queue=create) or record-info check (queue=check) is due now (all instances)',
+      labelNames: ['queue'] as const,
+      registers: [this.registry],
+      async collect() {
+        const rows = await due();
+        for (const queue of ['create', 'check']) this.set({ queue }, rows.find((row) => row.queue === queue)?.n ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'lyrics_oldest_due_age_seconds',
+      help: 'How long the longest-waiting due create or check has been due (all instances)',
+      labelNames: ['queue'] as const,
+      registers: [this.registry],
+      async collect() {
+        const rows = await due();
+        for (const queue of ['create', 'check']) this.set({ queue }, rows.find((row) => row.queue === queue)?.oldest ?? 0);
+      },
+    });
+  }
+
+  finalTransition(status: string, path: FinalPath): void {
+    this.finalTransitions.inc({ status, path });
+  }
+
+  callbackReceipt(outcome: ReceiptOutcome): void {
+    this.receipts.inc({ outcome });
+  }
+
+  upstreamRequest(endpoint: string, outcome: string, seconds: number): void {
+    this.upstreamRequests.inc({ endpoint, outcome });
+    this.upstreamDuration.observe({ endpoint }, seconds);
+  }
+
+  budgetWait(bucket: string): void {
+    this.budgetWaits.inc({ bucket });
+  }
+}
