@@ -3,7 +3,7 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DataSource, EntityManager } from 'typeorm';
 import { DispatchSignal } from './workers/dispatch-signal';
 import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
-import { LyricsTaskEntity, TaskStatus } from './entities/lyrics-task.entity';
+import { LyricsTaskEntity, TaskErrorCode, TaskStatus } from './entities/lyrics-task.entity';
 import { LyricsVariantEntity } from './entities/lyrics-variant.entity';
 import { FINAL_TASK_CHANNEL, FinalTaskListener } from './final-task-listener';
 import { decodeCursor, encodeCursor } from './lyrics-cursor';
@@ -197,68 +197,47 @@ export class LyricsService {
       .where('id = :taskId', { taskId })
       .returning('id');
     const now = () => 'clock_timestamp()';
+    const released = { leaseUntil: null, updatedAt: now };
+    const ended = { ...released, completedAt: now, nextAttemptAt: null };
+    const failed = (errorCode: TaskErrorCode, errorMessage: string) => ({ ...ended, status: 'failed' as const, errorCode, errorMessage });
     switch (change.type) {
       case 'create_accepted':
         update
-          .set({ status: 'submitted', kieTaskId: change.kieTaskId, submittedAt: now, nextAttemptAt: change.firstCheckAt, leaseUntil: null, updatedAt: now })
+          .set({ ...released, status: 'submitted', kieTaskId: change.kieTaskId, submittedAt: now, nextAttemptAt: change.firstCheckAt })
           .andWhere(`status = 'queued'`);
         break;
       case 'create_deferred':
-        update.set({ nextAttemptAt: change.retryAt, leaseUntil: null, updatedAt: now }).andWhere(`status = 'queued'`);
+        update.set({ ...released, nextAttemptAt: change.retryAt }).andWhere(`status = 'queued'`);
         break;
       case 'create_failed':
-        update
-          .set({ status: 'failed', errorCode: change.code, errorMessage: change.message, completedAt: now, nextAttemptAt: null, leaseUntil: null, updatedAt: now })
-          .andWhere(`status = 'queued'`);
+        update.set(failed(change.code, change.message)).andWhere(`status = 'queued'`);
         break;
       case 'create_orphaned':
         update
-          .set({
-            status: 'failed',
-            errorCode: 'submit_outcome_unknown',
-            errorMessage: 'The create was being sent by an instance that stopped before storing its answer',
-            completedAt: now,
-            nextAttemptAt: null,
-            leaseUntil: null,
-            updatedAt: now,
-          })
+          .set(failed('submit_outcome_unknown', 'The create was being sent by an instance that stopped before storing its answer'))
           .andWhere(`status = 'queued' AND lease_until < clock_timestamp()`);
         break;
       case 'poll_deferred':
-        update.set({ nextAttemptAt: change.nextCheckAt, leaseUntil: null, updatedAt: now }).andWhere(`status = 'submitted'`);
+        update.set({ ...released, nextAttemptAt: change.nextCheckAt }).andWhere(`status = 'submitted'`);
         break;
       case 'timed_out':
         update
-          .set({
-            status: 'failed',
-            errorCode: 'timed_out',
-            errorMessage: `KIE gave no final result within ${Math.round(change.maxAgeMs / 60000)} minutes of submission`,
-            completedAt: now,
-            nextAttemptAt: null,
-            leaseUntil: null,
-            updatedAt: now,
-          })
+          .set(failed('timed_out', `KIE gave no final result within ${Math.round(change.maxAgeMs / 60000)} minutes of submission`))
           .andWhere(`status = 'submitted'`);
         break;
       case 'result': {
-        const succeeded = change.result.state === 'succeeded';
+        const { result } = change;
         update
           .set({
-            status: succeeded ? 'succeeded' : 'failed',
-            errorCode: change.result.state === 'failed' ? change.result.code : null,
-            errorMessage: change.result.state === 'failed' ? change.result.message : null,
+            ...(result.state === 'failed' ? failed(result.code, result.message) : { ...ended, status: 'succeeded', errorCode: null, errorMessage: null }),
             resultSource: change.source,
             // An early callback can finish a task whose create answer has not been stored yet.
             kieTaskId: () => 'COALESCE(kie_task_id, :kieTaskId)',
             submittedAt: () => 'COALESCE(submitted_at, clock_timestamp())',
-            completedAt: now,
-            nextAttemptAt: null,
-            leaseUntil: null,
-            updatedAt: now,
           })
           .setParameter('kieTaskId', change.kieTaskId)
           .andWhere(
-            succeeded
+            result.state === 'succeeded'
               ? `(status IN ('queued', 'submitted') OR (status = 'failed' AND error_code = 'timed_out'))`
               : `status IN ('queued', 'submitted')`,
           );

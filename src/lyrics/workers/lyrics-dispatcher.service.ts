@@ -11,6 +11,7 @@ import { TaskTransition } from '../task-transition';
 import { BackgroundWorker, MIN_WAIT_MS } from './background-worker';
 import { backoffMs } from './backoff';
 import { DispatchSignal } from './dispatch-signal';
+import { msUntilDue } from './due-work';
 import { RateBudget } from './rate-budget';
 import { LYRICS_DATA_SOURCE } from '../lyrics.tokens';
 
@@ -91,12 +92,8 @@ export class LyricsDispatcher extends BackgroundWorker {
     });
   }
 
-  private async msUntilNextDue(): Promise<number> {
-    const [row]: { wait_ms: number | null }[] = await this.dataSource.query(
-      `SELECT GREATEST(0, EXTRACT(EPOCH FROM (MIN(next_attempt_at) - clock_timestamp())) * 1000)::float8 AS wait_ms
-       FROM lyrics_tasks WHERE status = 'queued' AND lease_until IS NULL`,
-    );
-    return row?.wait_ms === null || row?.wait_ms === undefined ? this.settings.dispatchIntervalMs : Math.ceil(row.wait_ms);
+  private msUntilNextDue(): Promise<number> {
+    return msUntilDue(this.dataSource, `status = 'queued' AND lease_until IS NULL`, this.settings.dispatchIntervalMs);
   }
 
   private async send(task: ClaimedTask): Promise<void> {

@@ -8,6 +8,7 @@ import { LyricsService } from '../lyrics.service';
 import { TaskTransition } from '../task-transition';
 import { BackgroundWorker, MIN_WAIT_MS } from './background-worker';
 import { backoffMs } from './backoff';
+import { msUntilDue } from './due-work';
 import { RateBudget } from './rate-budget';
 import { LYRICS_DATA_SOURCE } from '../lyrics.tokens';
 
@@ -22,8 +23,9 @@ interface ClaimedCheck {
 
 /**
  * The safety net (DESIGN.md invariant 7): reads record-info for submitted tasks whose check is due, claimed with
- * FOR UPDATE SKIP LOCKED and a lease, so one instance at a time checks a task. A lease left by an instance that
- * died simply expires and the check is claimed again (a read is safe to repeat). Checks start only after
+ * FOR UPDATE SKIP LOCKED and a lease, so one instance at a time checks a task. A claim moves the check's due time
+ * to the lease's end, so a lease left by an instance that died simply makes the check due again (a read is safe to
+ * repeat). Checks start only after
  * LYRICS_POLL_INITIAL_DELAY_MS, since a callback usually comes first, and back off up to LYRICS_POLL_MAX_INTERVAL_MS;
  * a task still unfinished at its maximum age fails as timed_out.
  */
@@ -68,7 +70,10 @@ export class LyricsPoller extends BackgroundWorker {
     if (this.held.size === 0) return;
     const ids = [...this.held];
     ids.forEach((id) => this.abandoned.add(id));
-    await this.dataSource.query(`UPDATE lyrics_tasks SET lease_until = NULL WHERE id = ANY($1) AND status = 'submitted'`, [ids]);
+    await this.dataSource.query(
+      `UPDATE lyrics_tasks SET lease_until = NULL, next_attempt_at = now() WHERE id = ANY($1) AND status = 'submitted'`,
+      [ids],
+    );
     this.logger.warn(`Released ${ids.length} record-info checks still running at shutdown`);
   }
 
@@ -83,7 +88,7 @@ export class LyricsPoller extends BackgroundWorker {
         `SELECT id, kie_task_id, polls + 1 AS polls,
                 submitted_at + make_interval(secs => $2::double precision / 1000) AS deadline
          FROM lyrics_tasks
-         WHERE status = 'submitted' AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
+         WHERE status = 'submitted' AND next_attempt_at <= now()
          ORDER BY next_attempt_at LIMIT $1
          FOR UPDATE SKIP LOCKED`,
         [slots.length, this.settings.taskMaxAgeMs],
@@ -91,8 +96,10 @@ export class LyricsPoller extends BackgroundWorker {
       if (due.length === 0) return { checks: [], waitMs: await this.msUntilNextDue() };
       const checks = due.map((row, index) => ({ id: row.id, kieTaskId: row.kie_task_id, polls: row.polls, deadline: row.deadline, slot: slots[index] }));
       await this.budget.markUsed(manager, checks.map((check) => check.slot));
+      // The check falls due again when its lease ends: if this instance dies, another takes it over then.
       await manager.query(
         `UPDATE lyrics_tasks SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
+                next_attempt_at = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
                 polls = polls + 1, updated_at = clock_timestamp()
          WHERE id = ANY($2)`,
         [this.settings.leaseMs, checks.map((check) => check.id)],
@@ -101,12 +108,8 @@ export class LyricsPoller extends BackgroundWorker {
     });
   }
 
-  private async msUntilNextDue(): Promise<number> {
-    const [row]: { wait_ms: number | null }[] = await this.dataSource.query(
-      `SELECT GREATEST(0, EXTRACT(EPOCH FROM (MIN(next_attempt_at) - clock_timestamp())) * 1000)::float8 AS wait_ms
-       FROM lyrics_tasks WHERE status = 'submitted'`,
-    );
-    return row?.wait_ms === null || row?.wait_ms === undefined ? this.settings.dispatchIntervalMs : Math.ceil(row.wait_ms);
+  private msUntilNextDue(): Promise<number> {
+    return msUntilDue(this.dataSource, `status = 'submitted'`, this.settings.dispatchIntervalMs);
   }
 
   private async check(check: ClaimedCheck): Promise<void> {
