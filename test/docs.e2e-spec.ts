@@ -16,7 +16,15 @@ describe('API documentation', () => {
     const { body } = await request(testApp.url).get('/docs-json').expect(200);
     expect(body.openapi).toMatch(/^3\./);
     expect(body.info.title).toBe('nestjs-kie-lyrics');
-    expect(Object.keys(body.paths)).toEqual(expect.arrayContaining(['/health']));
+    expect(Object.keys(body.paths).sort()).toEqual(
+      ['/health', '/health/live', '/lyrics', '/lyrics/callback/{taskId}/{token}', '/lyrics/{id}', '/metrics'].sort(),
+    );
+    expect(Object.keys(body.paths['/lyrics'])).toEqual(expect.arrayContaining(['get', 'post']));
+    const submit = body.paths['/lyrics'].post;
+    expect(Object.keys(submit.responses)).toEqual(expect.arrayContaining(['200', '202', '400', '409']));
+    expect(submit.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header' })]));
+    expect(body.components.schemas.CreateLyricsDto.required).toEqual(['prompt']);
+    expect(body.components.schemas.LyricsTaskDto.properties.status.enum).toEqual(['queued', 'submitted', 'succeeded', 'failed']);
   });
 
   it('serves the Swagger UI at /docs', async () => {
