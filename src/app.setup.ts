@@ -24,12 +24,8 @@ export function setupApp(app: INestApplication, config: AppConfig, logger: Logge
   express.disable('x-powered-by');
   app.use(requestContext(logger));
   app.use(refuseWhileDraining(app.get(ShutdownState)));
-  // Swagger UI's own script and styles are the only inline ones served.
-  app.use(
-    helmet({
-      contentSecurityPolicy: { directives: { 'script-src': ["'self'", "'unsafe-inline'"], 'img-src': ["'self'", 'data:'] } },
-    }),
-  );
+  // upgrade-insecure-requests would send a plain-HTTP deployment's Swagger UI assets to https and break /docs.
+  app.use(helmet({ contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } } }));
   if (config.http.corsOrigins.length > 0) app.enableCors({ origin: config.http.corsOrigins });
   app.use(app.get(MetricsService).httpMiddleware());
   app.use(`/${CALLBACK_ROUTE}`, callbackBodyParser());

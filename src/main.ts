@@ -21,47 +21,64 @@ function readConfig(): AppConfig {
   }
 }
 
+const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
 async function bootstrap(): Promise<void> {
   const config = readConfig();
   const logger = new AppLogger({ json: config.nodeEnv === 'production', level: config.logLevel });
   Logger.overrideLogger(logger);
 
-  const stack = await LocalStack.start(config, logger);
-  let app: INestApplication;
+  let stack: LocalStack | undefined;
+  let app: INestApplication | undefined;
+  let started = false;
+  let signalledDuringStart = false;
+  let stopping: Promise<void> | undefined;
+
+  // The app first (draining, then every shutdown hook, in-flight requests, the pool), the local stack last.
+  const stop = (exitCode: number) =>
+    (stopping ??= (async () => {
+      try {
+        if (app) {
+          app.get(ShutdownState).draining = true;
+          await app.close();
+        }
+        await stack?.stop();
+      } catch (error) {
+        logger.error(`Shutdown failed: ${message(error)}`, undefined, 'Bootstrap');
+        exitCode = 1;
+      }
+      process.exit(exitCode);
+    })());
+
+  // We own the signals (rather than app.enableShutdownHooks) so that the embedded database stops after the app,
+  // and so that a signal during start-up still stops whatever was already started.
+  const onSignal = (signal: NodeJS.Signals) => {
+    logger.log(`${signal} received: ${started ? 'draining, then shutting down' : 'stopping start-up'}`, 'Bootstrap');
+    if (started) void stop(0);
+    else signalledDuringStart = true;
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
   try {
-    app = await NestFactory.create(AppModule.forRoot(stack.config), { logger, bodyParser: false });
+    stack = await LocalStack.start(config, logger);
+    if (signalledDuringStart) return stop(0);
+    // abortOnError off: a failure to start must reach the catch below, which stops the local stack.
+    app = await NestFactory.create(AppModule.forRoot(stack.config), { logger, bodyParser: false, abortOnError: false });
     setupApp(app, stack.config, logger);
     await app.listen(config.port);
+    if (signalledDuringStart) return stop(0);
   } catch (error) {
-    await stack.stop();
-    throw error;
+    process.stderr.write(`Failed to start: ${message(error)}\n`);
+    return stop(1);
   }
+  started = true;
   logger.log(`Listening on http://localhost:${config.port} (API docs at /docs)`, 'Bootstrap');
   if (!stack.config.publicBaseUrl) logger.warn('PUBLIC_BASE_URL is not set: KIE cannot call back; results arrive by polling only', 'Bootstrap');
   if (config.apiKeys.length === 0) logger.warn('API_KEYS is not set: the client API is open to anyone (development only)', 'Bootstrap');
-
-  // We own the signals (rather than app.enableShutdownHooks) so that the local stack stops only after
-  // app.close() has run every shutdown hook, let in-flight requests finish and closed the pool.
-  let stopping = false;
-  const shutdown = async (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    logger.log(`${signal} received: draining, then shutting down`, 'Bootstrap');
-    app.get(ShutdownState).draining = true;
-    try {
-      await app.close();
-      await stack.stop();
-      process.exit(0);
-    } catch (error) {
-      logger.error(`Shutdown failed: ${error instanceof Error ? error.message : String(error)}`, undefined, 'Bootstrap');
-      process.exit(1);
-    }
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
 }
 
 bootstrap().catch((error: unknown) => {
-  process.stderr.write(`Failed to start: ${error instanceof Error ? error.message : String(error)}\n`);
+  process.stderr.write(`Failed to start: ${message(error)}\n`);
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isProcessAlive } from '../src/database/embedded-postgres';
@@ -18,6 +19,28 @@ describe('starting the service (node dist/main.js, as npm start runs it)', () =>
     const service = ServiceProcess.start({ PORT: 'eighty' });
     expect(await service.exitCode()).toBe(1);
     expect(service.logs.trim()).toBe('Invalid configuration: PORT must be an integer number');
+  });
+
+  it('stops the embedded PostgreSQL it started when the app cannot start (port taken), and exits 1', async () => {
+    const workDir = mkdtempSync(join(tmpdir(), 'kie-lyrics-start-'));
+    chmodSync(workDir, 0o755);
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, resolve));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const service = ServiceProcess.start({
+        PORT: String(port),
+        EMBEDDED_POSTGRES_DIR: join(workDir, 'postgres'),
+        EMBEDDED_POSTGRES_PORT: String(await freePort()),
+      });
+      expect(await service.exitCode(60000)).toBe(1);
+      expect(service.logs).toMatch(/Failed to start: .*EADDRINUSE/);
+      expect(service.logs).toContain('Embedded PostgreSQL stopped');
+      expect(existsSync(join(workDir, 'postgres', 'postmaster.pid'))).toBe(false);
+    } finally {
+      taken.close();
+      rmSync(workDir, { recursive: true, force: true });
+    }
   });
 
   it('with nothing configured, runs on an embedded PostgreSQL and stops it on SIGINT', async () => {

@@ -77,7 +77,9 @@ export class EmbeddedPostgres {
       await this.pgCtl(['stop', '-D', dataDir, '-m', 'fast', '-w']);
     }
     const serverOptions = [`-p ${this.options.port}`, `-k ${dataDir}`, `-c listen_addresses=127.0.0.1`].join(' ');
-    await this.pgCtl(['start', '-D', dataDir, '-w', '-t', '60', '-l', this.logFile, '-o', serverOptions]);
+    await this.pgCtl(['start', '-D', dataDir, '-w', '-t', '60', '-l', this.logFile, '-o', serverOptions]).catch((error: Error) => {
+      throw new Error(`${error.message} (the server's log: ${this.logFile})`);
+    });
     this.started = true;
     await this.ensureDatabase();
   }
