@@ -10,6 +10,8 @@ import { decodeCursor, encodeCursor } from './lyrics-cursor';
 import { LyricsFailedEvent, LyricsFinalEvent, LyricsSucceededEvent } from './lyrics.events';
 import { FinalPath, LyricsMetrics } from './lyrics.metrics';
 import { hashRequest } from './request-hash';
+import { KieVariant } from './kie/kie.types';
+import { taskFromRow, TaskRow } from './task-row';
 import { TaskTransition } from './task-transition';
 import { LYRICS_DATA_SOURCE } from './lyrics.tokens';
 
@@ -156,10 +158,11 @@ export class LyricsService {
     alsoInTransaction?: (manager: EntityManager, outcome: TransitionOutcome) => Promise<void>,
   ): Promise<TransitionOutcome> {
     const outcome = await this.dataSource.transaction(async (manager) => {
-      const applied = await this.applyTransition(manager, taskId, change);
-      const task = (await manager.getRepository(LyricsTaskEntity).findOneBy({ id: taskId })) ?? undefined;
-      await alsoInTransaction?.(manager, { applied, task });
-      return { applied, task };
+      const changed = await this.applyTransition(manager, taskId, change);
+      const task = changed ?? (await this.readTask(manager, taskId));
+      const result = { applied: changed !== undefined, task };
+      await alsoInTransaction?.(manager, result);
+      return result;
     });
     const { applied, task } = outcome;
     if (applied && task && FINAL_STATUSES.includes(task.status)) {
@@ -170,14 +173,14 @@ export class LyricsService {
         kieTaskId: task.kieTaskId,
         ...(task.errorCode ? { errorCode: task.errorCode } : {}),
       });
-      await this.publish(task);
+      this.publish(task, change.type === 'result' && change.result.state === 'succeeded' ? change.result.variants : []);
     }
     return outcome;
   }
 
-  private async publish(task: LyricsTaskEntity): Promise<void> {
+  private publish(task: LyricsTaskEntity, variants: KieVariant[]): void {
     if (!this.events) return;
-    const dto = await this.toDto(task);
+    const dto = toTaskDto(task, variants);
     const event: LyricsFinalEvent = task.status === 'succeeded' ? new LyricsSucceededEvent(dto) : new LyricsFailedEvent(dto);
     try {
       this.events.emit(event.name, event);
@@ -190,72 +193,81 @@ export class LyricsService {
     }
   }
 
-  private async applyTransition(manager: EntityManager, taskId: string, change: TaskTransition): Promise<boolean> {
-    const update = manager
-      .createQueryBuilder()
-      .update(LyricsTaskEntity)
-      .where('id = :taskId', { taskId })
-      .returning('id');
-    const now = () => 'clock_timestamp()';
-    const released = { leaseUntil: null, updatedAt: now };
-    const ended = { ...released, completedAt: now, nextAttemptAt: null };
-    const failed = (errorCode: TaskErrorCode, errorMessage: string) => ({ ...ended, status: 'failed' as const, errorCode, errorMessage });
+  private async readTask(manager: EntityManager, taskId: string): Promise<LyricsTaskEntity | undefined> {
+    const [row]: TaskRow[] = await manager.query('SELECT * FROM lyrics_tasks WHERE id = $1', [taskId]);
+    return row ? taskFromRow(row) : undefined;
+  }
+
+  /**
+   * One statement: the guarded UPDATE, the variants of a success and the notification of a final state, so that a
+   * transition costs one round trip. Returns the changed task, or undefined when the guard did not hold.
+   */
+  private async applyTransition(manager: EntityManager, taskId: string, change: TaskTransition): Promise<LyricsTaskEntity | undefined> {
+    const params: unknown[] = [taskId];
+    const param = (value: unknown) => `$${params.push(value)}`;
+    const released = `lease_until = NULL, updated_at = clock_timestamp()`;
+    const ended = `${released}, completed_at = clock_timestamp(), next_attempt_at = NULL`;
+    const failed = (code: TaskErrorCode, message: string) =>
+      `${ended}, status = 'failed', error_code = ${param(code)}, error_message = ${param(message)}`;
+    let set: string;
+    let guard: string;
+    let variants: KieVariant[] = [];
     switch (change.type) {
       case 'create_accepted':
-        update
-          .set({ ...released, status: 'submitted', kieTaskId: change.kieTaskId, submittedAt: now, nextAttemptAt: change.firstCheckAt })
-          .andWhere(`status = 'queued'`);
+        set = `${released}, status = 'submitted', kie_task_id = ${param(change.kieTaskId)}, submitted_at = clock_timestamp(), next_attempt_at = ${param(change.firstCheckAt)}`;
+        guard = `status = 'queued'`;
         break;
       case 'create_deferred':
-        update.set({ ...released, nextAttemptAt: change.retryAt }).andWhere(`status = 'queued'`);
+        set = `${released}, next_attempt_at = ${param(change.retryAt)}`;
+        guard = `status = 'queued'`;
         break;
       case 'create_failed':
-        update.set(failed(change.code, change.message)).andWhere(`status = 'queued'`);
+        set = failed(change.code, change.message);
+        guard = `status = 'queued'`;
         break;
       case 'create_orphaned':
-        update
-          .set(failed('submit_outcome_unknown', 'The create was being sent by an instance that stopped before storing its answer'))
-          .andWhere(`status = 'queued' AND lease_until < clock_timestamp()`);
+        set = failed('submit_outcome_unknown', 'The create was being sent by an instance that stopped before storing its answer');
+        guard = `status = 'queued' AND lease_until < clock_timestamp()`;
         break;
       case 'poll_deferred':
-        update.set({ ...released, nextAttemptAt: change.nextCheckAt }).andWhere(`status = 'submitted'`);
+        set = `${released}, next_attempt_at = ${param(change.nextCheckAt)}`;
+        guard = `status = 'submitted'`;
         break;
       case 'timed_out':
-        update
-          .set(failed('timed_out', `KIE gave no final result within ${Math.round(change.maxAgeMs / 60000)} minutes of submission`))
-          .andWhere(`status = 'submitted'`);
+        set = failed('timed_out', `KIE gave no final result within ${Math.round(change.maxAgeMs / 60000)} minutes of submission`);
+        guard = `status = 'submitted'`;
         break;
       case 'result': {
         const { result } = change;
-        update
-          .set({
-            ...(result.state === 'failed' ? failed(result.code, result.message) : { ...ended, status: 'succeeded', errorCode: null, errorMessage: null }),
-            resultSource: change.source,
-            // An early callback can finish a task whose create answer has not been stored yet.
-            kieTaskId: () => 'COALESCE(kie_task_id, :kieTaskId)',
-            submittedAt: () => 'COALESCE(submitted_at, clock_timestamp())',
-          })
-          .setParameter('kieTaskId', change.kieTaskId)
-          .andWhere(
-            result.state === 'succeeded'
-              ? `(status IN ('queued', 'submitted') OR (status = 'failed' AND error_code = 'timed_out'))`
-              : `status IN ('queued', 'submitted')`,
-          );
+        // An early callback can finish a task whose create answer has not been stored yet.
+        const identity = `result_source = ${param(change.source)}, kie_task_id = COALESCE(kie_task_id, ${param(change.kieTaskId)}), submitted_at = COALESCE(submitted_at, clock_timestamp())`;
+        if (result.state === 'failed') {
+          set = `${failed(result.code, result.message)}, ${identity}`;
+          guard = `status IN ('queued', 'submitted')`;
+        } else {
+          set = `${ended}, status = 'succeeded', error_code = NULL, error_message = NULL, ${identity}`;
+          guard = `(status IN ('queued', 'submitted') OR (status = 'failed' AND error_code = 'timed_out'))`;
+          variants = result.variants;
+        }
         break;
       }
     }
-    const { raw } = await update.execute();
-    const applied = (raw as unknown[]).length === 1;
-    if (applied && FINAL_CHANGES.has(change.type)) {
-      // Delivered at commit, to every instance's waiters (waitForFinal).
-      await manager.query('SELECT pg_notify($1, $2)', [FINAL_TASK_CHANNEL, taskId]);
-    }
-    if (applied && change.type === 'result' && change.result.state === 'succeeded' && change.result.variants.length > 0) {
-      await manager.getRepository(LyricsVariantEntity).insert(
-        change.result.variants.map((variant, position) => ({ taskId, position, ...variant })),
-      );
-    }
-    return applied;
+    const insertVariants = variants.length
+      ? `, variants AS (
+           INSERT INTO lyrics_variants (task_id, position, title, text, status, error_message)
+           SELECT changed.id, v.position - 1, v.title, v.text, v.status, v.error_message
+           FROM changed, unnest(${param(variants.map((v) => v.title))}::text[], ${param(variants.map((v) => v.text))}::text[],
+                                ${param(variants.map((v) => v.status))}::text[], ${param(variants.map((v) => v.errorMessage))}::text[])
+                WITH ORDINALITY AS v(title, text, status, error_message, position))`
+      : '';
+    // Delivered at commit, to every instance's waiters (waitForFinal).
+    const notify = FINAL_CHANGES.has(change.type) ? `pg_notify(${param(FINAL_TASK_CHANNEL)}, changed.id::text)` : 'NULL';
+    const [row]: TaskRow[] = await manager.query(
+      `WITH changed AS (UPDATE lyrics_tasks SET ${set} WHERE id = $1 AND ${guard} RETURNING *)${insertVariants}
+       SELECT changed.*, ${notify} AS notified FROM changed`,
+      params,
+    );
+    return row ? taskFromRow(row) : undefined;
   }
 
   private async toDto(task: LyricsTaskEntity): Promise<LyricsTaskDto> {
@@ -290,7 +302,7 @@ function finalPath(change: TaskTransition): FinalPath {
   }
 }
 
-function toTaskDto(task: LyricsTaskEntity, variants: LyricsVariantEntity[]): LyricsTaskDto {
+function toTaskDto(task: LyricsTaskEntity, variants: Pick<LyricsVariantEntity, 'title' | 'text' | 'status' | 'errorMessage'>[]): LyricsTaskDto {
   return {
     id: task.id,
     status: task.status,

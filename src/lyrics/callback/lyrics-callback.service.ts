@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { DataSource, EntityManager } from 'typeorm';
 import { callbackTokenMatches } from '../callback-token';
-import { LyricsCallbackReceiptEntity, ReceiptOutcome } from '../entities/lyrics-callback-receipt.entity';
+import { ReceiptOutcome } from '../entities/lyrics-callback-receipt.entity';
 import { LyricsTaskEntity } from '../entities/lyrics-task.entity';
 import { KiePayloadError, parseCallback } from '../kie/kie-payloads';
 import { verifyWebhook } from '../kie/kie-signature';
@@ -50,13 +50,10 @@ export class LyricsCallbackService {
 
   async handle(incoming: IncomingCallback): Promise<CallbackAnswer> {
     const receipt = new ReceiptDraft(incoming, this.settings.receiptBodyMaxBytes);
-    const task = UUID.test(incoming.taskId)
-      ? await this.dataSource.getRepository(LyricsTaskEntity).findOne({
-          where: { id: incoming.taskId },
-          select: { id: true, status: true, kieTaskId: true, callbackTokenHash: true },
-        })
-      : null;
-    if (!task || !callbackTokenMatches(incoming.token, task.callbackTokenHash)) {
+    const [task]: { id: string; kie_task_id: string | null; callback_token_hash: string | null }[] = UUID.test(incoming.taskId)
+      ? await this.dataSource.query('SELECT id, kie_task_id, callback_token_hash FROM lyrics_tasks WHERE id = $1', [incoming.taskId])
+      : [];
+    if (!task || !callbackTokenMatches(incoming.token, task.callback_token_hash)) {
       return this.refuse(receipt, 401, 'unauthorized', 'unknown task or wrong token');
     }
     receipt.taskId = task.id;
@@ -81,7 +78,7 @@ export class LyricsCallbackService {
       });
       if (!check.valid) return this.refuse(receipt, 401, 'unauthorized', `signature refused: ${check.reason}`);
     }
-    if (task.kieTaskId !== null && task.kieTaskId !== callback.kieTaskId) {
+    if (task.kie_task_id !== null && task.kie_task_id !== callback.kieTaskId) {
       return this.refuse(receipt, 401, 'mismatch', "the body's task id is not this callback URL's task");
     }
 
@@ -120,14 +117,12 @@ export class LyricsCallbackService {
   }
 
   private async record(manager: EntityManager, receipt: ReceiptDraft, outcome: ReceiptOutcome, detail: string | null): Promise<void> {
-    await manager.getRepository(LyricsCallbackReceiptEntity).insert({
-      taskId: receipt.taskId,
-      kieTaskId: receipt.kieTaskId,
-      outcome,
-      detail,
-      remoteAddress: receipt.remoteAddress,
-      ...receipt.storedBody(),
-    });
+    const { body, bodyTruncated } = receipt.storedBody();
+    await manager.query(
+      `INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, detail, remote_address, body, body_truncated)
+       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
+      [receipt.taskId, receipt.kieTaskId, outcome, detail, receipt.remoteAddress, body, bodyTruncated],
+    );
     this.metrics.callbackReceipt(outcome);
   }
 }
