@@ -90,7 +90,7 @@ describe('the standalone service in front of clients', () => {
       ]) {
         expect(before).toContain(`# TYPE ${family} `);
       }
-      const succeededBefore = sample(before, 'lyrics_tasks{status="succeeded"}') ?? 0;
+      const queuedBefore = sample(before, 'lyrics_tasks{status="queued"}') ?? 0;
       const byCallbackBefore = sample(before, 'lyrics_final_transitions_total{status="succeeded",path="callback"}') ?? 0;
       const appliedBefore = sample(before, 'lyrics_callback_receipts_total{outcome="applied"}') ?? 0;
       const createsBefore = sample(before, 'kie_requests_total{endpoint="create",outcome="accepted"}') ?? 0;
@@ -98,8 +98,11 @@ describe('the standalone service in front of clients', () => {
       const { body } = await request(testApp.url).post('/lyrics').set(bearer(KEY)).send({ prompt: 'measured' }).expect(202);
       await waitFor('the task to succeed', async () => (await request(testApp.url).get(`/lyrics/${body.id}`).set(bearer(KEY))).body.status === 'succeeded');
 
+      // A task KIE keeps throttling stays queued: the table's gauge follows it at once.
+      await request(testApp.url).post('/lyrics').set(bearer(KEY)).send({ prompt: '[sandbox:throttle=1000] kept waiting' }).expect(202);
+
       const after = await scrape();
-      expect(sample(after, 'lyrics_tasks{status="succeeded"}')).toBe(succeededBefore + 1);
+      expect(sample(after, 'lyrics_tasks{status="queued"}')).toBe(queuedBefore + 1);
       expect(sample(after, 'lyrics_final_transitions_total{status="succeeded",path="callback"}')).toBe(byCallbackBefore + 1);
       expect(sample(after, 'lyrics_callback_receipts_total{outcome="applied"}')).toBe(appliedBefore + 1);
       expect(sample(after, 'kie_requests_total{endpoint="create",outcome="accepted"}')).toBe(createsBefore + 1);

@@ -72,16 +72,16 @@ export class LyricsService {
   async submit(input: SubmitLyricsInput): Promise<SubmitLyricsResult> {
     const metadata = input.metadata ?? null;
     const requestHash = input.idempotencyKey ? hashRequest(input.prompt, metadata) : null;
-    const inserted: { id: string }[] = await this.dataSource.query(
+    const [inserted]: TaskRow[] = await this.dataSource.query(
       `INSERT INTO lyrics_tasks (status, prompt, metadata, idempotency_key, request_hash, next_attempt_at)
        VALUES ('queued', $1, $2, $3, $4, clock_timestamp())
        ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-       RETURNING id`,
+       RETURNING *`,
       [input.prompt, metadata === null ? null : JSON.stringify(metadata), input.idempotencyKey ?? null, requestHash],
     );
-    if (inserted.length === 1) {
+    if (inserted) {
       this.dispatchSignal.notify();
-      return { task: (await this.get(inserted[0].id))!, created: true };
+      return { task: toTaskDto(taskFromRow(inserted), []), created: true };
     }
     const existing = await this.dataSource.getRepository(LyricsTaskEntity).findOneByOrFail({ idempotencyKey: input.idempotencyKey });
     if (existing.requestHash !== requestHash) {

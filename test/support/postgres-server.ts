@@ -1,4 +1,4 @@
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,8 @@ export interface TestServer {
   adminUrl: string;
   template: string;
   embedded?: EmbeddedPostgres;
+  /** The embedded server's folder, removed at the end. */
+  workDir?: string;
 }
 
 export function freePort(): Promise<number> {
@@ -48,9 +50,10 @@ export async function withAdmin<T>(adminUrl: string, fn: (client: Client) => Pro
 
 export async function startTestServer(): Promise<TestServer> {
   let embedded: EmbeddedPostgres | undefined;
+  let workDir: string | undefined;
   let adminUrl = process.env.DATABASE_URL;
   if (!adminUrl) {
-    const workDir = mkdtempSync(join(tmpdir(), 'kie-lyrics-test-'));
+    workDir = mkdtempSync(join(tmpdir(), 'kie-lyrics-test-'));
     chmodSync(workDir, 0o755); // run as root, the server runs as the postgres user, which must reach it
     embedded = await EmbeddedPostgres.start({
       dataDir: join(workDir, 'data'),
@@ -68,7 +71,7 @@ export async function startTestServer(): Promise<TestServer> {
   } finally {
     await dataSource.destroy();
   }
-  return { adminUrl, template, embedded };
+  return { adminUrl, template, embedded, workDir };
 }
 
 export async function stopTestServer(server: TestServer): Promise<void> {
@@ -80,4 +83,5 @@ export async function stopTestServer(server: TestServer): Promise<void> {
     for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
   });
   await server.embedded?.stop();
+  if (server.workDir) rmSync(server.workDir, { recursive: true, force: true });
 }

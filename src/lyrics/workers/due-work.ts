@@ -6,8 +6,9 @@ import { DataSource } from 'typeorm';
  */
 export async function msUntilDue(dataSource: DataSource, condition: string, idleMs: number): Promise<number> {
   const [row]: { wait_ms: number | null }[] = await dataSource.query(
-    `SELECT GREATEST(0, EXTRACT(EPOCH FROM (MIN(next_attempt_at) - clock_timestamp())) * 1000)::float8 AS wait_ms
+    `SELECT (EXTRACT(EPOCH FROM (MIN(next_attempt_at) - clock_timestamp())) * 1000)::float8 AS wait_ms
      FROM lyrics_tasks WHERE ${condition}`,
   );
-  return row?.wait_ms === null || row?.wait_ms === undefined ? idleMs : Math.ceil(row.wait_ms);
+  // No matching row gives NULL (GREATEST would have turned it into 0, and an idle worker into a spinning one).
+  return row?.wait_ms === null || row?.wait_ms === undefined ? idleMs : Math.max(0, Math.ceil(row.wait_ms));
 }
