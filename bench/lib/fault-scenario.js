@@ -1,0 +1,426 @@
+'use strict';
+// The fault scenario shared by test/faults.e2e-spec.ts (small, in CI) and bench/faults.js (1,000 tasks): two
+// service instances on one PostgreSQL, a sandbox misbehaving by its mix (dropped, duplicated, camelCase and forged
+// callbacks, failures), one instance killed with SIGKILL mid-run and restarted on its port, the database restarted
+// once while work is in flight; then every invariant checked against the sandbox's record of truth.
+//
+// The parts are given by the caller (the test's ServiceProcess and in-process sandbox, or the bench's processes),
+// so this file only drives the run and judges it. Plain CommonJS: the bench runs it as is, jest compiles it.
+
+const FINAL = new Set(['succeeded', 'failed']);
+const UNKNOWN = 'submit_outcome_unknown';
+const EVENTS = new Set(['lyrics.succeeded', 'lyrics.failed']);
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function waitUntil(description, probe, { timeoutMs, intervalMs = 100 }) {
+  const deadline = Date.now() + timeoutMs;
+  let lastError;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}${lastError ? ` (last error: ${lastError.message})` : ''}`);
+    }
+    await sleep(intervalMs);
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` at once; resolves with the results in order. */
+async function pool(items, limit, fn) {
+  const results = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        results[i] = await fn(items[i], i);
+      }
+    }),
+  );
+  return results;
+}
+
+/** KIE's retry policy (src/sandbox/sandbox-callbacks.ts): a first attempt and 3 retries. */
+const MAX_ATTEMPTS = 4;
+
+/**
+ * True when the sandbox will send no more callbacks: every copy of every finished, undropped task has a delivery
+ * answered 2xx or all its attempts made, and no attempt is waiting for its answer.
+ */
+function callbacksSettled(callbacks, tasks) {
+  if (callbacks.some((d) => d.status === undefined && d.error === undefined)) return false;
+  const byCopy = new Map();
+  for (const d of callbacks) {
+    const key = `${d.taskId} ${d.copy}`;
+    byCopy.set(key, [...(byCopy.get(key) ?? []), d]);
+  }
+  for (const task of tasks) {
+    if (task.behaviours.drop || task.readyAt === null) continue;
+    for (let copy = 1; copy <= task.behaviours.copies; copy++) {
+      const attempts = byCopy.get(`${task.taskId} ${copy}`) ?? [];
+      const delivered = attempts.some((d) => d.status >= 200 && d.status < 300);
+      if (!delivered && attempts.length < MAX_ATTEMPTS) return false;
+    }
+  }
+  return true;
+}
+
+/** Every lyrics.succeeded / lyrics.failed line an instance logged (JSON lines; the task id top level or in params). */
+function eventsIn(logs, instance) {
+  const events = [];
+  for (const line of logs.split('\n')) {
+    if (!line.startsWith('{') || !line.includes('lyrics.')) continue;
+    let record;
+    try {
+      record = JSON.parse(line);
+    } catch {
+      continue; // a line cut short by SIGKILL
+    }
+    if (!EVENTS.has(record.message) || record.context !== 'LyricsEvents') continue;
+    const taskId = record.taskId ?? record.params?.taskId;
+    events.push({ instance, taskId, name: record.message, at: record.timestamp });
+  }
+  return events;
+}
+
+/**
+ * Drives the run. `parts`:
+ *  - sandbox: { url, requests(), callbacks(), tasks() } (the last three async, the sandbox's records);
+ *  - database: { url, query(sql, params), stop(), start() } (start() on the same folder and port);
+ *  - startService({ name, port }): starts an instance (NODE_ENV=production, PORT and PUBLIC_BASE_URL its own) and
+ *    resolves once it is healthy, with { url, logs(), kill() (SIGKILL, resolves on exit), stop(), running() };
+ *  - freePort(), clientKey, tasks (how many), timeoutMs (for every task to be final), log(line).
+ * Waits only on conditions (tasks reaching states, instances answering), never on fixed delays.
+ */
+async function runFaultScenario(parts) {
+  const { sandbox, database, startService, clientKey, tasks: count, log = () => {} } = parts;
+  const runId = Math.random().toString(36).slice(2, 8);
+  const timeline = { startedAt: Date.now() };
+  const portA = await parts.freePort();
+  const portB = await parts.freePort();
+  const instances = [];
+  const start = async (name, port) => {
+    const t0 = Date.now();
+    const instance = await startService({ name, port });
+    instances.push({ name, instance });
+    log(`${name} healthy on port ${port} after ${Date.now() - t0} ms`);
+    return instance;
+  };
+  // A first, alone: it runs the migrations.
+  const a1 = await start('A', portA);
+  const b = await start('B', portB);
+
+  const submitted = [];
+  const submit = async (instance, name, prompts) => {
+    const rows = await pool(prompts, 20, async (prompt) => {
+      const response = await fetch(`${instance.url}/lyrics`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${clientKey}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ prompt }),
+      });
+      const body = await response.json();
+      if (response.status !== 202) throw new Error(`POST /lyrics to ${name} answered ${response.status}: ${JSON.stringify(body)}`);
+      return { id: body.id, prompt, via: name };
+    });
+    submitted.push(...rows);
+    return rows;
+  };
+  const prompt = (i) => `fault run ${runId}: a song about the number ${i}`;
+  const wave1 = Math.round(count / 2);
+  const wave2 = Math.round(count / 4);
+  const wave3 = count - wave1 - wave2;
+  const statusCounts = async (ids) => {
+    const [row] = await database.query(
+      `SELECT count(*) FILTER (WHERE status = 'queued')::int AS queued, count(*) FILTER (WHERE status = 'submitted')::int AS submitted,
+              count(*) FILTER (WHERE status IN ('succeeded', 'failed'))::int AS final
+       FROM lyrics_tasks WHERE id = ANY($1::uuid[])`,
+      [ids],
+    );
+    return row;
+  };
+
+  // Wave 1, over both instances; A is killed as soon as part of it has reached KIE, with the rest in flight.
+  const prompts1 = Array.from({ length: wave1 }, (_, i) => prompt(i));
+  await Promise.all([
+    submit(a1, 'A', prompts1.filter((_, i) => i % 2 === 0)),
+    submit(b, 'B', prompts1.filter((_, i) => i % 2 === 1)),
+  ]);
+  const ids1 = submitted.map((s) => s.id);
+  await waitUntil('a tenth of wave 1 to reach KIE', async () => {
+    const c = await statusCounts(ids1);
+    return c.submitted + c.final >= Math.max(1, Math.floor(wave1 / 10));
+  }, { timeoutMs: 30000, intervalMs: 20 });
+  timeline.killAt = Date.now();
+  timeline.atKill = await statusCounts(ids1);
+  await a1.kill();
+  log(`A killed (SIGKILL) with wave 1 at ${JSON.stringify(timeline.atKill)}`);
+
+  // Wave 2 to B alone while A is down; then A again, on its port (its callback URLs point there).
+  await submit(b, 'B', Array.from({ length: wave2 }, (_, i) => prompt(wave1 + i)));
+  const a2 = await start('A (restarted)', portA);
+  timeline.restartedAt = Date.now();
+
+  // Wave 3 over both; the database is restarted while its creates, callbacks and checks are in flight.
+  const prompts3 = Array.from({ length: wave3 }, (_, i) => prompt(wave1 + wave2 + i));
+  await Promise.all([
+    submit(a2, 'A', prompts3.filter((_, i) => i % 2 === 0)),
+    submit(b, 'B', prompts3.filter((_, i) => i % 2 === 1)),
+  ]);
+  const allIds = submitted.map((s) => s.id);
+  timeline.atDatabaseStop = await statusCounts(allIds);
+  timeline.databaseDownAt = Date.now();
+  await database.stop();
+  await database.start();
+  timeline.databaseUpAt = Date.now();
+  log(`database restarted in ${timeline.databaseUpAt - timeline.databaseDownAt} ms with ${JSON.stringify(timeline.atDatabaseStop)}`);
+
+  await waitUntil(
+    `all ${count} tasks to be final`,
+    async () => (await statusCounts(allIds)).final === count,
+    { timeoutMs: parts.timeoutMs ?? 60000, intervalMs: 250 },
+  );
+  timeline.allFinalAt = Date.now();
+
+  // KIE keeps delivering after the tasks are final (duplicates, retries of refused callbacks: up to 4 attempts, a
+  // second apart): wait until every delivery chain is over, so that the records compared below are complete.
+  await waitUntil(
+    'the sandbox to finish delivering callbacks',
+    async () => callbacksSettled(await sandbox.callbacks(), await sandbox.tasks()),
+    { timeoutMs: 30000, intervalMs: 200 },
+  );
+  timeline.callbacksSettledAt = Date.now();
+  const requests = await sandbox.requests();
+  const callbacks = await sandbox.callbacks();
+  const sandboxTasks = await sandbox.tasks();
+  const observations = {
+    runId,
+    tasks: count,
+    submitted,
+    timeline,
+    rows: await database.query(
+      `SELECT id, prompt, status, error_code, error_message, kie_task_id, result_source, attempts, polls FROM lyrics_tasks WHERE id = ANY($1::uuid[])`,
+      [allIds],
+    ),
+    variants: await database.query(
+      `SELECT task_id, position, title, text, status FROM lyrics_variants WHERE task_id = ANY($1::uuid[]) ORDER BY task_id, position`,
+      [allIds],
+    ),
+    receipts: await database.query(
+      `SELECT task_id, kie_task_id, outcome, detail, received_at FROM lyrics_callback_receipts WHERE task_id = ANY($1::uuid[]) ORDER BY id`,
+      [allIds],
+    ),
+    requests,
+    callbacks,
+    sandboxTasks,
+    events: instances.flatMap(({ name, instance }) => eventsIn(instance.logs(), name)),
+    alive: instances.filter(({ instance }) => instance !== a1).map(({ name, instance }) => ({ name, running: instance.running() })),
+    logTails: Object.fromEntries(instances.map(({ name, instance }) => [name, instance.logs().trimEnd().split('\n').slice(-20).join('\n')])),
+  };
+  return observations;
+}
+
+/**
+ * Judges a run: a list of { id, name, ok, failures (up to 10 examples), detail }. Each check is one invariant of
+ * DESIGN.md under the faults of the run.
+ */
+function checkFaultRun(o) {
+  const checks = [];
+  const check = (id, name, failures, detail = '') => checks.push({ id, name, ok: failures.length === 0, failures: failures.slice(0, 10), failureCount: failures.length, detail });
+  const rowById = new Map(o.rows.map((r) => [r.id, r]));
+  const truthById = new Map(o.sandboxTasks.map((t) => [t.taskId, t]));
+  const creates = o.requests.filter((r) => r.endpoint === 'create');
+  const createsByPrompt = new Map();
+  for (const r of creates) createsByPrompt.set(r.prompt, [...(createsByPrompt.get(r.prompt) ?? []), r]);
+  const variantsOf = new Map();
+  for (const v of o.variants) variantsOf.set(v.task_id, [...(variantsOf.get(v.task_id) ?? []), v]);
+  const taskIdOfUrl = (url) => /\/lyrics\/callback\/([^/]+)\//.exec(url)?.[1];
+  const outage = { from: o.timeline.databaseDownAt - 1000, to: o.timeline.databaseUpAt + 3000 };
+  const inOutage = (at) => at >= outage.from && at <= outage.to;
+
+  // 1. Every task is final.
+  check(
+    'final',
+    'every task is final',
+    o.submitted.filter((s) => !FINAL.has(rowById.get(s.id)?.status)).map((s) => `${s.id} is ${rowById.get(s.id)?.status ?? 'missing'}`),
+  );
+
+  // 2. No create sent twice; a create that was never sent, or whose answer was lost with its sender, ends
+  //    submit_outcome_unknown and is never resent.
+  const createFailures = [];
+  const unknownReasons = { notSent: 0, sentAnswerLost: 0 };
+  for (const s of o.submitted) {
+    const row = rowById.get(s.id);
+    const sent = createsByPrompt.get(s.prompt) ?? [];
+    const unknown = row?.status === 'failed' && row.error_code === UNKNOWN;
+    if (sent.length > 1) createFailures.push(`${s.id}: ${sent.length} creates for one prompt`);
+    else if (sent.length === 0 && !unknown) createFailures.push(`${s.id}: never sent, yet ${row?.status}/${row?.error_code ?? '-'}`);
+    else if (sent.length === 1 && !unknown && row?.kie_task_id !== sent[0].taskId) {
+      createFailures.push(`${s.id}: stored KIE id ${row?.kie_task_id} is not the one its create got (${sent[0].taskId})`);
+    }
+    if (unknown) unknownReasons[sent.length === 0 ? 'notSent' : 'sentAnswerLost']++;
+  }
+  const strangers = creates.filter((r) => !o.submitted.some((s) => s.prompt === r.prompt));
+  for (const r of strangers) createFailures.push(`a create for a prompt nobody submitted: ${r.prompt}`);
+  check('creates', 'no create sent twice; unsent or unanswered ones end submit_outcome_unknown', createFailures, JSON.stringify(unknownReasons));
+
+  // 3. Every stored result is the sandbox's record of truth.
+  const truthFailures = [];
+  for (const row of o.rows) {
+    const variants = (variantsOf.get(row.id) ?? []).map((v) => ({ title: v.title, text: v.text, status: v.status }));
+    if (row.status === 'failed' && row.error_code === UNKNOWN) {
+      if (variants.length > 0) truthFailures.push(`${row.id}: submit_outcome_unknown with ${variants.length} variants`);
+      continue;
+    }
+    if (!FINAL.has(row.status)) continue; // reported by check 1
+    const truth = truthById.get(row.kie_task_id);
+    if (!truth) {
+      truthFailures.push(`${row.id}: ${row.status}/${row.error_code ?? '-'} but KIE has no task ${row.kie_task_id}`);
+    } else if (truth.outcome === 'success') {
+      const expected = truth.variants.map((v) => ({ title: v.title, text: v.text, status: 'complete' }));
+      if (row.status !== 'succeeded') truthFailures.push(`${row.id}: KIE succeeded, stored ${row.status}/${row.error_code}`);
+      else if (JSON.stringify(variants) !== JSON.stringify(expected)) truthFailures.push(`${row.id}: ${variants.length} variants stored, KIE has ${expected.length} (or other text)`);
+    } else if (row.status !== 'failed' || row.error_code !== 'generation_failed' || row.error_message !== truth.errorMessage) {
+      truthFailures.push(`${row.id}: KIE ${truth.outcome} "${truth.errorMessage}", stored ${row.status}/${row.error_code} "${row.error_message}"`);
+    }
+  }
+  check('truth', 'every stored result equals the sandbox record of truth', truthFailures);
+
+  // 4. No event twice, across every instance (the killed one included).
+  const seen = new Map();
+  for (const e of o.events) seen.set(`${e.taskId} ${e.name}`, (seen.get(`${e.taskId} ${e.name}`) ?? 0) + 1);
+  check(
+    'events-once',
+    'no event emitted twice',
+    [...seen.entries()].filter(([, n]) => n > 1).map(([key, n]) => `${key} logged ${n} times`),
+  );
+
+  // 5. Events match the final states, and (nearly) every final task has its event. A transition committed just
+  //    before its instance died (SIGKILL), or whose COMMIT reached the database as it shut down, is final without
+  //    an event: the event is published after commit, by design, so "never twice" is the hard rule and 90% the floor.
+  const eventFailures = [];
+  const withEvent = new Set();
+  for (const e of o.events) {
+    const row = rowById.get(e.taskId);
+    if (!row) eventFailures.push(`event ${e.name} for unknown task ${e.taskId}`);
+    else if (e.name !== `lyrics.${row.status}`) eventFailures.push(`${e.taskId}: ${e.name} but the task is ${row.status}`);
+    else withEvent.add(e.taskId);
+  }
+  const finals = o.rows.filter((r) => FINAL.has(r.status));
+  const share = finals.length === 0 ? 0 : withEvent.size / finals.length;
+  if (share < 0.9) eventFailures.push(`only ${withEvent.size} of ${finals.length} final tasks have their event (${(share * 100).toFixed(1)}%)`);
+  const missing = finals.filter((r) => !withEvent.has(r.id)).map((r) => `${r.id} ${r.status}/${r.error_code ?? r.result_source}`);
+  check(
+    'events-present',
+    'events match final states, and at least 90% of final tasks have one',
+    eventFailures,
+    `${withEvent.size}/${finals.length} with an event${missing.length ? `; without: ${missing.slice(0, 5).join(', ')}` : ''}`,
+  );
+
+  // 6. No forged callback applied: each forged delivery answered was refused with 401 (or got no answer: its instance
+  //    was down; or a 5xx while the database was), each left an 'unauthorized' receipt, and forged tasks were decided
+  //    by polling.
+  const forgedFailures = [];
+  const forgedTasks = new Set(o.sandboxTasks.filter((t) => t.behaviours.forge).map((t) => t.taskId));
+  const forgedDeliveries = o.callbacks.filter((d) => d.forged);
+  for (const d of forgedDeliveries) {
+    if (d.status === undefined || d.status === 401) continue;
+    if (d.status >= 500 && inOutage(d.sentAt)) continue;
+    forgedFailures.push(`forged callback for KIE ${d.taskId} answered ${d.status}`);
+  }
+  for (const row of o.rows) {
+    if (!forgedTasks.has(row.kie_task_id)) continue;
+    const receipts = o.receipts.filter((r) => r.task_id === row.id);
+    const mine = forgedDeliveries.filter((d) => d.taskId === row.kie_task_id);
+    const refused = mine.filter((d) => d.status === 401).length;
+    // A receipt is written before the 401 goes out: an instance killed in between leaves one for a delivery that got
+    // no answer.
+    const unanswered = mine.filter((d) => d.status === undefined).length;
+    if (receipts.some((r) => r.outcome !== 'unauthorized')) forgedFailures.push(`${row.id}: receipts ${receipts.map((r) => r.outcome).join(',')} for forged callbacks`);
+    if (receipts.length < refused || receipts.length > refused + unanswered) {
+      forgedFailures.push(`${row.id}: ${receipts.length} receipts for ${refused} forged callbacks refused (${unanswered} unanswered)`);
+    }
+    if (row.result_source === 'callback') forgedFailures.push(`${row.id}: decided by callback, but every callback for it was forged`);
+  }
+  check('forged', 'no forged callback applied (401 and an unauthorized receipt each)', forgedFailures, `${forgedDeliveries.length} forged deliveries, ${forgedTasks.size} forged tasks`);
+
+  // 7. A result by callback came from a genuine delivery and is its task's one 'applied' receipt (written in the
+  //    transition's transaction); a result by poll has none.
+  const genuineFailures = [];
+  for (const row of o.rows) {
+    const applied = o.receipts.filter((r) => r.task_id === row.id && r.outcome === 'applied').length;
+    const expected = row.result_source === 'callback' ? 1 : 0;
+    if (applied !== expected) genuineFailures.push(`${row.id}: decided by ${row.result_source ?? '-'} with ${applied} applied receipts`);
+    if (row.result_source === 'callback' && !o.callbacks.some((d) => !d.forged && d.taskId === row.kie_task_id)) {
+      genuineFailures.push(`${row.id}: decided by callback, but KIE sent it no genuine one`);
+    }
+  }
+  check('genuine', "a result by callback is a genuine callback's one applied receipt; a result by poll has none", genuineFailures);
+
+  // 8. Never a 5xx to KIE outside the database outage (anything else would be resent forever).
+  const serverErrors = o.callbacks.filter((d) => d.status >= 500);
+  check(
+    'no-5xx',
+    'callbacks answered 5xx only while the database was down',
+    serverErrors.filter((d) => !inOutage(d.sentAt)).map((d) => `callback for ${taskIdOfUrl(d.url)} answered ${d.status} at +${d.sentAt - o.timeline.startedAt} ms`),
+    `${serverErrors.length} during the outage`,
+  );
+
+  // 9. The instances that were not killed are still up.
+  check('alive', 'the surviving instances are still running', o.alive.filter((a) => !a.running).map((a) => `${a.name} exited`));
+  return checks;
+}
+
+/** Figures of a run, for the bench's report. */
+function figuresOf(o) {
+  const byStatus = {};
+  for (const r of o.rows) {
+    const key = `${r.status}${r.error_code ? `/${r.error_code}` : ''}${r.result_source ? ` by ${r.result_source}` : ''}`;
+    byStatus[key] = (byStatus[key] ?? 0) + 1;
+  }
+  const mix = { drop: 0, duplicate: 0, camel: 0, forged: 0, failure: 0 };
+  for (const t of o.sandboxTasks) {
+    if (t.behaviours.drop) mix.drop++;
+    if (t.behaviours.copies > 1) mix.duplicate++;
+    if (t.behaviours.spelling === 'camel') mix.camel++;
+    if (t.behaviours.forge) mix.forged++;
+    if (t.outcome !== 'success') mix.failure++;
+  }
+  const deliveries = {};
+  for (const d of o.callbacks) {
+    const key = d.status ?? d.error ?? 'none';
+    deliveries[key] = (deliveries[key] ?? 0) + 1;
+  }
+  const receipts = {};
+  for (const r of o.receipts) receipts[r.outcome] = (receipts[r.outcome] ?? 0) + 1;
+  const t = o.timeline;
+  return {
+    tasks: o.tasks,
+    byStatus,
+    sandboxMix: mix,
+    upstream: {
+      creates: o.requests.filter((r) => r.endpoint === 'create').length,
+      recordInfo: o.requests.filter((r) => r.endpoint === 'record-info').length,
+      credit: o.requests.filter((r) => r.endpoint === 'credit').length,
+    },
+    callbackDeliveries: deliveries,
+    receipts,
+    events: o.events.length,
+    timeline: {
+      killAfterMs: t.killAt - t.startedAt,
+      restartedAfterMs: t.restartedAt - t.startedAt,
+      databaseDownAfterMs: t.databaseDownAt - t.startedAt,
+      databaseOutageMs: t.databaseUpAt - t.databaseDownAt,
+      allFinalAfterMs: t.allFinalAt - t.startedAt,
+      lastFinalAfterDatabaseMs: t.allFinalAt - t.databaseUpAt,
+      atKill: t.atKill,
+      atDatabaseStop: t.atDatabaseStop,
+    },
+  };
+}
+
+module.exports = { runFaultScenario, checkFaultRun, figuresOf, eventsIn, callbacksSettled };
