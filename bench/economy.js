@@ -250,9 +250,7 @@ async function main() {
     results.finishedAt = new Date().toISOString();
     saveResults('economy', results);
   } catch (error) {
-    console.error(error.stack ?? error);
-    process.exitCode = 1;
-    for (const child of stack.children) console.error(`--- ${child.name} (last lines) ---\n${child.tail(15)}`);
+    stack.failed(error);
   } finally {
     await stack.shutdown();
   }

@@ -81,9 +81,7 @@ async function main() {
     saveResults('faults', results);
     if (checks.some((c) => !c.ok)) process.exitCode = 1;
   } catch (error) {
-    console.error(error.stack ?? error);
-    process.exitCode = 1;
-    for (const child of stack.children) console.error(`--- ${child.name} (last lines) ---\n${child.tail(15)}`);
+    stack.failed(error);
   } finally {
     await stack.shutdown();
   }

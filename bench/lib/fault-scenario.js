@@ -7,28 +7,12 @@
 // The parts are given by the caller (the test's ServiceProcess and in-process sandbox, or the bench's processes),
 // so this file only drives the run and judges it. Plain CommonJS: the bench runs it as is, jest compiles it.
 
+const { waitUntil } = require('./stack');
+
 const FINAL = new Set(['succeeded', 'failed']);
 const UNKNOWN = 'submit_outcome_unknown';
 const EVENTS = new Set(['lyrics.succeeded', 'lyrics.failed']);
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitUntil(description, probe, { timeoutMs, intervalMs = 100 }) {
-  const deadline = Date.now() + timeoutMs;
-  let lastError;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}${lastError ? ` (last error: ${lastError.message})` : ''}`);
-    }
-    await sleep(intervalMs);
-  }
-}
 
 /** Runs `fn` over `items` with at most `limit` at once; resolves with the results in order. */
 async function pool(items, limit, fn) {

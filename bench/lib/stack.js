@@ -479,6 +479,13 @@ class Stack {
     return service;
   }
 
+  /** Reports a failed run: its error, and the last lines of every process it started. */
+  failed(error) {
+    console.error(error.stack ?? error);
+    process.exitCode = 1;
+    for (const child of this.children) console.error(`--- ${child.name} (last lines) ---\n${child.tail(15)}`);
+  }
+
   async shutdown() {
     this.stopping ??= (async () => {
       clearTimeout(this.timer);
