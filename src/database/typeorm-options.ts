@@ -1,3 +1,4 @@
+import { Client, ClientConfig } from 'pg';
 import { DataSourceOptions } from 'typeorm';
 import { LYRICS_ENTITIES } from '../lyrics/entities';
 import { LYRICS_MIGRATIONS } from '../lyrics/migrations';
@@ -5,6 +6,18 @@ import { LYRICS_MIGRATIONS } from '../lyrics/migrations';
 export interface DatabaseOptions {
   url: string;
   migrationsRun: boolean;
+}
+
+/**
+ * pg emits 'error' on a pooled connection that dies (the server restarts) even after TypeORM has let go of it;
+ * with no listener left, Node would crash the process. Queries in flight still fail and TypeORM still sees the
+ * first error; this only keeps a late one from being fatal.
+ */
+class PooledClient extends Client {
+  constructor(config?: string | ClientConfig) {
+    super(config);
+    this.on('error', () => undefined);
+  }
 }
 
 /**
@@ -23,5 +36,6 @@ export function typeOrmOptions({ url, migrationsRun }: DatabaseOptions): DataSou
     // gen_random_uuid() is built into PostgreSQL 13+; uuid-ossp would need an extension.
     uuidExtension: 'pgcrypto',
     applicationName: 'nestjs-kie-lyrics',
+    extra: { Client: PooledClient },
   };
 }

@@ -64,22 +64,21 @@ export class LyricsDispatcher extends BackgroundWorker {
 
   private claim(limit: number): Promise<{ tasks: ClaimedTask[]; waitMs: number }> {
     return this.dataSource.transaction(async (manager) => {
-      const slots = await this.budget.lockFreeSlots(manager, limit);
-      if (slots.length === 0) {
-        this.metrics.budgetWait(this.budget.bucket);
-        return { tasks: [], waitMs: await this.budget.msUntilNextSlot(manager) };
-      }
-      const due: { id: string; prompt: string; attempts: number }[] = await manager.query(
-        `SELECT id, prompt, attempts + 1 AS attempts FROM lyrics_tasks
-         WHERE status = 'queued' AND lease_until IS NULL AND next_attempt_at <= now()
-         ORDER BY next_attempt_at LIMIT $1
-         FOR UPDATE SKIP LOCKED`,
-        [slots.length],
+      const budget = await this.budget.claim(manager, limit, (count) =>
+        manager.query(
+          `SELECT id, prompt, attempts + 1 AS attempts FROM lyrics_tasks
+           WHERE status = 'queued' AND lease_until IS NULL AND next_attempt_at <= now()
+           ORDER BY next_attempt_at LIMIT $1
+           FOR UPDATE SKIP LOCKED`,
+          [count],
+        ) as Promise<{ id: string; prompt: string; attempts: number }[]>,
       );
-      if (due.length === 0) return { tasks: [], waitMs: await this.msUntilNextDue() };
-      const tasks = due.map((task, index) => ({ ...task, slot: slots[index], token: newCallbackToken() }));
-      const waitMs = due.length < slots.length ? await this.msUntilNextDue() : 0;
-      await this.budget.markUsed(manager, tasks.map((task) => task.slot));
+      if ('budgetWaitMs' in budget) {
+        this.metrics.budgetWait(this.budget.bucket);
+        return { tasks: [], waitMs: budget.budgetWaitMs };
+      }
+      if (budget.claimed.length === 0) return { tasks: [], waitMs: await this.msUntilNextDue() };
+      const tasks = budget.claimed.map((task) => ({ ...task, token: newCallbackToken() }));
       await manager.query(
         `UPDATE lyrics_tasks AS task
          SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
@@ -88,7 +87,7 @@ export class LyricsDispatcher extends BackgroundWorker {
          WHERE task.id = claimed.id`,
         [this.settings.leaseMs, tasks.map((task) => task.id), tasks.map((task) => hashCallbackToken(task.token))],
       );
-      return { tasks, waitMs };
+      return { tasks, waitMs: tasks.length < budget.slotsFree ? await this.msUntilNextDue() : 0 };
     });
   }
 

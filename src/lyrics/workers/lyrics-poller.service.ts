@@ -79,23 +79,24 @@ export class LyricsPoller extends BackgroundWorker {
 
   private claim(limit: number): Promise<{ checks: ClaimedCheck[]; waitMs: number }> {
     return this.dataSource.transaction(async (manager) => {
-      const slots = await this.budget.lockFreeSlots(manager, limit);
-      if (slots.length === 0) {
+      const budget = await this.budget.claim(manager, limit, async (count) => {
+        const rows: { id: string; kie_task_id: string; polls: number; deadline: Date }[] = await manager.query(
+          `SELECT id, kie_task_id, polls + 1 AS polls,
+                  submitted_at + make_interval(secs => $2::double precision / 1000) AS deadline
+           FROM lyrics_tasks
+           WHERE status = 'submitted' AND next_attempt_at <= now()
+           ORDER BY next_attempt_at LIMIT $1
+           FOR UPDATE SKIP LOCKED`,
+          [count, this.settings.taskMaxAgeMs],
+        );
+        return rows.map((row) => ({ id: row.id, kieTaskId: row.kie_task_id, polls: row.polls, deadline: row.deadline }));
+      });
+      if ('budgetWaitMs' in budget) {
         this.metrics.budgetWait(this.budget.bucket);
-        return { checks: [], waitMs: await this.budget.msUntilNextSlot(manager) };
+        return { checks: [], waitMs: budget.budgetWaitMs };
       }
-      const due: { id: string; kie_task_id: string; polls: number; deadline: Date }[] = await manager.query(
-        `SELECT id, kie_task_id, polls + 1 AS polls,
-                submitted_at + make_interval(secs => $2::double precision / 1000) AS deadline
-         FROM lyrics_tasks
-         WHERE status = 'submitted' AND next_attempt_at <= now()
-         ORDER BY next_attempt_at LIMIT $1
-         FOR UPDATE SKIP LOCKED`,
-        [slots.length, this.settings.taskMaxAgeMs],
-      );
-      if (due.length === 0) return { checks: [], waitMs: await this.msUntilNextDue() };
-      const checks = due.map((row, index) => ({ id: row.id, kieTaskId: row.kie_task_id, polls: row.polls, deadline: row.deadline, slot: slots[index] }));
-      await this.budget.markUsed(manager, checks.map((check) => check.slot));
+      const checks = budget.claimed;
+      if (checks.length === 0) return { checks: [], waitMs: await this.msUntilNextDue() };
       // The check falls due again when its lease ends: if this instance dies, another takes it over then.
       await manager.query(
         `UPDATE lyrics_tasks SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
@@ -104,7 +105,7 @@ export class LyricsPoller extends BackgroundWorker {
          WHERE id = ANY($2)`,
         [this.settings.leaseMs, checks.map((check) => check.id)],
       );
-      return { checks, waitMs: due.length < slots.length ? await this.msUntilNextDue() : 0 };
+      return { checks, waitMs: checks.length < budget.slotsFree ? await this.msUntilNextDue() : 0 };
     });
   }
 

@@ -22,8 +22,26 @@ export class RateBudget {
     await manager.query(`DELETE FROM lyrics_rate_slots WHERE bucket = $1 AND slot > $2`, [this.bucket, this.size]);
   }
 
+  /**
+   * Inside the caller's transaction: locks up to `limit` free slots, lets `take(n)` claim at most that many due rows,
+   * and marks a slot used for each row taken (the other slots are let go at commit). With no free slot, says how
+   * long until one frees instead.
+   */
+  async claim<T>(
+    manager: EntityManager,
+    limit: number,
+    take: (count: number) => Promise<T[]>,
+  ): Promise<{ claimed: (T & { slot: number })[]; slotsFree: number } | { claimed: []; budgetWaitMs: number }> {
+    const slots = await this.lockFreeSlots(manager, limit);
+    if (slots.length === 0) return { claimed: [], budgetWaitMs: await this.msUntilNextSlot(manager) };
+    const rows = await take(slots.length);
+    const claimed = rows.map((row, index) => ({ ...row, slot: slots[index] }));
+    await this.markUsed(manager, claimed.map((row) => row.slot));
+    return { claimed, slotsFree: slots.length };
+  }
+
   /** Locks up to `count` free slots inside the caller's transaction. */
-  async lockFreeSlots(manager: EntityManager, count: number): Promise<number[]> {
+  private async lockFreeSlots(manager: EntityManager, count: number): Promise<number[]> {
     const rows: { slot: number }[] = await manager.query(
       `SELECT slot FROM lyrics_rate_slots
        WHERE bucket = $1 AND used_at <= now() - make_interval(secs => $2::double precision / 1000)
@@ -43,7 +61,7 @@ export class RateBudget {
   }
 
   /** Milliseconds until the next slot frees (0 when one may be free now, though perhaps locked by another instance). */
-  async msUntilNextSlot(manager: EntityManager): Promise<number> {
+  private async msUntilNextSlot(manager: EntityManager): Promise<number> {
     const [row]: { wait_ms: number | null }[] = await manager.query(
       `SELECT GREATEST(0, EXTRACT(EPOCH FROM (MIN(used_at) + make_interval(secs => $2::double precision / 1000) - clock_timestamp())) * 1000)::float8 AS wait_ms
        FROM lyrics_rate_slots WHERE bucket = $1 AND used_at > '-infinity'`,
