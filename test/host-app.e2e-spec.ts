@@ -16,6 +16,7 @@ import {
   LyricsSucceededEvent,
 } from '../src/lyrics';
 import { KieSandbox } from '../src/sandbox/kie-sandbox';
+import { answeredDeliveries } from './support/callbacks';
 import { createTestDatabase, TestDatabase } from './support/database';
 import { freePort } from './support/postgres-server';
 import { waitFor } from './support/wait';
@@ -119,8 +120,7 @@ describe('LyricsModule inside a host app', () => {
       expect(listener.succeeded[0].task).toMatchObject({ id: body.id, status: 'succeeded' });
       const create = sandbox.requests.find((r) => r.endpoint === 'create' && r.prompt === 'A host song')!;
       expect(create.callBackUrl).toMatch(new RegExp(`^${url}/api/v1/lyrics/callback/${body.id}/`));
-      const delivered = sandbox.callbacks.filter((d) => d.taskId === create.taskId);
-      expect(delivered.map((d) => d.status)).toEqual([200]);
+      expect((await answeredDeliveries(sandbox, create.taskId!)).map((d) => d.status)).toEqual([200]);
       const { body: task } = await request(url).get(`/api/v1/lyrics/${body.id}`).set('x-host-user', 'alice').expect(200);
       expect(task.variants.map((v: { title: string }) => v.title)).toEqual(sandbox.task(create.taskId!)!.variants.map((v) => v.title));
       expect(listener.succeeded).toHaveLength(1);

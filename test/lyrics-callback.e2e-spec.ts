@@ -1,7 +1,7 @@
 import request from 'supertest';
 import { KieSandbox } from '../src/sandbox/kie-sandbox';
 import { LyricsFinalEvent } from '../src/lyrics/lyrics.events';
-import { kieFixture, receiptsOf, recordEvents, signatureHeaders } from './support/callbacks';
+import { answeredDeliveries, kieFixture, receiptsOf, recordEvents, signatureHeaders } from './support/callbacks';
 import { startTestApp, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
 
@@ -52,7 +52,7 @@ describe("KIE's callbacks", () => {
     expect(task.variants).toEqual(truth.variants.map((v) => ({ title: v.title, text: v.text, status: 'complete', errorMessage: null })));
     expect(task.variants.length).toBeGreaterThanOrEqual(2);
     expect(task.error).toBeNull();
-    expect(sandbox.callbacks.filter((d) => d.taskId === task.kieTaskId).map((d) => d.status)).toEqual([200]);
+    expect((await answeredDeliveries(sandbox, task.kieTaskId)).map((d) => d.status)).toEqual([200]);
     await waitFor('the event', () => eventsFor(body.id).length === 1);
     expect(eventsFor(body.id)[0]).toMatchObject({ name: 'lyrics.succeeded', task: { id: body.id, status: 'succeeded', variants: task.variants } });
     const receipts = await receiptsOf(testApp, body.id);
@@ -162,10 +162,13 @@ describe("KIE's callbacks", () => {
     const { body } = await request(testApp.url).post('/lyrics').send({ prompt: '[sandbox:early] a fast song' }).expect(202);
     const task = await waitForStatus(body.id, 'succeeded');
     const create = sandbox.requests.find((r) => r.endpoint === 'create' && r.prompt === '[sandbox:early] a fast song')!;
-    const delivery = sandbox.callbacks.find((d) => d.taskId === create.taskId)!;
-    // The callback was answered before the create's answer left the sandbox.
-    expect(delivery.sentAt).toBeLessThan(create.finishedAt!);
+    const [delivery] = await answeredDeliveries(sandbox, create.taskId!);
     expect(delivery.status).toBe(200);
+    // The callback was answered before the create's answer left the sandbox, and that answer changed nothing.
+    const createAnsweredAt = await waitFor('the create to be answered', () => create.finishedAt);
+    expect(delivery.sentAt).toBeLessThan(createAnsweredAt);
+    await waitFor('the create answer to be handled', () => create.httpStatus === 200);
+    expect((await request(testApp.url).get(`/lyrics/${body.id}`).expect(200)).body.status).toBe('succeeded');
     expect(task.kieTaskId).toBe(create.taskId);
     expect(task.variants).toHaveLength(sandbox.task(create.taskId!)!.variants.length);
     await waitFor('the event', () => eventsFor(body.id).length === 1);

@@ -1,5 +1,6 @@
 import request from 'supertest';
 import { KieSandbox } from '../src/sandbox/kie-sandbox';
+import { answeredDeliveries } from './support/callbacks';
 import { startTestApp, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
 
@@ -43,7 +44,7 @@ describe('the standalone service in front of clients', () => {
       // The sandbox's callback carries no API key: it is authenticated by its token alone.
       await waitFor('the callback', async () => (await request(testApp.url).get(`/lyrics/${body.id}`).set(bearer(KEY))).body.status === 'succeeded');
       const create = sandbox.requests.find((r) => r.endpoint === 'create' && r.prompt === 'keyed')!;
-      expect(sandbox.callbacks.filter((d) => d.taskId === create.taskId).map((d) => d.status)).toEqual([200]);
+      expect((await answeredDeliveries(sandbox, create.taskId!)).map((d) => d.status)).toEqual([200]);
     });
 
     it('keeps /health and /health/live open, and /metrics behind the keys', async () => {

@@ -1,6 +1,6 @@
 import { ConflictException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { DispatchSignal } from './workers/dispatch-signal';
 import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
 import { LyricsTaskEntity, TaskErrorCode, TaskStatus } from './entities/lyrics-task.entity';
@@ -39,6 +39,14 @@ export class LyricsTaskNotFoundError extends Error {
 
 export class LyricsWaitTimeoutError extends Error {
   override readonly name = 'LyricsWaitTimeoutError';
+}
+
+/** The receipt of a callback whose result the transition applies (written in the same statement). */
+export interface AppliedReceipt {
+  kieTaskId: string | null;
+  remoteAddress: string | null;
+  body: string;
+  bodyTruncated: boolean;
 }
 
 export interface TransitionOutcome {
@@ -146,24 +154,16 @@ export class LyricsService {
   }
 
   /**
-   * The one door for state changes (DESIGN.md invariant 3): one UPDATE guarded by the states the change may start
-   * from, and the variants of a success, in one transaction. Final states stay final, except that a verified
-   * success may still turn a timed-out task into a succeeded one. `alsoInTransaction` lets the caller record what
-   * it learnt (a callback receipt) atomically with the change. A final transition is published once, after commit
+   * The one door for state changes (DESIGN.md invariant 3): one SQL statement, so one transaction, guarded by the
+   * states the change may start from, that also stores a success's variants and notifies waiters of a final state.
+   * Final states stay final, except that a verified success may still turn a timed-out task into a succeeded one. A
+   * callback's receipt, given as `appliedReceipt`, is written by the same statement when the change applies (a
+   * refused or repeated callback's receipt is the caller's). A final transition is published once, after commit
    * (invariant 8).
    */
-  async transition(
-    taskId: string,
-    change: TaskTransition,
-    alsoInTransaction?: (manager: EntityManager, outcome: TransitionOutcome) => Promise<void>,
-  ): Promise<TransitionOutcome> {
-    const outcome = await this.dataSource.transaction(async (manager) => {
-      const changed = await this.applyTransition(manager, taskId, change);
-      const task = changed ?? (await this.readTask(manager, taskId));
-      const result = { applied: changed !== undefined, task };
-      await alsoInTransaction?.(manager, result);
-      return result;
-    });
+  async transition(taskId: string, change: TaskTransition, appliedReceipt?: AppliedReceipt): Promise<TransitionOutcome> {
+    const changed = await this.applyTransition(taskId, change, appliedReceipt);
+    const outcome: TransitionOutcome = { applied: changed !== undefined, task: changed ?? (await this.readTask(taskId)) };
     const { applied, task } = outcome;
     if (applied && task && FINAL_STATUSES.includes(task.status)) {
       const path = finalPath(change);
@@ -193,8 +193,8 @@ export class LyricsService {
     }
   }
 
-  private async readTask(manager: EntityManager, taskId: string): Promise<LyricsTaskEntity | undefined> {
-    const [row]: TaskRow[] = await manager.query('SELECT * FROM lyrics_tasks WHERE id = $1', [taskId]);
+  private async readTask(taskId: string): Promise<LyricsTaskEntity | undefined> {
+    const [row]: TaskRow[] = await this.dataSource.query('SELECT * FROM lyrics_tasks WHERE id = $1', [taskId]);
     return row ? taskFromRow(row) : undefined;
   }
 
@@ -202,7 +202,11 @@ export class LyricsService {
    * One statement: the guarded UPDATE, the variants of a success and the notification of a final state, so that a
    * transition costs one round trip. Returns the changed task, or undefined when the guard did not hold.
    */
-  private async applyTransition(manager: EntityManager, taskId: string, change: TaskTransition): Promise<LyricsTaskEntity | undefined> {
+  private async applyTransition(
+    taskId: string,
+    change: TaskTransition,
+    appliedReceipt: AppliedReceipt | undefined,
+  ): Promise<LyricsTaskEntity | undefined> {
     const params: unknown[] = [taskId];
     const param = (value: unknown) => `$${params.push(value)}`;
     const released = `lease_until = NULL, updated_at = clock_timestamp()`;
@@ -260,10 +264,17 @@ export class LyricsService {
                                 ${param(variants.map((v) => v.status))}::text[], ${param(variants.map((v) => v.errorMessage))}::text[])
                 WITH ORDINALITY AS v(title, text, status, error_message, position))`
       : '';
+    const insertReceipt = appliedReceipt
+      ? `, receipt AS (
+           INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)
+           SELECT changed.id, ${param(appliedReceipt.kieTaskId)}, 'applied', ${param(appliedReceipt.remoteAddress)},
+                  ${param(appliedReceipt.body)}, ${param(appliedReceipt.bodyTruncated)}
+           FROM changed)`
+      : '';
     // Delivered at commit, to every instance's waiters (waitForFinal).
     const notify = FINAL_CHANGES.has(change.type) ? `pg_notify(${param(FINAL_TASK_CHANNEL)}, changed.id::text)` : 'NULL';
-    const [row]: TaskRow[] = await manager.query(
-      `WITH changed AS (UPDATE lyrics_tasks SET ${set} WHERE id = $1 AND ${guard} RETURNING *)${insertVariants}
+    const [row]: TaskRow[] = await this.dataSource.query(
+      `WITH changed AS (UPDATE lyrics_tasks SET ${set} WHERE id = $1 AND ${guard} RETURNING *)${insertVariants}${insertReceipt}
        SELECT changed.*, ${notify} AS notified FROM changed`,
       params,
     );

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { signWebhook } from '../../src/lyrics/kie/kie-signature';
 import { LyricsFinalEvent } from '../../src/lyrics/lyrics.events';
+import { KieSandbox, SandboxDelivery } from '../../src/sandbox/kie-sandbox';
 import { TestApp } from './test-app';
+import { waitFor } from './wait';
 
 export function kieFixture(name: string): any {
   return JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'kie', name), 'utf8'));
@@ -36,4 +38,12 @@ export interface ReceiptRow {
 
 export async function receiptsOf(testApp: TestApp, taskId: string): Promise<ReceiptRow[]> {
   return testApp.dataSource.query('SELECT * FROM lyrics_callback_receipts WHERE task_id = $1 ORDER BY id', [taskId]);
+}
+
+/** The sandbox's deliveries for one KIE task, once each has been answered (the task can turn final before). */
+export function answeredDeliveries(sandbox: KieSandbox, kieTaskId: string): Promise<SandboxDelivery[]> {
+  return waitFor(`the callbacks for ${kieTaskId} to be answered`, () => {
+    const deliveries = sandbox.callbacks.filter((d) => d.taskId === kieTaskId);
+    return deliveries.length > 0 && deliveries.every((d) => d.status !== undefined || d.error !== undefined) ? deliveries : undefined;
+  });
 }

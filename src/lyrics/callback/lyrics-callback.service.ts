@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource, EntityManager } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { callbackTokenMatches } from '../callback-token';
 import { ReceiptOutcome } from '../entities/lyrics-callback-receipt.entity';
 import { LyricsTaskEntity } from '../entities/lyrics-task.entity';
@@ -84,19 +84,19 @@ export class LyricsCallbackService {
 
     const result = this.settings.confirmCallbacks ? await this.confirm(callback.kieTaskId) : callback.result;
     if (!result) {
-      await this.record(this.dataSource.manager, receipt, 'unconfirmed', 'record-info does not show a final result yet');
+      await this.record(receipt, 'unconfirmed', 'record-info does not show a final result yet');
       return { status: 200, outcome: 'unconfirmed', message: 'received; the result will be read by polling' };
     }
 
-    let outcome: ReceiptOutcome = 'applied';
-    await this.lyrics.transition(
+    const { applied, task: after } = await this.lyrics.transition(
       task.id,
       { type: 'result', source: 'callback', kieTaskId: callback.kieTaskId, result },
-      async (manager, { applied, task: after }) => {
-        outcome = applied ? 'applied' : sameResult(after, result) ? 'duplicate' : 'already_final';
-        await this.record(manager, receipt, outcome, null);
-      },
+      { kieTaskId: receipt.kieTaskId, remoteAddress: receipt.remoteAddress, ...receipt.storedBody() },
     );
+    // The applied receipt was written with the transition; a repeated or late callback's is written here.
+    const outcome: ReceiptOutcome = applied ? 'applied' : sameResult(after, result) ? 'duplicate' : 'already_final';
+    if (applied) this.metrics.callbackReceipt(outcome);
+    else await this.record(receipt, outcome, null);
     return { status: 200, outcome, message: 'received' };
   }
 
@@ -112,13 +112,13 @@ export class LyricsCallbackService {
       kieTaskId: receipt.kieTaskId,
       remoteAddress: receipt.remoteAddress,
     });
-    await this.record(this.dataSource.manager, receipt, outcome, detail);
+    await this.record(receipt, outcome, detail);
     return { status, outcome, message: status === 401 ? 'callback not authenticated' : detail };
   }
 
-  private async record(manager: EntityManager, receipt: ReceiptDraft, outcome: ReceiptOutcome, detail: string | null): Promise<void> {
+  private async record(receipt: ReceiptDraft, outcome: ReceiptOutcome, detail: string | null): Promise<void> {
     const { body, bodyTruncated } = receipt.storedBody();
-    await manager.query(
+    await this.dataSource.query(
       `INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, detail, remote_address, body, body_truncated)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
       [receipt.taskId, receipt.kieTaskId, outcome, detail, receipt.remoteAddress, body, bodyTruncated],
