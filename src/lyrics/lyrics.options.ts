@@ -95,7 +95,7 @@ export interface LyricsMounting {
 }
 
 /** Fills the defaults and refuses invalid options with one message naming the option. */
-export function resolveLyricsSettings(options: LyricsModuleOptions, mounting: LyricsMounting = { routePrefix: '', callbackController: true }): LyricsSettings {
+export function resolveLyricsSettings(options: LyricsModuleOptions, mounting: LyricsMounting): LyricsSettings {
   if (!options?.kie?.apiKey) throw new LyricsOptionsError('LyricsModule: kie.apiKey is required');
   const timeoutMs = integer('kie.timeoutMs', options.kie.timeoutMs, 15000, 100, 600000);
   const leaseMs = integer('leaseMs', options.leaseMs, 60000, 1000, 3600000);
