@@ -36,7 +36,13 @@ async function main() {
   const results = { bench: 'burst', startedAt: new Date().toISOString(), flags, idealDrainMs: idealMs };
   try {
     const database = await stack.postgres({ statements: true });
-    const sandbox = await stack.sandbox({ 'hmac-key': HMAC_KEY, 'create-max': budget, 'create-window-ms': windowMs, 'result-delay-ms': 3600000, credits: count + 1000 });
+    const sandbox = await stack.sandbox({
+      'hmac-key': HMAC_KEY,
+      'create-max': budget,
+      'create-window-ms': windowMs,
+      'result-delay-ms': 3600000,
+      credits: count + 1000,
+    });
     const profileDir = join(stack.tmp, 'profile');
     if (flags.profile) mkdirSync(profileDir, { recursive: true });
     const service = await stack.service({
@@ -46,15 +52,19 @@ async function main() {
       nodeArgs: flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, '--cpu-prof-interval=500'] : [],
     });
     results.machine = machineInfo(await database.version());
-    console.log(`PostgreSQL ${results.machine.postgres}; sandbox ${sandbox.url} (limit ${budget}/${windowMs} ms); service ${service.url} (pid ${service.pid})`);
+    console.log(
+      `PostgreSQL ${results.machine.postgres}; sandbox ${sandbox.url} (limit ${budget}/${windowMs} ms); service ${service.url} (pid ${service.pid})`,
+    );
     console.log(`${count} POST /lyrics at once; ideal drain ${fmt(idealMs / 1000)} s; time limit ${Math.round(timeLimitMs / 1000)} s`);
 
     // Warm-up (JIT) of the routes the burst takes, spending one create: reads, refused bodies (400: nothing stored),
     // and replays of one idempotent submission (the insert, the conflict and the read back).
     const post = (body, headers = {}) =>
-      fetch(`${service.url}/lyrics`, { method: 'POST', headers: { ...clientHeaders, 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }).then(
-        async (r) => ({ status: r.status, body: await r.json() }),
-      );
+      fetch(`${service.url}/lyrics`, {
+        method: 'POST',
+        headers: { ...clientHeaders, 'content-type': 'application/json', ...headers },
+        body: JSON.stringify(body),
+      }).then(async (r) => ({ status: r.status, body: await r.json() }));
     for (let i = 0; i < flags.warmup; i += 20) {
       await Promise.all(
         Array.from({ length: 20 }, (_, j) =>
@@ -67,13 +77,21 @@ async function main() {
       );
     }
     const [{ id: warmId }] = await database.query(`SELECT id FROM lyrics_tasks WHERE idempotency_key = 'burst-warm-up'`);
-    await waitUntil('the warm-up task to be submitted', async () => (await database.query(`SELECT status FROM lyrics_tasks WHERE id = $1`, [warmId]))[0].status === 'submitted');
+    await waitUntil(
+      'the warm-up task to be submitted',
+      async () => (await database.query(`SELECT status FROM lyrics_tasks WHERE id = $1`, [warmId]))[0].status === 'submitted',
+    );
     // The warm-up's create frees its slot one window later: the burst starts with the whole budget.
     await sleep(windowMs);
 
     // Baseline: the same burst of trivial GETs (each on its own connection), on the same app.
-    const getBurst = await burst({ baseUrl: service.url, requests: Array.from({ length: count }, () => ({ path: '/health/live', headers: clientHeaders })) });
-    console.log(`Baseline: ${count} GET /health/live at once: p50 ${fmt(getBurst.latencyMs.p50)} ms, p99 ${fmt(getBurst.latencyMs.p99)} ms in ${fmt(getBurst.seconds)} s`);
+    const getBurst = await burst({
+      baseUrl: service.url,
+      requests: Array.from({ length: count }, () => ({ path: '/health/live', headers: clientHeaders })),
+    });
+    console.log(
+      `Baseline: ${count} GET /health/live at once: p50 ${fmt(getBurst.latencyMs.p50)} ms, p99 ${fmt(getBurst.latencyMs.p99)} ms in ${fmt(getBurst.seconds)} s`,
+    );
     results.getBurst = { ...getBurst, outcomes: undefined };
 
     const rss = sampleRss(service.pid, 250);
@@ -97,8 +115,16 @@ async function main() {
       await service.stop();
       const p = analyseProfile(newestProfile(profileDir), { ...window, top: 25 });
       console.log(`\nCPU profile of the service while it accepted the burst: ${fmt(p.sampledMs)} ms sampled, idle ${pct(p.idleShare)}`);
-      printTable('Self time by package', ['package', 'ms', 'share'], p.packages.slice(0, 15).map((x) => [x.name, x.ms, pct(x.share)]));
-      printTable('Top frames (self time)', ['frame', 'ms', 'share'], p.frames.slice(0, 20).map((x) => [x.name.slice(0, 100), x.ms, pct(x.share)]));
+      printTable(
+        'Self time by package',
+        ['package', 'ms', 'share'],
+        p.packages.slice(0, 15).map((x) => [x.name, x.ms, pct(x.share)]),
+      );
+      printTable(
+        'Top frames (self time)',
+        ['frame', 'ms', 'share'],
+        p.frames.slice(0, 20).map((x) => [x.name.slice(0, 100), x.ms, pct(x.share)]),
+      );
       results.profile = { accept: { ...accepted, outcomes: undefined }, ...p };
       saveResults('burst-profile', results);
       return;
@@ -124,7 +150,9 @@ async function main() {
       progress.push({ atMs: Date.now() - t0, ...row, rssMiB: service.rssMiB() });
       if (Date.now() - lastPrint >= 30000) {
         lastPrint = Date.now();
-        console.log(`  ${fmt((Date.now() - t0) / 1000)} s: ${row.submitted} submitted, ${row.queued} queued, ${row.final} final, RSS ${fmt(service.rssMiB())} MiB`);
+        console.log(
+          `  ${fmt((Date.now() - t0) / 1000)} s: ${row.submitted} submitted, ${row.queued} queued, ${row.final} final, RSS ${fmt(service.rssMiB())} MiB`,
+        );
       }
       if (row.queued === 0) break;
       await sleep(1000); // the drain's own time comes from the rows (submitted_at), not from this loop
@@ -139,7 +167,11 @@ async function main() {
     const creates = log.filter((r) => r.endpoint === 'create');
     const acceptedCreates = creates.filter((r) => r.httpStatus === 200 && r.code === 200);
     const throttled = creates.filter((r) => r.httpStatus === 429 || [405, 429, 430].includes(r.code));
-    const use = slidingWindowUse(acceptedCreates.map((r) => r.startedAt), windowMs, budget);
+    const use = slidingWindowUse(
+      acceptedCreates.map((r) => r.startedAt),
+      windowMs,
+      budget,
+    );
     const createLatency = summarize(creates.filter((r) => r.finishedAt).map((r) => r.finishedAt - r.startedAt));
     // How long each slot sat idle: from a create's answer to the next create that reused the window, i.e. the gap
     // between the create i and create i+budget beyond one window.
@@ -251,13 +283,24 @@ function report(r) {
   printTable(
     'PostgreSQL statements during the accept phase (pg_stat_statements)',
     ['calls', 'total ms', 'mean ms', 'statement'],
-    r.statementsDuringAccept.filter((s) => !/pg_stat_statements/.test(s.query)).slice(0, 8).map((s) => [Number(s.calls), Number(s.total_ms), Number(s.mean_ms), s.query.slice(0, 100)]),
+    r.statementsDuringAccept
+      .filter((s) => !/pg_stat_statements/.test(s.query))
+      .slice(0, 8)
+      .map((s) => [Number(s.calls), Number(s.total_ms), Number(s.mean_ms), s.query.slice(0, 100)]),
   );
   printTargets([
     { target: 'acceptance p99 <= 100 ms', measured: `${fmt(a.latencyMs.p99)} ms`, met: a.latencyMs.p99 <= 100 },
-    { target: 'every POST accepted (202)', measured: `${a.statusCodes[202] ?? 0}/${a.requests}`, met: (a.statusCodes[202] ?? 0) === a.requests },
+    {
+      target: 'every POST accepted (202)',
+      measured: `${a.statusCodes[202] ?? 0}/${a.requests}`,
+      met: (a.statusCodes[202] ?? 0) === a.requests,
+    },
     { target: 'budget use >= 90% (mean per sliding window)', measured: pct(u.meanShare), met: u.meanShare >= 0.9 },
-    { target: 'never above the budget in any window', measured: `${u.busiestWindow}/${r.flags.budget}`, met: u.busiestWindow <= r.flags.budget },
+    {
+      target: 'never above the budget in any window',
+      measured: `${u.busiestWindow}/${r.flags.budget}`,
+      met: u.busiestWindow <= r.flags.budget,
+    },
     { target: 'zero upstream 429s', measured: String(r.upstream.throttled), met: r.upstream.throttled === 0 },
     { target: 'service RSS <= 200 MB', measured: `${fmt(r.rssMiB.maxMiB)} MiB`, met: r.rssMiB.maxMiB <= 200 },
   ]);

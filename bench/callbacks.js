@@ -37,7 +37,10 @@ const SERVICE_ENV = {
 };
 
 async function main() {
-  const concurrencies = String(flags.concurrency).split(',').map(Number).filter((c) => c > 0);
+  const concurrencies = String(flags.concurrency)
+    .split(',')
+    .map(Number)
+    .filter((c) => c > 0);
   const stack = new Stack('callbacks', { timeLimitMs: flags['time-limit-s'] * 1000, keep: flags.keep });
   const results = { bench: 'callbacks', startedAt: new Date().toISOString(), flags, runs: [] };
   try {
@@ -47,7 +50,9 @@ async function main() {
     let service = await stack.service({ database, sandbox, env: SERVICE_ENV, nodeArgs });
     results.machine = machineInfo(await database.version());
     results.machine.loopback = await loopbackRoundTrip();
-    console.log(`PostgreSQL ${results.machine.postgres} on ${database.url}; sandbox ${sandbox.url}; service ${service.url} (pid ${service.pid})`);
+    console.log(
+      `PostgreSQL ${results.machine.postgres} on ${database.url}; sandbox ${sandbox.url}; service ${service.url} (pid ${service.pid})`,
+    );
     const rss = sampleRss(service.pid);
 
     let batch = 0;
@@ -79,16 +84,35 @@ async function main() {
     };
     const getRun = async (count, connections) => {
       const meter = cpuMeter({ services: [service], database });
-      const load = await fire({ baseUrl: service.url, connections, requests: repeat(count, { path: '/health/live', headers: clientHeaders }) });
+      const load = await fire({
+        baseUrl: service.url,
+        connections,
+        requests: repeat(count, { path: '/health/live', headers: clientHeaders }),
+      });
       const cpuUsed = meter();
-      return { kind: 'GET /health/live', count, connections, ...load, cpuSeconds: cpuUsed, cpuMsPerRequest: { service: (cpuUsed.service * 1000) / count } };
+      return {
+        kind: 'GET /health/live',
+        count,
+        connections,
+        ...load,
+        cpuSeconds: cpuUsed,
+        cpuMsPerRequest: { service: (cpuUsed.service * 1000) / count },
+      };
     };
     const pgRun = async (count, connections, flavour, poolSize) => {
       const tasks = makeSubmittedTasks(count, `pg${batch++}`);
       await insertSubmittedTasks(database, tasks);
       const bodies = tasks.map((task) => callbackRequest(task).body);
       const meter = cpuMeter({ database });
-      const run = await pgBaseline({ url: database.url, tasks, bodies, concurrency: connections, flavour, poolSize, beforeEnd: () => ({ cpuSeconds: meter() }) });
+      const run = await pgBaseline({
+        url: database.url,
+        tasks,
+        bodies,
+        concurrency: connections,
+        flavour,
+        poolSize,
+        beforeEnd: () => ({ cpuSeconds: meter() }),
+      });
       const verification = await verifyCallbacks(database, tasks);
       return {
         kind: `pg ${flavour} (pool ${run.poolSize})`,
@@ -174,7 +198,12 @@ async function main() {
   }
 }
 
-const summaryOf = (run) => ({ count: run.count, connections: run.connections, perSecond: run.verifiedPerSecond ?? run.perSecond, latencyMs: run.latencyMs });
+const summaryOf = (run) => ({
+  count: run.count,
+  connections: run.connections,
+  perSecond: run.verifiedPerSecond ?? run.perSecond,
+  latencyMs: run.latencyMs,
+});
 
 function row(label, run, perSecond) {
   const l = run.latencyMs;
@@ -182,7 +211,19 @@ function row(label, run, perSecond) {
   const c = run.cpuSeconds;
   // How much of the machine's CPU capacity other processes (not ours) used meanwhile: a noisy run shows here.
   const others = c ? pct(c.others / c.capacity) : '-';
-  return [label, run.connections, run.count, perSecond, l.p50, l.p99, l.max, failures, run.cpuMsPerRequest?.service ?? null, run.cpuMsPerRequest?.postgres ?? null, others];
+  return [
+    label,
+    run.connections,
+    run.count,
+    perSecond,
+    l.p50,
+    l.p99,
+    l.max,
+    failures,
+    run.cpuMsPerRequest?.service ?? null,
+    run.cpuMsPerRequest?.postgres ?? null,
+    others,
+  ];
 }
 
 function report(results) {
@@ -198,7 +239,7 @@ function report(results) {
   }
   if (results.small) rows.push(row(`${results.small.count} callbacks at 20 concurrent`, results.small, results.small.verifiedPerSecond));
   if (results.quiet) rows.push(row('diagnostic: callbacks with LOG_LEVEL=warn', results.quiet, results.quiet.verifiedPerSecond));
-  printTable('Callback ingest (latency = time to acknowledgement; pg rows: one callback\'s SQL each)', header, rows);
+  printTable("Callback ingest (latency = time to acknowledgement; pg rows: one callback's SQL each)", header, rows);
 
   printTable(
     'Ratios (verified callbacks/s over the baseline)',
@@ -222,7 +263,9 @@ function report(results) {
   if (m) {
     console.log(
       `\nService memory after the runs: RSS ${fmt(m.rssMiB)} MiB (max sampled ${fmt(results.rssMiB.maxMiB)}) = V8 heap ${fmt(m.heapTotalMiB)} MiB committed ` +
-        `(${fmt(m.heapUsedMiB)} used; ${Object.entries(m.heapSpacesMiB).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}) + external ${fmt(m.externalMiB)} MiB + code, stacks and the rest`,
+        `(${fmt(m.heapUsedMiB)} used; ${Object.entries(m.heapSpacesMiB)
+          .map(([k, v]) => `${k} ${fmt(v)}`)
+          .join(', ')}) + external ${fmt(m.externalMiB)} MiB + code, stacks and the rest`,
     );
   }
 
@@ -244,14 +287,26 @@ function report(results) {
       `\nCPU profile of the service during ${p.run.count} callbacks at ${p.run.connections} (${fmt(p.run.perSecond)}/s under the profiler): ` +
         `${fmt(p.sampledMs)} ms sampled, idle ${pct(p.idleShare)}`,
     );
-    printTable('Self time by package', ['package', 'ms', 'share'], p.packages.slice(0, 15).map((x) => [x.name, x.ms, pct(x.share)]));
-    printTable('Top frames (self time)', ['frame', 'ms', 'share'], p.frames.slice(0, 20).map((x) => [x.name.slice(0, 100), x.ms, pct(x.share)]));
+    printTable(
+      'Self time by package',
+      ['package', 'ms', 'share'],
+      p.packages.slice(0, 15).map((x) => [x.name, x.ms, pct(x.share)]),
+    );
+    printTable(
+      'Top frames (self time)',
+      ['frame', 'ms', 'share'],
+      p.frames.slice(0, 20).map((x) => [x.name.slice(0, 100), x.ms, pct(x.share)]),
+    );
   }
   const main = results.runs.find((r) => r.connections === 20) ?? results.runs[0];
   if (main) {
     const c = main.callbacks;
     printTargets([
-      { target: `>= 1,000 verified callbacks/s (C=${main.connections})`, measured: fmt(c.verifiedPerSecond), met: c.verifiedPerSecond >= 1000 },
+      {
+        target: `>= 1,000 verified callbacks/s (C=${main.connections})`,
+        measured: fmt(c.verifiedPerSecond),
+        met: c.verifiedPerSecond >= 1000,
+      },
       { target: `p99 <= 50 ms (C=${main.connections})`, measured: `${fmt(c.latencyMs.p99)} ms`, met: c.latencyMs.p99 <= 50 },
       { target: '>= 25% of the trivial-GET baseline', measured: pct(main.ratios.serviceVsGet), met: main.ratios.serviceVsGet >= 0.25 },
       { target: 'every callback verified in SQL', measured: `${c.verified}/${c.count}`, met: c.verified === c.count },

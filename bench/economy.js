@@ -68,7 +68,13 @@ function scheduleViolations(times, createdAt, { initialMs, intervalMs, maxMs }, 
 }
 
 async function scenario(stack, database, { name, sandboxFlags, env, count, schedule }) {
-  const sandbox = await stack.sandbox({ 'hmac-key': HMAC_KEY, 'create-max': count, 'create-window-ms': 10000, credits: count * 2, ...sandboxFlags });
+  const sandbox = await stack.sandbox({
+    'hmac-key': HMAC_KEY,
+    'create-max': count,
+    'create-window-ms': 10000,
+    credits: count * 2,
+    ...sandboxFlags,
+  });
   const service = await stack.service({
     database,
     sandbox,
@@ -94,7 +100,10 @@ async function scenario(stack, database, { name, sandboxFlags, env, count, sched
   await waitUntil(
     `${count} tasks of scenario ${name} to be final`,
     async () => {
-      const [{ n }] = await database.query(`SELECT count(*)::int AS n FROM lyrics_tasks WHERE id = ANY($1::uuid[]) AND status IN ('succeeded', 'failed')`, [ids]);
+      const [{ n }] = await database.query(
+        `SELECT count(*)::int AS n FROM lyrics_tasks WHERE id = ANY($1::uuid[]) AND status IN ('succeeded', 'failed')`,
+        [ids],
+      );
       return n === count;
     },
     { timeoutMs: 120000, intervalMs: 200 },
@@ -183,7 +192,10 @@ async function idle(stack, database) {
     seconds: cpu.seconds,
     statementsPerSecond: calls / cpu.seconds,
     // Rounds of the two workers: each starts with the slot lock of its budget.
-    roundsPerSecond: statements.filter((st) => /FROM lyrics_rate_slots/.test(st.query) && /FOR UPDATE/.test(st.query)).reduce((sum, st) => sum + Number(st.calls), 0) / cpu.seconds,
+    roundsPerSecond:
+      statements
+        .filter((st) => /FROM lyrics_rate_slots/.test(st.query) && /FOR UPDATE/.test(st.query))
+        .reduce((sum, st) => sum + Number(st.calls), 0) / cpu.seconds,
     serviceCpuShare: cpu.service / cpu.seconds,
     postgresCpuShare: cpu.postgres / cpu.seconds,
     statements: statements.slice(0, 8),
@@ -290,12 +302,26 @@ function report(r) {
       ['measured mean', fmt(measured)],
       ['measured / lower bound', fmt(measured / b.lowerBound)],
       ['measured / expected', fmt(measured / b.expected)],
-      ['per-task histogram (calls: tasks)', Object.entries(r.dropped.recordInfoHistogram).map(([k, v]) => `${k}: ${v}`).join(', ')],
+      [
+        'per-task histogram (calls: tasks)',
+        Object.entries(r.dropped.recordInfoHistogram)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', '),
+      ],
       ['checks earlier than the schedule allows', r.dropped.checks.scheduleViolations],
-      ['first check after the create, p50 / p99 ms', `${fmt(r.dropped.checks.firstAfterCreateMs.p50)} / ${fmt(r.dropped.checks.firstAfterCreateMs.p99)}`],
+      [
+        'first check after the create, p50 / p99 ms',
+        `${fmt(r.dropped.checks.firstAfterCreateMs.p50)} / ${fmt(r.dropped.checks.firstAfterCreateMs.p99)}`,
+      ],
       ['checks before the result was ready, mean / max', `${fmt(r.dropped.checks.beforeReady.mean)} / ${r.dropped.checks.beforeReady.max}`],
-      ['checks after it was ready, mean / max (1 is ideal)', `${fmt(r.dropped.checks.afterReady.mean)} / ${r.dropped.checks.afterReady.max}`],
-      ['deciding check after ready, p50 / p99 ms', `${fmt(r.dropped.checks.decidingCheckAfterReadyMs.p50)} / ${fmt(r.dropped.checks.decidingCheckAfterReadyMs.p99)}`],
+      [
+        'checks after it was ready, mean / max (1 is ideal)',
+        `${fmt(r.dropped.checks.afterReady.mean)} / ${r.dropped.checks.afterReady.max}`,
+      ],
+      [
+        'deciding check after ready, p50 / p99 ms',
+        `${fmt(r.dropped.checks.decidingCheckAfterReadyMs.p50)} / ${fmt(r.dropped.checks.decidingCheckAfterReadyMs.p99)}`,
+      ],
     ],
   );
   const d = r.idle;
@@ -311,7 +337,11 @@ function report(r) {
     ],
   );
   printTargets([
-    { target: 'A: exactly 1 upstream call per task (the create)', measured: fmt(r.delivered.callsPerTask), met: r.delivered.callsPerTask === 1 },
+    {
+      target: 'A: exactly 1 upstream call per task (the create)',
+      measured: fmt(r.delivered.callsPerTask),
+      met: r.delivered.callsPerTask === 1,
+    },
     {
       target: 'B: never more record-info calls per task than the schedule allows',
       measured: `max ${r.dropped.recordInfoPerTask.max}, mean ${fmt(measured)} (schedule: ${b.lowerBound}..${b.upperBound})`,
@@ -322,8 +352,16 @@ function report(r) {
       measured: String(r.dropped.checks.scheduleViolations + r.deliveredShortDelay.checks.scheduleViolations),
       met: r.dropped.checks.scheduleViolations + r.deliveredShortDelay.checks.scheduleViolations === 0,
     },
-    { target: 'D: an idle instance looks about once per interval per worker (<= 3 rounds/s)', measured: fmt(d.roundsPerSecond), met: d.roundsPerSecond <= 3 },
-    { target: 'no throttled creates', measured: String(r.delivered.throttledCreates + r.dropped.throttledCreates + r.deliveredShortDelay.throttledCreates), met: r.delivered.throttledCreates + r.dropped.throttledCreates + r.deliveredShortDelay.throttledCreates === 0 },
+    {
+      target: 'D: an idle instance looks about once per interval per worker (<= 3 rounds/s)',
+      measured: fmt(d.roundsPerSecond),
+      met: d.roundsPerSecond <= 3,
+    },
+    {
+      target: 'no throttled creates',
+      measured: String(r.delivered.throttledCreates + r.dropped.throttledCreates + r.deliveredShortDelay.throttledCreates),
+      met: r.delivered.throttledCreates + r.dropped.throttledCreates + r.deliveredShortDelay.throttledCreates === 0,
+    },
   ]);
 }
 

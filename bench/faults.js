@@ -50,7 +50,12 @@ async function main() {
     const started = Date.now();
     const observations = await runFaultScenario({
       sandbox,
-      database: { url: database.url, query: (sql, params) => database.query(sql, params), stop: () => database.stop(), start: () => database.start() },
+      database: {
+        url: database.url,
+        query: (sql, params) => database.query(sql, params),
+        stop: () => database.stop(),
+        start: () => database.start(),
+      },
       startService: async ({ name, port }) => {
         const service = await stack.service({
           database,
@@ -107,7 +112,12 @@ function report(checks, f) {
       ['  database outage (s)', t.databaseOutageMs / 1000],
       ['all final after (s)', t.allFinalAfterMs / 1000],
       ['  of which after the database came back (s)', t.lastFinalAfterDatabaseMs / 1000],
-      ['final states', Object.entries(f.byStatus).map(([k, v]) => `${k}: ${v}`).join(', ')],
+      [
+        'final states',
+        Object.entries(f.byStatus)
+          .map(([k, v]) => `${k}: ${v}`)
+          .join(', '),
+      ],
       ['sandbox mix drawn', JSON.stringify(f.sandboxMix)],
       ['upstream calls', JSON.stringify(f.upstream)],
       ['callback deliveries by answer', JSON.stringify(f.callbackDeliveries)],

@@ -188,9 +188,14 @@ async function measureClaims(database, runs) {
     for (let i = 0; i < runs; i++) {
       const t0 = process.hrtime.bigint();
       await client.query('BEGIN');
-      const slots = (await client.query(CLAIMS['dispatcher: free create slots'].sql, CLAIMS['dispatcher: free create slots'].params)).rows.map((r) => r.slot);
+      const slots = (
+        await client.query(CLAIMS['dispatcher: free create slots'].sql, CLAIMS['dispatcher: free create slots'].params)
+      ).rows.map((r) => r.slot);
       const due = (await client.query(CLAIMS['dispatcher: due queued tasks'].sql, [slots.length])).rows;
-      await client.query(`UPDATE lyrics_rate_slots SET used_at = clock_timestamp() WHERE bucket = $1 AND slot = ANY($2)`, ['create', slots.slice(0, due.length)]);
+      await client.query(`UPDATE lyrics_rate_slots SET used_at = clock_timestamp() WHERE bucket = $1 AND slot = ANY($2)`, [
+        'create',
+        slots.slice(0, due.length),
+      ]);
       await client.query(
         `UPDATE lyrics_tasks AS task
          SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
@@ -202,7 +207,12 @@ async function measureClaims(database, runs) {
       await client.query('ROLLBACK');
       latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
-    out['dispatcher: whole claim transaction (5 statements)'] = { latencyMs: summarize(latencies), rows: null, executionMs: null, plan: [] };
+    out['dispatcher: whole claim transaction (5 statements)'] = {
+      latencyMs: summarize(latencies),
+      rows: null,
+      executionMs: null,
+      plan: [],
+    };
   } finally {
     await client.end();
   }
@@ -310,7 +320,11 @@ async function main() {
     for (const [name, path] of Object.entries(pages)) {
       if (!path.startsWith('/lyrics')) continue;
       const params = new URL(path, 'http://x').searchParams;
-      const [sql, parameters] = listQuery(dataSource, { status: params.get('status') ?? undefined, limit: Number(params.get('limit')), cursor: params.get('cursor') ?? undefined });
+      const [sql, parameters] = listQuery(dataSource, {
+        status: params.get('status') ?? undefined,
+        limit: Number(params.get('limit')),
+        cursor: params.get('cursor') ?? undefined,
+      });
       const plan = (await dataSource.query(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, parameters)).map((r) => r['QUERY PLAN']);
       const ids = (await dataSource.query(sql, parameters)).map((r) => r.task_id);
       const [vsql, vparams] = dataSource
@@ -346,7 +360,14 @@ function report(r) {
   printTable(
     `Work claims at ${r.flags.rows.toLocaleString('en-US')} rows (client-side, inside BEGIN ... ROLLBACK; ${r.flags.runs} runs each)`,
     ['statement', 'rows', 'p50 ms', 'p99 ms', 'max ms', 'server exec ms'],
-    Object.entries(r.claims).map(([name, c]) => [name, c.rows ?? '-', c.latencyMs.p50, c.latencyMs.p99, c.latencyMs.max, c.executionMs ?? '-']),
+    Object.entries(r.claims).map(([name, c]) => [
+      name,
+      c.rows ?? '-',
+      c.latencyMs.p50,
+      c.latencyMs.p99,
+      c.latencyMs.max,
+      c.executionMs ?? '-',
+    ]),
   );
   for (const name of ['dispatcher: due queued tasks', 'poller: due submitted tasks']) {
     console.log(`\nEXPLAIN (ANALYZE, BUFFERS) ${name}:\n  ${r.claims[name].plan.join('\n  ')}`);
@@ -354,7 +375,15 @@ function report(r) {
   printTable(
     `GET /lyrics over HTTP (sequential, ${r.flags.runs} runs each, the service's workers running)`,
     ['page', 'items', 'p50 ms', 'p99 ms', 'max ms', 'list query exec ms', 'variants exec ms'],
-    Object.entries(r.list).map(([name, l]) => [name, l.items ?? '-', l.latencyMs.p50, l.latencyMs.p99, l.latencyMs.max, r.listPlans[name]?.executionMs ?? '-', r.listPlans[name]?.variantsExecutionMs ?? '-']),
+    Object.entries(r.list).map(([name, l]) => [
+      name,
+      l.items ?? '-',
+      l.latencyMs.p50,
+      l.latencyMs.p99,
+      l.latencyMs.max,
+      r.listPlans[name]?.executionMs ?? '-',
+      r.listPlans[name]?.variantsExecutionMs ?? '-',
+    ]),
   );
   const m = r.metricsScrape;
   printTable(
@@ -366,12 +395,18 @@ function report(r) {
   const mem = r.memory;
   console.log(
     `\nService memory at the end: RSS ${fmt(mem.rssMiB)} MiB = V8 heap ${fmt(mem.heapTotalMiB)} MiB committed (${fmt(mem.heapUsedMiB)} used; ` +
-      `${Object.entries(mem.heapSpacesMiB).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}) + external ${fmt(mem.externalMiB)} MiB + code, stacks and the rest`,
+      `${Object.entries(mem.heapSpacesMiB)
+        .map(([k, v]) => `${k} ${fmt(v)}`)
+        .join(', ')}) + external ${fmt(mem.externalMiB)} MiB + code, stacks and the rest`,
   );
   console.log(`\nEXPLAIN (ANALYZE, BUFFERS) list query, deep page:\n  ${r.listPlans['deep page (cursor mid-table)'].plan.join('\n  ')}`);
   console.log(`\nEXPLAIN (ANALYZE, BUFFERS) list query, status=failed:\n  ${r.listPlans['status=failed, first page'].plan.join('\n  ')}`);
   const claimP99 = Math.max(...['dispatcher: due queued tasks', 'poller: due submitted tasks'].map((n) => r.claims[n].latencyMs.p99));
-  const listP99 = Math.max(...Object.entries(r.list).filter(([name]) => !name.startsWith('baseline')).map(([, l]) => l.latencyMs.p99));
+  const listP99 = Math.max(
+    ...Object.entries(r.list)
+      .filter(([name]) => !name.startsWith('baseline'))
+      .map(([, l]) => l.latencyMs.p99),
+  );
   printTargets([
     { target: 'claim p99 <= 5 ms (worst of the two claim SELECTs)', measured: `${fmt(claimP99)} ms`, met: claimP99 <= 5 },
     { target: 'list page p99 <= 20 ms (worst page)', measured: `${fmt(listP99)} ms`, met: listP99 <= 20 },

@@ -74,7 +74,8 @@ async function bootstrap(): Promise<void> {
   }
   started = true;
   logger.log(`Listening on http://localhost:${config.port} (API docs at /docs)`, 'Bootstrap');
-  if (!stack.config.publicBaseUrl) logger.warn('PUBLIC_BASE_URL is not set: KIE cannot call back; results arrive by polling only', 'Bootstrap');
+  if (!stack.config.publicBaseUrl)
+    logger.warn('PUBLIC_BASE_URL is not set: KIE cannot call back; results arrive by polling only', 'Bootstrap');
   if (config.apiKeys.length === 0) logger.warn('API_KEYS is not set: the client API is open to anyone (development only)', 'Bootstrap');
 }
 

@@ -51,9 +51,7 @@ describe('an instance killed with SIGKILL while it holds leases', () => {
         prompts.map(async (prompt) => (await request(`http://127.0.0.1:${port}`).post('/lyrics').send({ prompt }).expect(202)).body.id),
       );
       await waitFor('checks in flight under lease', async () => {
-        const [{ n }] = await database.query(
-          `SELECT count(*) AS n FROM lyrics_tasks WHERE status = 'submitted' AND lease_until > now()`,
-        );
+        const [{ n }] = await database.query(`SELECT count(*) AS n FROM lyrics_tasks WHERE status = 'submitted' AND lease_until > now()`);
         return Number(n) >= 2;
       });
     } finally {

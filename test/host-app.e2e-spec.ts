@@ -7,14 +7,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import request from 'supertest';
-import {
-  LYRICS_MIGRATIONS,
-  LYRICS_SUCCEEDED,
-  LyricsModule,
-  LyricsModuleExtras,
-  LyricsService,
-  LyricsSucceededEvent,
-} from '../src/lyrics';
+import { LYRICS_MIGRATIONS, LYRICS_SUCCEEDED, LyricsModule, LyricsModuleExtras, LyricsService, LyricsSucceededEvent } from '../src/lyrics';
 import { KieSandbox } from '../src/sandbox/kie-sandbox';
 import { answeredDeliveries } from './support/callbacks';
 import { createTestDatabase, TestDatabase } from './support/database';
@@ -178,7 +171,11 @@ describe('LyricsModule registration', () => {
   // compile would leave an opened one behind.
   const compile = (lyricsModule: ReturnType<typeof LyricsModule.forRoot>, ...others: (typeof FeatureModule)[]) =>
     Test.createTestingModule({
-      imports: [TypeOrmModule.forRoot({ type: 'postgres', url: database.url, autoLoadEntities: true, manualInitialization: true }), lyricsModule, ...others],
+      imports: [
+        TypeOrmModule.forRoot({ type: 'postgres', url: database.url, autoLoadEntities: true, manualInitialization: true }),
+        lyricsModule,
+        ...others,
+      ],
     }).compile();
 
   it.each([
@@ -210,7 +207,15 @@ describe('the npm package', () => {
     const root = join(__dirname, '..');
     const { stdout } = await promisify(execFile)('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: root });
     const files: string[] = JSON.parse(stdout)[0].files.map((file: { path: string }) => file.path);
-    expect(files).toEqual(expect.arrayContaining(['package.json', 'README.md', 'dist/lyrics/index.js', 'dist/lyrics/index.d.ts', 'dist/lyrics/lyrics.module.js']));
+    expect(files).toEqual(
+      expect.arrayContaining([
+        'package.json',
+        'README.md',
+        'dist/lyrics/index.js',
+        'dist/lyrics/index.d.ts',
+        'dist/lyrics/lyrics.module.js',
+      ]),
+    );
     expect(files.filter((file) => /^dist\/lyrics\/migrations\/\d+-\w+\.js$/.test(file)).length).toBeGreaterThan(0);
     expect(files.filter((file) => /spec|test|sandbox|\.map$/.test(file))).toEqual([]);
     expect(files.every((file) => file.startsWith('dist/lyrics/') || ['package.json', 'README.md'].includes(file))).toBe(true);

@@ -21,7 +21,14 @@ async function fixedServer(handler: (req: import('node:http').IncomingMessage, r
   const server: Server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return { url, close: () => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }) };
+  return {
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
 
 describe('KieClient against the sandbox over HTTP', () => {
@@ -107,7 +114,9 @@ describe('KieClient against the sandbox over HTTP', () => {
       const id = await create('[sandbox:lyricsData,drop] spelled');
       const outcome = await kie.getLyricsRecord(id);
       expect(outcome).toMatchObject({ kind: 'record', result: { state: 'succeeded' } });
-      expect((outcome as any).result.variants.map((v: { title: string }) => v.title)).toEqual(sandbox.task(id)!.variants.map((v) => v.title));
+      expect((outcome as any).result.variants.map((v: { title: string }) => v.title)).toEqual(
+        sandbox.task(id)!.variants.map((v) => v.title),
+      );
     });
 
     it.each([
@@ -161,7 +170,9 @@ describe('KieClient on the transport edges', () => {
   });
 
   it('honours Retry-After on a throttle', async () => {
-    const server = await fixedServer((_, res) => res.writeHead(429, { 'retry-after': '7' }).end('{"code":429,"msg":"slow down","data":null}'));
+    const server = await fixedServer((_, res) =>
+      res.writeHead(429, { 'retry-after': '7' }).end('{"code":429,"msg":"slow down","data":null}'),
+    );
     try {
       expect(await clientFor(server.url).createLyricsTask('p', 'https://example.com/cb')).toEqual({
         kind: 'retry',
@@ -187,7 +198,8 @@ describe('KieClient on the transport edges', () => {
     const server = await fixedServer((_, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(fixture(name)));
     try {
       const client = clientFor(server.url);
-      const outcome = call === 'create' ? await client.createLyricsTask('p', 'https://example.com/cb') : await client.getLyricsRecord('a41f');
+      const outcome =
+        call === 'create' ? await client.createLyricsTask('p', 'https://example.com/cb') : await client.getLyricsRecord('a41f');
       expect(outcome).toEqual(expected);
     } finally {
       await server.close();
@@ -198,7 +210,10 @@ describe('KieClient on the transport edges', () => {
     const server = await fixedServer((_, res) => res.writeHead(200).end(fixture('record-info-success.json')));
     try {
       const outcome = await clientFor(server.url).getLyricsRecord('a41f7c2e9b8d4e0f9c3a6b5d2e1f0a97');
-      expect(outcome).toMatchObject({ kind: 'record', result: { state: 'succeeded', variants: [{ title: 'Harbor Night' }, { title: 'City Sleeps' }] } });
+      expect(outcome).toMatchObject({
+        kind: 'record',
+        result: { state: 'succeeded', variants: [{ title: 'Harbor Night' }, { title: 'City Sleeps' }] },
+      });
     } finally {
       await server.close();
     }

@@ -33,7 +33,10 @@ describe("KIE's callbacks", () => {
 
   /** A task KIE accepted and will never call back about, and the callBackUrl KIE was given for it. */
   async function submittedTask(prompt: string) {
-    const { body } = await request(testApp.url).post('/lyrics').send({ prompt: `[sandbox:drop] ${prompt}` }).expect(202);
+    const { body } = await request(testApp.url)
+      .post('/lyrics')
+      .send({ prompt: `[sandbox:drop] ${prompt}` })
+      .expect(202);
     const task = await waitForStatus(body.id, 'submitted');
     const create = sandbox.requests.find((r) => r.endpoint === 'create' && r.taskId === task.kieTaskId)!;
     return { id: body.id as string, kieTaskId: task.kieTaskId as string, callbackPath: new URL(create.callBackUrl!).pathname };
@@ -54,9 +57,14 @@ describe("KIE's callbacks", () => {
     expect(task.error).toBeNull();
     expect((await answeredDeliveries(sandbox, task.kieTaskId)).map((d) => d.status)).toEqual([200]);
     await waitFor('the event', () => eventsFor(body.id).length === 1);
-    expect(eventsFor(body.id)[0]).toMatchObject({ name: 'lyrics.succeeded', task: { id: body.id, status: 'succeeded', variants: task.variants } });
+    expect(eventsFor(body.id)[0]).toMatchObject({
+      name: 'lyrics.succeeded',
+      task: { id: body.id, status: 'succeeded', variants: task.variants },
+    });
     const receipts = await receiptsOf(testApp, body.id);
-    expect(receipts).toMatchObject([{ outcome: 'applied', kie_task_id: task.kieTaskId, remote_address: expect.stringContaining('127.0.0.1') }]);
+    expect(receipts).toMatchObject([
+      { outcome: 'applied', kie_task_id: task.kieTaskId, remote_address: expect.stringContaining('127.0.0.1') },
+    ]);
     expect(JSON.parse(receipts[0].body).data.task_id).toBe(task.kieTaskId);
     const [{ result_source }] = await testApp.dataSource.query('SELECT result_source FROM lyrics_tasks WHERE id = $1', [body.id]);
     expect(result_source).toBe('callback');
@@ -99,12 +107,18 @@ describe("KIE's callbacks", () => {
     const now = () => Math.floor(Date.now() / 1000);
     const cases: [string, (kieTaskId: string, path: string) => { path: string; headers: Record<string, string> }][] = [
       ['a wrong token', (k, path) => ({ path: path.replace(/\/[^/]+$/, '/wrong-token'), headers: signatureHeaders(k, HMAC_KEY) })],
-      ['an unknown task', (k) => ({ path: '/lyrics/callback/7a4c1c39-5a0e-4a54-9d8a-000000000000/token', headers: signatureHeaders(k, HMAC_KEY) })],
+      [
+        'an unknown task',
+        (k) => ({ path: '/lyrics/callback/7a4c1c39-5a0e-4a54-9d8a-000000000000/token', headers: signatureHeaders(k, HMAC_KEY) }),
+      ],
       ['a forged signature', (k, path) => ({ path, headers: signatureHeaders(k, 'not-the-key') })],
       ['a stale timestamp (301 s old)', (k, path) => ({ path, headers: signatureHeaders(k, HMAC_KEY, now() - 301) })],
       ['a future timestamp (301 s ahead)', (k, path) => ({ path, headers: signatureHeaders(k, HMAC_KEY, now() + 301) })],
       ['missing signature headers', (_, path) => ({ path, headers: {} })],
-      ['a signature over another task id', (_, path) => ({ path, headers: signatureHeaders('ee9c2715375b7837f8bb51d641ff5863', HMAC_KEY) })],
+      [
+        'a signature over another task id',
+        (_, path) => ({ path, headers: signatureHeaders('ee9c2715375b7837f8bb51d641ff5863', HMAC_KEY) }),
+      ],
     ];
 
     it.each(cases)('%s', async (_, attack) => {
@@ -176,7 +190,10 @@ describe("KIE's callbacks", () => {
   });
 
   it('applies duplicated and camelCase deliveries from the sandbox once', async () => {
-    const { body } = await request(testApp.url).post('/lyrics').send({ prompt: '[sandbox:duplicate=3,camel,lyricsData] twice told' }).expect(202);
+    const { body } = await request(testApp.url)
+      .post('/lyrics')
+      .send({ prompt: '[sandbox:duplicate=3,camel,lyricsData] twice told' })
+      .expect(202);
     const task = await waitForStatus(body.id, 'succeeded');
     await waitFor('three deliveries', () => sandbox.callbacks.filter((d) => d.taskId === task.kieTaskId).length === 3);
     await waitFor('three receipts', async () => (await receiptsOf(testApp, body.id)).length === 3);
@@ -200,13 +217,19 @@ describe("KIE's callbacks", () => {
         .set('content-type', 'application/json')
         .send('{"code": 200, "data": {')
         .expect(400);
-      expect(await receiptsOf(testApp, id)).toMatchObject([{ outcome: 'malformed', body: '{"code": 200, "data": {', detail: expect.stringContaining('not valid JSON') }]);
+      expect(await receiptsOf(testApp, id)).toMatchObject([
+        { outcome: 'malformed', body: '{"code": 200, "data": {', detail: expect.stringContaining('not valid JSON') },
+      ]);
       expect((await getTask(id)).status).toBe('submitted');
     });
 
     it('answers 400 to JSON that is not a callback', async () => {
       const { kieTaskId, callbackPath } = await submittedTask('shapeless');
-      const answer = await request(testApp.url).post(callbackPath).set(signatureHeaders(kieTaskId, HMAC_KEY)).send({ hello: 'world' }).expect(400);
+      const answer = await request(testApp.url)
+        .post(callbackPath)
+        .set(signatureHeaders(kieTaskId, HMAC_KEY))
+        .send({ hello: 'world' })
+        .expect(400);
       expect(answer.body.message).toMatch(/data/);
     });
 
@@ -237,7 +260,11 @@ describe("KIE's callbacks, confirmed with record-info (LYRICS_CONFIRM_CALLBACKS=
       const tampered = kieFixture('callback-success-kie-snake_case.json');
       tampered.data.task_id = task.kieTaskId;
       tampered.data.data[0].text = 'words KIE never wrote';
-      await request(testApp.url).post(new URL(create.callBackUrl!).pathname).set(signatureHeaders(task.kieTaskId, HMAC_KEY)).send(tampered).expect(200);
+      await request(testApp.url)
+        .post(new URL(create.callBackUrl!).pathname)
+        .set(signatureHeaders(task.kieTaskId, HMAC_KEY))
+        .send(tampered)
+        .expect(200);
       const stored = (await request(testApp.url).get(`/lyrics/${body.id}`)).body;
       expect(stored.variants.map((v: { text: string }) => v.text)).toEqual(sandbox.task(task.kieTaskId)!.variants.map((v) => v.text));
       expect(sandbox.requests.filter((r) => r.endpoint === 'record-info')).toHaveLength(1);

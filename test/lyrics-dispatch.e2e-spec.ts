@@ -4,8 +4,7 @@ import { createTestDatabase } from './support/database';
 import { startTestApp, TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
 
-const createsFor = (sandbox: KieSandbox, prompt: string) =>
-  sandbox.requests.filter((r) => r.endpoint === 'create' && r.prompt === prompt);
+const createsFor = (sandbox: KieSandbox, prompt: string) => sandbox.requests.filter((r) => r.endpoint === 'create' && r.prompt === prompt);
 
 async function statusOf(testApp: TestApp, id: string) {
   return (await request(testApp.url).get(`/lyrics/${id}`).expect(200)).body;
@@ -24,7 +23,10 @@ function waitForFinal(testApp: TestApp, id: string, status: string, timeoutMs = 
 
 /** The most accepted creates KIE saw in any window of `windowMs` (by arrival time). */
 function busiestWindow(requests: SandboxRequest[], windowMs: number): number {
-  const arrivals = requests.filter((r) => r.endpoint === 'create' && r.code === 200).map((r) => r.startedAt).sort((a, b) => a - b);
+  const arrivals = requests
+    .filter((r) => r.endpoint === 'create' && r.code === 200)
+    .map((r) => r.startedAt)
+    .sort((a, b) => a - b);
   let busiest = 0;
   for (let start = 0, end = 0; end < arrivals.length; end++) {
     while (arrivals[end] - arrivals[start] >= windowMs) start++;
@@ -133,7 +135,12 @@ describe('dispatching creates to KIE', () => {
     const burst = async (instances: TestApp[], sandbox: KieSandbox, label: string) => {
       const prompts = Array.from({ length: 50 }, (_, i) => `${label} burst ${i}`);
       const accepted = await Promise.all(
-        prompts.map((prompt, i) => request(instances[i % instances.length].url).post('/lyrics').send({ prompt }).expect(202)),
+        prompts.map((prompt, i) =>
+          request(instances[i % instances.length].url)
+            .post('/lyrics')
+            .send({ prompt })
+            .expect(202),
+        ),
       );
       const ids = accepted.map((response) => response.body.id as string);
       await waitFor(

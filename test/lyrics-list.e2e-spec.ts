@@ -9,7 +9,10 @@ describe('GET /lyrics', () => {
     // No KIE here: the tasks stay queued, which is all a listing needs.
     testApp = await startTestApp();
     for (let i = 0; i < 25; i++) {
-      const { body } = await request(testApp.url).post('/lyrics').send({ prompt: `listed ${i}` }).expect(202);
+      const { body } = await request(testApp.url)
+        .post('/lyrics')
+        .send({ prompt: `listed ${i}` })
+        .expect(202);
       created.push(body.id);
     }
   });
@@ -44,7 +47,10 @@ describe('GET /lyrics', () => {
   it('misses and repeats nothing while new tasks are being inserted', async () => {
     let inserted = 0;
     const { seen } = await readAll({ limit: '4' }, async () => {
-      await request(testApp.url).post('/lyrics').send({ prompt: `inserted while listing ${inserted++}` }).expect(202);
+      await request(testApp.url)
+        .post('/lyrics')
+        .send({ prompt: `inserted while listing ${inserted++}` })
+        .expect(202);
     });
     const ids = seen.map((task) => task.id);
     expect(new Set(ids).size).toBe(ids.length);

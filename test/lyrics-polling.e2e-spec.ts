@@ -56,11 +56,13 @@ describe('polling: the safety net', () => {
   it.each([
     ['data', '[sandbox:drop,null-polls=1,pending-polls=1] lost callback'],
     ['lyricsData', '[sandbox:drop,null-polls=1,pending-polls=1,lyricsData] lost callback, other spelling'],
-  ])("finishes a task whose callback was dropped, through 422-null, PENDING, SUCCESS (array key %s)", async (_, prompt) => {
+  ])('finishes a task whose callback was dropped, through 422-null, PENDING, SUCCESS (array key %s)', async (_, prompt) => {
     const id = await submit(testApp, prompt);
     const task = await waitForStatus(testApp, id, 'succeeded');
     const truth = sandbox.task(task.kieTaskId)!;
-    expect(task.variants.map((v: { title: string; text: string }) => [v.title, v.text])).toEqual(truth.variants.map((v) => [v.title, v.text]));
+    expect(task.variants.map((v: { title: string; text: string }) => [v.title, v.text])).toEqual(
+      truth.variants.map((v) => [v.title, v.text]),
+    );
     expect(recordInfoCalls(sandbox, task.kieTaskId).map((r) => (r.code === 422 ? 'null' : 'record'))).toEqual(['null', 'record', 'record']);
     expect(await resultSource(testApp, id)).toEqual({ result_source: 'poll', polls: 3 });
     await waitFor('one event', () => events.filter((e) => e.task.id === id).length === 1);
@@ -131,13 +133,17 @@ describe('polling across instances', () => {
       await waitFor(
         'all 30 succeeded',
         async () => {
-          const [{ n }] = await first.dataSource.query(`SELECT count(*) AS n FROM lyrics_tasks WHERE id = ANY($1) AND status = 'succeeded'`, [ids]);
+          const [{ n }] = await first.dataSource.query(
+            `SELECT count(*) AS n FROM lyrics_tasks WHERE id = ANY($1) AND status = 'succeeded'`,
+            [ids],
+          );
           return Number(n) === 30;
         },
         { timeoutMs: 30000, intervalMs: 100 },
       );
       const byTask = new Map<string, { startedAt: number; finishedAt?: number }[]>();
-      for (const r of sandbox.requests.filter((r) => r.endpoint === 'record-info')) byTask.set(r.taskId!, [...(byTask.get(r.taskId!) ?? []), r]);
+      for (const r of sandbox.requests.filter((r) => r.endpoint === 'record-info'))
+        byTask.set(r.taskId!, [...(byTask.get(r.taskId!) ?? []), r]);
       expect(byTask.size).toBe(30);
       for (const calls of byTask.values()) {
         expect(calls.length).toBeGreaterThanOrEqual(3);
@@ -158,8 +164,13 @@ describe('polling across instances', () => {
     try {
       const id = await submit(testApp, '[sandbox:drop] slow to read');
       await waitFor('a check in flight', async () => {
-        const [{ lease_until }] = await testApp.dataSource.query(`SELECT lease_until FROM lyrics_tasks WHERE id = $1 AND status = 'submitted'`, [id]);
-        return lease_until !== null && recordInfoCalls(sandbox, sandbox.requests.find((r) => r.endpoint === 'create')!.taskId!).length === 1;
+        const [{ lease_until }] = await testApp.dataSource.query(
+          `SELECT lease_until FROM lyrics_tasks WHERE id = $1 AND status = 'submitted'`,
+          [id],
+        );
+        return (
+          lease_until !== null && recordInfoCalls(sandbox, sandbox.requests.find((r) => r.endpoint === 'create')!.taskId!).length === 1
+        );
       });
       await testApp.app.close();
       closed = true;

@@ -19,8 +19,7 @@ describe('POST /lyrics, GET /lyrics/:id', () => {
     await sandbox.stop();
   });
 
-  const taskRows = async (): Promise<number> =>
-    Number((await testApp.dataSource.query('SELECT count(*) AS n FROM lyrics_tasks'))[0].n);
+  const taskRows = async (): Promise<number> => Number((await testApp.dataSource.query('SELECT count(*) AS n FROM lyrics_tasks'))[0].n);
   const createsFor = (prompt: string) => sandbox.requests.filter((r) => r.endpoint === 'create' && r.prompt === prompt);
   const waitForStatus = (id: string, status: string) =>
     waitFor(`task ${id} to be ${status}`, async () => {
@@ -81,17 +80,38 @@ describe('POST /lyrics, GET /lyrics/:id', () => {
       ['a prompt that is not a string', () => request(testApp.url).post('/lyrics').send({ prompt: 42 }), /prompt must be a string/],
       [
         'a prompt over 200 characters',
-        () => request(testApp.url).post('/lyrics').send({ prompt: 'x'.repeat(201) }),
+        () =>
+          request(testApp.url)
+            .post('/lyrics')
+            .send({ prompt: 'x'.repeat(201) }),
         /prompt must be shorter than or equal to 200 characters/,
       ],
-      ['metadata that is an array', () => request(testApp.url).post('/lyrics').send({ prompt: 'ok', metadata: [1] }), /metadata must be an object/],
-      ['metadata that is a string', () => request(testApp.url).post('/lyrics').send({ prompt: 'ok', metadata: 'x' }), /metadata must be an object/],
+      [
+        'metadata that is an array',
+        () =>
+          request(testApp.url)
+            .post('/lyrics')
+            .send({ prompt: 'ok', metadata: [1] }),
+        /metadata must be an object/,
+      ],
+      [
+        'metadata that is a string',
+        () => request(testApp.url).post('/lyrics').send({ prompt: 'ok', metadata: 'x' }),
+        /metadata must be an object/,
+      ],
       [
         'metadata over 4 KiB',
-        () => request(testApp.url).post('/lyrics').send({ prompt: 'ok', metadata: { blob: 'x'.repeat(4100) } }),
+        () =>
+          request(testApp.url)
+            .post('/lyrics')
+            .send({ prompt: 'ok', metadata: { blob: 'x'.repeat(4100) } }),
         /metadata must be at most 4096 bytes as JSON/,
       ],
-      ['an unknown field', () => request(testApp.url).post('/lyrics').send({ prompt: 'ok', model: 'v5' }), /property model should not exist/],
+      [
+        'an unknown field',
+        () => request(testApp.url).post('/lyrics').send({ prompt: 'ok', model: 'v5' }),
+        /property model should not exist/,
+      ],
       [
         'malformed JSON',
         () => request(testApp.url).post('/lyrics').set('content-type', 'application/json').send('{"prompt": "ok"'),
@@ -114,7 +134,10 @@ describe('POST /lyrics, GET /lyrics/:id', () => {
     });
 
     it('accepts a prompt of exactly 200 characters', async () => {
-      await request(testApp.url).post('/lyrics').send({ prompt: 'y'.repeat(200) }).expect(202);
+      await request(testApp.url)
+        .post('/lyrics')
+        .send({ prompt: 'y'.repeat(200) })
+        .expect(202);
     });
   });
 
@@ -137,7 +160,11 @@ describe('POST /lyrics, GET /lyrics/:id', () => {
     it('answers 409 for the same key with another body, and stores nothing', async () => {
       await request(testApp.url).post('/lyrics').set('Idempotency-Key', 'conflict-1').send({ prompt: 'First' }).expect(202);
       const before = await taskRows();
-      const { body } = await request(testApp.url).post('/lyrics').set('Idempotency-Key', 'conflict-1').send({ prompt: 'Second' }).expect(409);
+      const { body } = await request(testApp.url)
+        .post('/lyrics')
+        .set('Idempotency-Key', 'conflict-1')
+        .send({ prompt: 'Second' })
+        .expect(409);
       expect(body.message).toMatch(/Idempotency-Key/);
       expect(await taskRows()).toBe(before);
       expect(createsFor('Second')).toHaveLength(0);

@@ -35,14 +35,19 @@ describe('the standalone service in front of clients', () => {
       await request(testApp.url).post('/lyrics').set(bearer('not-a-key')).send({ prompt: 'wrong key' }).expect(401);
       await request(testApp.url).post('/lyrics').set({ Authorization: KEY }).send({ prompt: 'not bearer' }).expect(401);
       await request(testApp.url).get('/lyrics').expect(401);
-      const [{ n }] = await testApp.dataSource.query(`SELECT count(*) AS n FROM lyrics_tasks WHERE prompt IN ('no key', 'wrong key', 'not bearer')`);
+      const [{ n }] = await testApp.dataSource.query(
+        `SELECT count(*) AS n FROM lyrics_tasks WHERE prompt IN ('no key', 'wrong key', 'not bearer')`,
+      );
       expect(Number(n)).toBe(0);
     });
 
     it('accepts either configured key, and leaves the callback route to its own authentication', async () => {
       const { body } = await request(testApp.url).post('/lyrics').set(bearer(OTHER_KEY)).send({ prompt: 'keyed' }).expect(202);
       // The sandbox's callback carries no API key: it is authenticated by its token alone.
-      await waitFor('the callback', async () => (await request(testApp.url).get(`/lyrics/${body.id}`).set(bearer(KEY))).body.status === 'succeeded');
+      await waitFor(
+        'the callback',
+        async () => (await request(testApp.url).get(`/lyrics/${body.id}`).set(bearer(KEY))).body.status === 'succeeded',
+      );
       const create = sandbox.requests.find((r) => r.endpoint === 'create' && r.prompt === 'keyed')!;
       expect((await answeredDeliveries(sandbox, create.taskId!)).map((d) => d.status)).toEqual([200]);
     });
@@ -57,7 +62,10 @@ describe('the standalone service in front of clients', () => {
 
   describe('throttling per client key', () => {
     it('answers 429 with Retry-After past the limit, counts each key apart, and never throttles callbacks', async () => {
-      const throttled = await startTestApp({ sandbox, env: { API_KEYS: `${KEY},${OTHER_KEY}`, THROTTLE_LIMIT: '3', THROTTLE_TTL_MS: '60000' } });
+      const throttled = await startTestApp({
+        sandbox,
+        env: { API_KEYS: `${KEY},${OTHER_KEY}`, THROTTLE_LIMIT: '3', THROTTLE_TTL_MS: '60000' },
+      });
       try {
         for (let i = 0; i < 3; i++) await request(throttled.url).get('/lyrics').set(bearer(KEY)).expect(200);
         const refused = await request(throttled.url).get('/lyrics').set(bearer(KEY)).expect(429);
@@ -97,7 +105,10 @@ describe('the standalone service in front of clients', () => {
       const createsBefore = sample(before, 'kie_requests_total{endpoint="create",outcome="accepted"}') ?? 0;
 
       const { body } = await request(testApp.url).post('/lyrics').set(bearer(KEY)).send({ prompt: 'measured' }).expect(202);
-      await waitFor('the task to succeed', async () => (await request(testApp.url).get(`/lyrics/${body.id}`).set(bearer(KEY))).body.status === 'succeeded');
+      await waitFor(
+        'the task to succeed',
+        async () => (await request(testApp.url).get(`/lyrics/${body.id}`).set(bearer(KEY))).body.status === 'succeeded',
+      );
 
       // A task KIE keeps throttling stays queued: the table's gauge follows it at once.
       await request(testApp.url).post('/lyrics').set(bearer(KEY)).send({ prompt: '[sandbox:throttle=1000] kept waiting' }).expect(202);

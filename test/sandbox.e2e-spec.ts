@@ -180,7 +180,9 @@ describe('KIE sandbox: API surface', () => {
     expect(await post('{}')).toEqual(refusal(400, 'prompt is required'));
     expect(await post(JSON.stringify({ prompt: 42, callBackUrl: receiver.url }))).toEqual(refusal(400, 'prompt is required'));
     expect(await post(JSON.stringify({ prompt: 'A song' }))).toEqual(refusal(400, 'callBackUrl is required'));
-    expect(await post(JSON.stringify({ prompt: 'A song', callBackUrl: 'nowhere' }))).toEqual(refusal(400, 'callBackUrl must be an http(s) URL'));
+    expect(await post(JSON.stringify({ prompt: 'A song', callBackUrl: 'nowhere' }))).toEqual(
+      refusal(400, 'callBackUrl must be an http(s) URL'),
+    );
     expect(await post('{"prompt":')).toEqual(refusal(400, 'Request body must be JSON'));
     expect(await create(sandbox, 'x'.repeat(201))).toEqual(refusal(413, 'Theme or prompt too long'));
     expect(await create(sandbox, 'A song [sandbox:explode]')).toEqual(refusal(400, 'unknown sandbox marker "explode"'));
@@ -200,7 +202,14 @@ describe('KIE sandbox: API surface', () => {
     expect(await inspect(`/sandbox/tasks/${taskId}`)).toEqual({ status: 200, body: JSON.parse(JSON.stringify(sandbox.task(taskId))) });
     expect((await inspect('/sandbox/tasks')).body.map((t: Json) => t.taskId)).toEqual([taskId]);
     expect((await inspect('/sandbox/requests')).body).toEqual([
-      expect.objectContaining({ endpoint: 'create', taskId, prompt: 'A song about inspection', callBackUrl: receiver.url, httpStatus: 200, code: 200 }),
+      expect.objectContaining({
+        endpoint: 'create',
+        taskId,
+        prompt: 'A song about inspection',
+        callBackUrl: receiver.url,
+        httpStatus: 200,
+        code: 200,
+      }),
     ]);
     expect((await inspect('/sandbox/callbacks')).body).toEqual([expect.objectContaining({ taskId, attempt: 1, status: 200 })]);
     expect((await inspect('/sandbox/tasks/nope')).status).toBe(404);
@@ -245,7 +254,17 @@ describe('KIE sandbox: results and callbacks', () => {
     });
     expect(check).toEqual({ valid: true });
     expect(await settledDeliveries(sandbox, taskId)).toEqual([
-      expect.objectContaining({ taskId, url: receiver.url, copy: 1, attempt: 1, status: 200, spelling: 'snake', arrayKey: 'data', forged: false, body: received }),
+      expect.objectContaining({
+        taskId,
+        url: receiver.url,
+        copy: 1,
+        attempt: 1,
+        status: 200,
+        spelling: 'snake',
+        arrayKey: 'data',
+        forged: false,
+        body: received,
+      }),
     ]);
     expect(task).toMatchObject({ outcome: 'success', errorMessage: null, readyAt: task.createdAt + 30 });
   });
@@ -339,7 +358,11 @@ describe('KIE sandbox: results and callbacks', () => {
         data: sandbox.task(succeeded)!.variants.map(({ text, title }) => ({ text, title, status: 'complete', errorMessage: '' })),
       },
     });
-    expect(failure).toEqual({ code: 400, msg: 'Song Description flagged for moderation', data: { callbackType: 'error', taskId: failed, data: null } });
+    expect(failure).toEqual({
+      code: 400,
+      msg: 'Song Description flagged for moderation',
+      data: { callbackType: 'error', taskId: failed, data: null },
+    });
     // The signature covers the id as the body spells it.
     const headers = receiver.received.find((r) => r.body === success)!.headers;
     expect(
@@ -359,7 +382,12 @@ describe('KIE sandbox: results and callbacks', () => {
     const copies = await waitForCallbacks(thrice, 3);
     expect(await waitForCallbacks(twice, 2)).toHaveLength(2);
     expect(new Set(copies.map((body) => JSON.stringify(body))).size).toBe(1);
-    expect(sandbox.callbacks.filter((d) => d.taskId === thrice).map((d) => d.copy).sort()).toEqual([1, 2, 3]);
+    expect(
+      sandbox.callbacks
+        .filter((d) => d.taskId === thrice)
+        .map((d) => d.copy)
+        .sort(),
+    ).toEqual([1, 2, 3]);
   });
 
   it('drop sends no callback, though the task succeeds', async () => {
@@ -581,7 +609,8 @@ describe('KIE sandbox: the random mix', () => {
 
 describe('KIE sandbox: the standalone CLI (node dist/sandbox/main.js)', () => {
   const root = join(__dirname, '..');
-  const run = (args: string[]) => spawn(process.execPath, [join(root, 'dist', 'sandbox', 'main.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const run = (args: string[]) =>
+    spawn(process.execPath, [join(root, 'dist', 'sandbox', 'main.js'), ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   const output = (child: ChildProcess) => {
     const text = { stdout: '', stderr: '' };
     child.stdout!.on('data', (chunk: Buffer) => (text.stdout += chunk.toString()));

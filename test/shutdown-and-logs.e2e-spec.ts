@@ -54,9 +54,15 @@ describe('the service as a process in production mode', () => {
         .send({ prompt: 'A logged song' })
         .expect(202);
       taskId = body.id;
-      await waitFor('the task to succeed', async () => (await request(url).get(`/lyrics/${taskId}`).set('Authorization', `Bearer ${CLIENT_KEY}`)).body.status === 'succeeded');
+      await waitFor(
+        'the task to succeed',
+        async () => (await request(url).get(`/lyrics/${taskId}`).set('Authorization', `Bearer ${CLIENT_KEY}`)).body.status === 'succeeded',
+      );
       const callBackUrl = sandbox.requests.find((r) => r.endpoint === 'create' && r.prompt === 'A logged song')!.callBackUrl!;
-      await request(url).post(`${new URL(callBackUrl).pathname.replace(/[^/]+$/, 'forged-token-aaaa')}`).send({}).expect(401);
+      await request(url)
+        .post(`${new URL(callBackUrl).pathname.replace(/[^/]+$/, 'forged-token-aaaa')}`)
+        .send({})
+        .expect(401);
       expect(await service.stop('SIGTERM')).toBe(0);
 
       const lines = service.logs.split('\n').filter((line) => line.trim() !== '');
@@ -65,11 +71,17 @@ describe('the service as a process in production mode', () => {
       for (const secret of [CLIENT_KEY, KIE_KEY, HMAC_KEY, 'wrong-secret-key-0000', token, 'forged-token-aaaa', 'Bearer ']) {
         expect(service.logs).not.toContain(secret);
       }
-      expect(records.find((r) => r.requestId === 'req-redaction-1' && r.context === 'HTTP')).toMatchObject({ method: 'POST', path: '/lyrics', status: 202 });
+      expect(records.find((r) => r.requestId === 'req-redaction-1' && r.context === 'HTTP')).toMatchObject({
+        method: 'POST',
+        path: '/lyrics',
+        status: 202,
+      });
       expect(records.find((r) => r.context === 'HTTP' && String(r.path).startsWith('/lyrics/callback/'))?.path).toMatch(/\/\[REDACTED\]$/);
       expect(records.filter((r) => r.context === 'HTTP').every((r) => typeof r.requestId === 'string')).toBe(true);
       const aboutTask = records.filter((r) => r.taskId === taskId);
-      expect(aboutTask.map((r) => r.message)).toEqual(expect.arrayContaining(['Task submitted to KIE', 'Task succeeded by callback', 'lyrics.succeeded']));
+      expect(aboutTask.map((r) => r.message)).toEqual(
+        expect.arrayContaining(['Task submitted to KIE', 'Task succeeded by callback', 'lyrics.succeeded']),
+      );
       expect(aboutTask.every((r) => 'kieTaskId' in r)).toBe(true);
     } finally {
       await service.stop('SIGKILL');
@@ -85,7 +97,10 @@ describe('the service as a process in production mode', () => {
     const client = async () => {
       for (;;) {
         try {
-          const response = await request(url).post('/lyrics').set('Authorization', `Bearer ${CLIENT_KEY}`).send({ prompt: `under load ${sent++}` });
+          const response = await request(url)
+            .post('/lyrics')
+            .set('Authorization', `Bearer ${CLIENT_KEY}`)
+            .send({ prompt: `under load ${sent++}` });
           answered.push(response.status);
           if (response.status === 202) accepted.push(response.body.id);
         } catch {

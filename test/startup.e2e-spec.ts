@@ -10,9 +10,7 @@ describe('starting the service (node dist/main.js, as npm start runs it)', () =>
   it('refuses to start in production without DATABASE_URL, in one line naming it', async () => {
     const service = ServiceProcess.start({ NODE_ENV: 'production', KIE_API_KEY: 'k', API_KEYS: 'a' });
     expect(await service.exitCode()).toBe(1);
-    expect(service.logs.trim()).toBe(
-      'Invalid configuration: DATABASE_URL is required when NODE_ENV=production',
-    );
+    expect(service.logs.trim()).toBe('Invalid configuration: DATABASE_URL is required when NODE_ENV=production');
   });
 
   it('refuses a malformed value, naming the variable', async () => {

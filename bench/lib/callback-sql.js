@@ -59,7 +59,10 @@ function insertVariants(client, task) {
     values.push(`($${base + 1}, $${base + 2}, $${base + 3}, $${base + 4}, $${base + 5}, $${base + 6})`);
     params.push(task.id, position, variant.title, variant.text, 'complete', null);
   });
-  return client.query(`INSERT INTO "lyrics_variants"("task_id", "position", "title", "text", "status", "error_message") VALUES ${values.join(', ')}`, params);
+  return client.query(
+    `INSERT INTO "lyrics_variants"("task_id", "position", "title", "text", "status", "error_message") VALUES ${values.join(', ')}`,
+    params,
+  );
 }
 
 /**
@@ -176,7 +179,18 @@ async function pgBaseline({ url, tasks, bodies, concurrency, flavour, poolSize =
   // Measured while the pool's backends are alive (an exited backend's CPU time is counted only once reaped).
   const extra = beforeEnd?.();
   await pool.end();
-  return { flavour, poolSize, concurrency, requests: tasks.length, errors, firstError, seconds, perSecond: tasks.length / seconds, latencyMs: summarize(latencies), ...extra };
+  return {
+    flavour,
+    poolSize,
+    concurrency,
+    requests: tasks.length,
+    errors,
+    firstError,
+    seconds,
+    perSecond: tasks.length / seconds,
+    latencyMs: summarize(latencies),
+    ...extra,
+  };
 }
 
 module.exports = { pgBaseline, SQL };

@@ -13,7 +13,6 @@ const FINAL = new Set(['succeeded', 'failed']);
 const UNKNOWN = 'submit_outcome_unknown';
 const EVENTS = new Set(['lyrics.succeeded', 'lyrics.failed']);
 
-
 /** Runs `fn` over `items` with at most `limit` at once; resolves with the results in order. */
 async function pool(items, limit, fn) {
   const results = new Array(items.length);
@@ -131,29 +130,53 @@ async function runFaultScenario(parts) {
   // Wave 1, over both instances; A is killed as soon as part of it has reached KIE, with the rest in flight.
   const prompts1 = Array.from({ length: wave1 }, (_, i) => prompt(i));
   await Promise.all([
-    submit(a1, 'A', prompts1.filter((_, i) => i % 2 === 0)),
-    submit(b, 'B', prompts1.filter((_, i) => i % 2 === 1)),
+    submit(
+      a1,
+      'A',
+      prompts1.filter((_, i) => i % 2 === 0),
+    ),
+    submit(
+      b,
+      'B',
+      prompts1.filter((_, i) => i % 2 === 1),
+    ),
   ]);
   const ids1 = submitted.map((s) => s.id);
-  await waitUntil('a tenth of wave 1 to reach KIE', async () => {
-    const c = await statusCounts(ids1);
-    return c.submitted + c.final >= Math.max(1, Math.floor(wave1 / 10));
-  }, { timeoutMs: 30000, intervalMs: 20 });
+  await waitUntil(
+    'a tenth of wave 1 to reach KIE',
+    async () => {
+      const c = await statusCounts(ids1);
+      return c.submitted + c.final >= Math.max(1, Math.floor(wave1 / 10));
+    },
+    { timeoutMs: 30000, intervalMs: 20 },
+  );
   timeline.killAt = Date.now();
   timeline.atKill = await statusCounts(ids1);
   await a1.kill();
   log(`A killed (SIGKILL) with wave 1 at ${JSON.stringify(timeline.atKill)}`);
 
   // Wave 2 to B alone while A is down; then A again, on its port (its callback URLs point there).
-  await submit(b, 'B', Array.from({ length: wave2 }, (_, i) => prompt(wave1 + i)));
+  await submit(
+    b,
+    'B',
+    Array.from({ length: wave2 }, (_, i) => prompt(wave1 + i)),
+  );
   const a2 = await start('A (restarted)', portA);
   timeline.restartedAt = Date.now();
 
   // Wave 3 over both; the database is restarted while its creates, callbacks and checks are in flight.
   const prompts3 = Array.from({ length: wave3 }, (_, i) => prompt(wave1 + wave2 + i));
   await Promise.all([
-    submit(a2, 'A', prompts3.filter((_, i) => i % 2 === 0)),
-    submit(b, 'B', prompts3.filter((_, i) => i % 2 === 1)),
+    submit(
+      a2,
+      'A',
+      prompts3.filter((_, i) => i % 2 === 0),
+    ),
+    submit(
+      b,
+      'B',
+      prompts3.filter((_, i) => i % 2 === 1),
+    ),
   ]);
   const allIds = submitted.map((s) => s.id);
   timeline.atDatabaseStop = await statusCounts(allIds);
@@ -163,11 +186,10 @@ async function runFaultScenario(parts) {
   timeline.databaseUpAt = Date.now();
   log(`database restarted in ${timeline.databaseUpAt - timeline.databaseDownAt} ms with ${JSON.stringify(timeline.atDatabaseStop)}`);
 
-  await waitUntil(
-    `all ${count} tasks to be final`,
-    async () => (await statusCounts(allIds)).final === count,
-    { timeoutMs: parts.timeoutMs ?? 60000, intervalMs: 250 },
-  );
+  await waitUntil(`all ${count} tasks to be final`, async () => (await statusCounts(allIds)).final === count, {
+    timeoutMs: parts.timeoutMs ?? 60000,
+    intervalMs: 250,
+  });
   timeline.allFinalAt = Date.now();
 
   // KIE keeps delivering after the tasks are final (duplicates, retries of refused callbacks: up to 4 attempts, a
@@ -203,7 +225,9 @@ async function runFaultScenario(parts) {
     sandboxTasks,
     events: instances.flatMap(({ name, instance }) => eventsIn(instance.logs(), name)),
     alive: instances.filter(({ instance }) => instance !== a1).map(({ name, instance }) => ({ name, running: instance.running() })),
-    logTails: Object.fromEntries(instances.map(({ name, instance }) => [name, instance.logs().trimEnd().split('\n').slice(-20).join('\n')])),
+    logTails: Object.fromEntries(
+      instances.map(({ name, instance }) => [name, instance.logs().trimEnd().split('\n').slice(-20).join('\n')]),
+    ),
   };
   return observations;
 }
@@ -214,7 +238,8 @@ async function runFaultScenario(parts) {
  */
 function checkFaultRun(o) {
   const checks = [];
-  const check = (id, name, failures, detail = '') => checks.push({ id, name, ok: failures.length === 0, failures: failures.slice(0, 10), failureCount: failures.length, detail });
+  const check = (id, name, failures, detail = '') =>
+    checks.push({ id, name, ok: failures.length === 0, failures: failures.slice(0, 10), failureCount: failures.length, detail });
   const rowById = new Map(o.rows.map((r) => [r.id, r]));
   const truthById = new Map(o.sandboxTasks.map((t) => [t.taskId, t]));
   const creates = o.requests.filter((r) => r.endpoint === 'create');
@@ -250,7 +275,12 @@ function checkFaultRun(o) {
   }
   const strangers = creates.filter((r) => !o.submitted.some((s) => s.prompt === r.prompt));
   for (const r of strangers) createFailures.push(`a create for a prompt nobody submitted: ${r.prompt}`);
-  check('creates', 'no create sent twice; unsent or unanswered ones end submit_outcome_unknown', createFailures, JSON.stringify(unknownReasons));
+  check(
+    'creates',
+    'no create sent twice; unsent or unanswered ones end submit_outcome_unknown',
+    createFailures,
+    JSON.stringify(unknownReasons),
+  );
 
   // 3. Every stored result is the sandbox's record of truth.
   const truthFailures = [];
@@ -267,9 +297,12 @@ function checkFaultRun(o) {
     } else if (truth.outcome === 'success') {
       const expected = truth.variants.map((v) => ({ title: v.title, text: v.text, status: 'complete' }));
       if (row.status !== 'succeeded') truthFailures.push(`${row.id}: KIE succeeded, stored ${row.status}/${row.error_code}`);
-      else if (JSON.stringify(variants) !== JSON.stringify(expected)) truthFailures.push(`${row.id}: ${variants.length} variants stored, KIE has ${expected.length} (or other text)`);
+      else if (JSON.stringify(variants) !== JSON.stringify(expected))
+        truthFailures.push(`${row.id}: ${variants.length} variants stored, KIE has ${expected.length} (or other text)`);
     } else if (row.status !== 'failed' || row.error_code !== 'generation_failed' || row.error_message !== truth.errorMessage) {
-      truthFailures.push(`${row.id}: KIE ${truth.outcome} "${truth.errorMessage}", stored ${row.status}/${row.error_code} "${row.error_message}"`);
+      truthFailures.push(
+        `${row.id}: KIE ${truth.outcome} "${truth.errorMessage}", stored ${row.status}/${row.error_code} "${row.error_message}"`,
+      );
     }
   }
   check('truth', 'every stored result equals the sandbox record of truth', truthFailures);
@@ -296,7 +329,8 @@ function checkFaultRun(o) {
   }
   const finals = o.rows.filter((r) => FINAL.has(r.status));
   const share = finals.length === 0 ? 0 : withEvent.size / finals.length;
-  if (share < 0.9) eventFailures.push(`only ${withEvent.size} of ${finals.length} final tasks have their event (${(share * 100).toFixed(1)}%)`);
+  if (share < 0.9)
+    eventFailures.push(`only ${withEvent.size} of ${finals.length} final tasks have their event (${(share * 100).toFixed(1)}%)`);
   const missing = finals.filter((r) => !withEvent.has(r.id)).map((r) => `${r.id} ${r.status}/${r.error_code ?? r.result_source}`);
   check(
     'events-present',
@@ -324,13 +358,19 @@ function checkFaultRun(o) {
     // A receipt is written before the 401 goes out: an instance killed in between leaves one for a delivery that got
     // no answer.
     const unanswered = mine.filter((d) => d.status === undefined).length;
-    if (receipts.some((r) => r.outcome !== 'unauthorized')) forgedFailures.push(`${row.id}: receipts ${receipts.map((r) => r.outcome).join(',')} for forged callbacks`);
+    if (receipts.some((r) => r.outcome !== 'unauthorized'))
+      forgedFailures.push(`${row.id}: receipts ${receipts.map((r) => r.outcome).join(',')} for forged callbacks`);
     if (receipts.length < refused || receipts.length > refused + unanswered) {
       forgedFailures.push(`${row.id}: ${receipts.length} receipts for ${refused} forged callbacks refused (${unanswered} unanswered)`);
     }
     if (row.result_source === 'callback') forgedFailures.push(`${row.id}: decided by callback, but every callback for it was forged`);
   }
-  check('forged', 'no forged callback applied (401 and an unauthorized receipt each)', forgedFailures, `${forgedDeliveries.length} forged deliveries, ${forgedTasks.size} forged tasks`);
+  check(
+    'forged',
+    'no forged callback applied (401 and an unauthorized receipt each)',
+    forgedFailures,
+    `${forgedDeliveries.length} forged deliveries, ${forgedTasks.size} forged tasks`,
+  );
 
   // 7. A result by callback came from a genuine delivery and is its task's one 'applied' receipt (written in the
   //    transition's transaction); a result by poll has none.
@@ -350,12 +390,18 @@ function checkFaultRun(o) {
   check(
     'no-5xx',
     'callbacks answered 5xx only while the database was down',
-    serverErrors.filter((d) => !inOutage(d.sentAt)).map((d) => `callback for ${taskIdOfUrl(d.url)} answered ${d.status} at +${d.sentAt - o.timeline.startedAt} ms`),
+    serverErrors
+      .filter((d) => !inOutage(d.sentAt))
+      .map((d) => `callback for ${taskIdOfUrl(d.url)} answered ${d.status} at +${d.sentAt - o.timeline.startedAt} ms`),
     `${serverErrors.length} during the outage`,
   );
 
   // 9. The instances that were not killed are still up.
-  check('alive', 'the surviving instances are still running', o.alive.filter((a) => !a.running).map((a) => `${a.name} exited`));
+  check(
+    'alive',
+    'the surviving instances are still running',
+    o.alive.filter((a) => !a.running).map((a) => `${a.name} exited`),
+  );
   return checks;
 }
 

@@ -90,9 +90,18 @@ async function burst({ baseUrl, requests, timeoutMs = 60000 }) {
       (spec) =>
         new Promise((resolve) => {
           const t0 = process.hrtime.bigint();
-          const done = (status, error, body) => resolve({ status, error, body, ms: Number(process.hrtime.bigint() - t0) / 1e6, endedAt: Date.now() });
+          const done = (status, error, body) =>
+            resolve({ status, error, body, ms: Number(process.hrtime.bigint() - t0) / 1e6, endedAt: Date.now() });
           const req = http.request(
-            { host: url.hostname, port: url.port, method: spec.method ?? 'GET', path: spec.path, headers: spec.headers, agent: false, timeout: timeoutMs },
+            {
+              host: url.hostname,
+              port: url.port,
+              method: spec.method ?? 'GET',
+              path: spec.path,
+              headers: spec.headers,
+              agent: false,
+              timeout: timeoutMs,
+            },
             (res) => {
               const chunks = [];
               res.on('data', (chunk) => chunks.push(chunk));

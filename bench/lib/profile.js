@@ -19,7 +19,14 @@ function packageOf(url, functionName) {
     return rest[0].startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0];
   }
   const dist = url.indexOf('/dist/');
-  if (dist >= 0) return `service: ${url.slice(dist + '/dist/'.length).split('/').slice(0, -1).join('/') || '.'}`;
+  if (dist >= 0)
+    return `service: ${
+      url
+        .slice(dist + '/dist/'.length)
+        .split('/')
+        .slice(0, -1)
+        .join('/') || '.'
+    }`;
   return url;
 }
 
@@ -55,12 +62,19 @@ function analyseProfile(file, { fromMicros, toMicros, top = 20 } = {}) {
       .sort((a, b) => b[1] - a[1])
       .map(([name, micros]) => ({ name, ms: micros / 1000, share: total > 0 ? micros / total : 0 }));
   const idle = (selfByPackage.get('(idle)') ?? 0) / (total || 1);
-  return { sampledMs: total / 1000, idleShare: idle, frames: ranked(selfByFrame).slice(0, top), packages: ranked(selfByPackage).slice(0, top) };
+  return {
+    sampledMs: total / 1000,
+    idleShare: idle,
+    frames: ranked(selfByFrame).slice(0, top),
+    packages: ranked(selfByPackage).slice(0, top),
+  };
 }
 
 /** The newest .cpuprofile in a folder. */
 function newestProfile(dir) {
-  const files = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort();
+  const files = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile'))
+    .sort();
   if (files.length === 0) throw new Error(`no .cpuprofile in ${dir}`);
   return join(dir, files[files.length - 1]);
 }

@@ -22,10 +22,11 @@ function loopbackRoundTrip({ count = 5000, size = 100 } = {}) {
       const socket = net.connect(port, '127.0.0.1', async () => {
         socket.setNoDelay(true);
         const payload = Buffer.alloc(size, 1);
-        const once = () => new Promise((done) => {
-          socket.once('data', done);
-          socket.write(payload);
-        });
+        const once = () =>
+          new Promise((done) => {
+            socket.once('data', done);
+            socket.write(payload);
+          });
         for (let i = 0; i < 500; i++) await once(); // warm-up
         const t0 = process.hrtime.bigint();
         const cpu0 = process.cpuUsage();
@@ -34,7 +35,13 @@ function loopbackRoundTrip({ count = 5000, size = 100 } = {}) {
         const cpu = process.cpuUsage(cpu0);
         socket.destroy();
         child.disconnect();
-        resolve({ count, size, roundTripMicros: micros / count, cpuMicrosPerRoundTrip: (cpu.user + cpu.system) / count, systemMicrosPerRoundTrip: cpu.system / count });
+        resolve({
+          count,
+          size,
+          roundTripMicros: micros / count,
+          cpuMicrosPerRoundTrip: (cpu.user + cpu.system) / count,
+          systemMicrosPerRoundTrip: cpu.system / count,
+        });
       });
       socket.once('error', reject);
     });

@@ -46,7 +46,9 @@ async function waitUntil(description, probe, { timeoutMs = 30000, intervalMs = 5
       lastError = error;
     }
     if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${description}${lastError ? ` (last error: ${lastError.message})` : ''}`);
+      throw new Error(
+        `Timed out after ${timeoutMs} ms waiting for ${description}${lastError ? ` (last error: ${lastError.message})` : ''}`,
+      );
     }
     await sleep(intervalMs);
   }
@@ -142,7 +144,15 @@ function cpuMeter({ services = [], database } = {}) {
     const benchUsage = process.cpuUsage(bench0);
     const bench = (benchUsage.user + benchUsage.system) / 1e6;
     const machine = machineBusySeconds() - machine0;
-    return { seconds, service, postgres, bench, others: Math.max(0, machine - service - postgres - bench), machine, capacity: seconds * os.cpus().length };
+    return {
+      seconds,
+      service,
+      postgres,
+      bench,
+      others: Math.max(0, machine - service - postgres - bench),
+      machine,
+      capacity: seconds * os.cpus().length,
+    };
   };
 }
 
@@ -404,7 +414,8 @@ class Stack {
     const all = { ...(statements ? { shared_preload_libraries: 'pg_stat_statements' } : {}), ...settings };
     if (Object.keys(all).length > 0) {
       await withClient(embedded.url, async (client) => {
-        for (const [key, value] of Object.entries(all)) await client.query(`ALTER SYSTEM SET ${key} = '${String(value).replace(/'/g, "''")}'`);
+        for (const [key, value] of Object.entries(all))
+          await client.query(`ALTER SYSTEM SET ${key} = '${String(value).replace(/'/g, "''")}'`);
       });
       await database.restart();
     }
@@ -508,10 +519,27 @@ class Stack {
     const runAs = process.getuid?.() === 0 ? postgresUid() : undefined;
     for (const database of this.databases) {
       if (!existsSync(join(database.dataDir, 'postmaster.pid'))) continue;
-      spawnSync(pgCtlPath(), ['stop', '-D', database.dataDir, '-m', 'immediate', '-w'], { cwd: this.tmp, uid: runAs?.uid, gid: runAs?.gid });
+      spawnSync(pgCtlPath(), ['stop', '-D', database.dataDir, '-m', 'immediate', '-w'], {
+        cwd: this.tmp,
+        uid: runAs?.uid,
+        gid: runAs?.gid,
+      });
     }
     if (!this.keep) rmSync(this.tmp, { recursive: true, force: true });
   }
 }
 
-module.exports = { Stack, requireDist, freePort, waitUntil, sampleRss, rssMiB, cpuSeconds, machineBusySeconds, cpuMeter, withClient, ROOT, DIST };
+module.exports = {
+  Stack,
+  requireDist,
+  freePort,
+  waitUntil,
+  sampleRss,
+  rssMiB,
+  cpuSeconds,
+  machineBusySeconds,
+  cpuMeter,
+  withClient,
+  ROOT,
+  DIST,
+};

@@ -19,7 +19,14 @@ function makeSubmittedTasks(count, label) {
   return Array.from({ length: count }, (_, i) => {
     const token = newCallbackToken();
     const prompt = `bench ${label} ${i} ${randomBytes(4).toString('hex')}`;
-    return { id: randomUUID(), token, tokenHash: hashCallbackToken(token), kieTaskId: randomBytes(16).toString('hex'), prompt, variants: writeLyrics(prompt) };
+    return {
+      id: randomUUID(),
+      token,
+      tokenHash: hashCallbackToken(token),
+      kieTaskId: randomBytes(16).toString('hex'),
+      prompt,
+      variants: writeLyrics(prompt),
+    };
   });
 }
 

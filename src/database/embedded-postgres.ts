@@ -90,15 +90,7 @@ export class EmbeddedPostgres {
     mkdirSync(dataDir, { mode: 0o700 });
     if (this.runAs) chownSync(dataDir, this.runAs.uid, this.runAs.gid);
     this.options.log?.(`Initialising an embedded PostgreSQL in ${dataDir}`);
-    await this.exec(this.binaries.initdb, [
-      '-D',
-      dataDir,
-      '-U',
-      'postgres',
-      '--auth=trust',
-      '--encoding=UTF8',
-      '--no-locale',
-    ]);
+    await this.exec(this.binaries.initdb, ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--encoding=UTF8', '--no-locale']);
   }
 
   private isRunning(): boolean {

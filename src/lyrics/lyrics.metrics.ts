@@ -55,7 +55,13 @@ export class LyricsMetrics {
   constructor(@Inject(LYRICS_DATA_SOURCE) dataSource: DataSource) {
     // Active counts are exact at every scrape (the partial due index serves them); counting the final states reads
     // the whole table (about 0.2 s at a million rows), so that count is reused for 30 s.
-    const finalCounts = memo(30_000, () => dataSource.query(`SELECT status, count(*)::int AS n FROM lyrics_tasks WHERE status IN ('succeeded', 'failed') GROUP BY status`) as Promise<{ status: string; n: number }[]>);
+    const finalCounts = memo(
+      30_000,
+      () =>
+        dataSource.query(
+          `SELECT status, count(*)::int AS n FROM lyrics_tasks WHERE status IN ('succeeded', 'failed') GROUP BY status`,
+        ) as Promise<{ status: string; n: number }[]>,
+    );
     new Gauge({
       name: 'lyrics_tasks',
       help: 'Tasks in the table, by status (all instances; succeeded and failed recounted every 30 s)',
@@ -73,13 +79,15 @@ export class LyricsMetrics {
       },
     });
     // Both gauges below come from one query per scrape.
-    const due = memo(1_000, () =>
-      dataSource.query(
-        `SELECT CASE status WHEN 'queued' THEN 'create' ELSE 'check' END AS queue, count(*)::int AS n,
+    const due = memo(
+      1_000,
+      () =>
+        dataSource.query(
+          `SELECT CASE status WHEN 'queued' THEN 'create' ELSE 'check' END AS queue, count(*)::int AS n,
                 EXTRACT(EPOCH FROM now() - min(next_attempt_at))::float8 AS oldest
          FROM lyrics_tasks WHERE status IN ('queued', 'submitted') AND next_attempt_at <= now()
          GROUP BY 1`,
-      ) as Promise<{ queue: string; n: number; oldest: number }[]>,
+        ) as Promise<{ queue: string; n: number; oldest: number }[]>,
     );
     new Gauge({
       name: 'lyrics_due_backlog',

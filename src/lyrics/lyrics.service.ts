@@ -313,7 +313,10 @@ function finalPath(change: TaskTransition): FinalPath {
   }
 }
 
-function toTaskDto(task: LyricsTaskEntity, variants: Pick<LyricsVariantEntity, 'title' | 'text' | 'status' | 'errorMessage'>[]): LyricsTaskDto {
+function toTaskDto(
+  task: LyricsTaskEntity,
+  variants: Pick<LyricsVariantEntity, 'title' | 'text' | 'status' | 'errorMessage'>[],
+): LyricsTaskDto {
   return {
     id: task.id,
     status: task.status,

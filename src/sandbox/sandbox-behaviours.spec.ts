@@ -7,7 +7,9 @@ describe('parseMarkers', () => {
   });
 
   it('reads every block anywhere in the prompt, flags and values, with spaces', () => {
-    const behaviours = parseMarkers('[sandbox:camel, duplicate=3] A song [sandbox:delay=50,null-polls=1,pending-polls=2,throttle=1,throttle-http=2,lyricsData]');
+    const behaviours = parseMarkers(
+      '[sandbox:camel, duplicate=3] A song [sandbox:delay=50,null-polls=1,pending-polls=2,throttle=1,throttle-http=2,lyricsData]',
+    );
     expect(behaviours).toEqual({
       source: 'markers',
       outcome: 'success',

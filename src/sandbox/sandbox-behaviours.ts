@@ -65,7 +65,8 @@ function plainBehaviours(source: SandboxBehaviours['source']): SandboxBehaviours
 
 function integer(name: string, value: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const parsed = /^\d+$/.test(value) ? Number(value) : NaN;
-  if (!(parsed >= min && parsed <= max)) throw new MarkerError(`sandbox marker ${name} needs an integer from ${min} to ${max}, got "${value}"`);
+  if (!(parsed >= min && parsed <= max))
+    throw new MarkerError(`sandbox marker ${name} needs an integer from ${min} to ${max}, got "${value}"`);
   return parsed;
 }
 
@@ -92,7 +93,8 @@ const VALUE_MARKERS = new Map<string, (b: SandboxBehaviours, value: string) => v
   [
     'status',
     (b, v) => {
-      if (!(FAILURE_STATUSES as readonly string[]).includes(v)) throw new MarkerError(`sandbox marker status must be one of ${FAILURE_STATUSES.join(', ')}`);
+      if (!(FAILURE_STATUSES as readonly string[]).includes(v))
+        throw new MarkerError(`sandbox marker status must be one of ${FAILURE_STATUSES.join(', ')}`);
       b.outcome = v as FailureStatus;
     },
   ],
@@ -115,16 +117,21 @@ export function parseMarkers(prompt: string): SandboxBehaviours | undefined {
   if (blocks.length === 0) return undefined;
   const behaviours = plainBehaviours('markers');
   for (const block of blocks) {
-    for (const marker of block[1].split(',').map((m) => m.trim()).filter(Boolean)) {
+    for (const marker of block[1]
+      .split(',')
+      .map((m) => m.trim())
+      .filter(Boolean)) {
       const equals = marker.indexOf('=');
       const name = equals < 0 ? marker : marker.slice(0, equals).trim();
       if (equals < 0) {
         const apply = FLAG_MARKERS.get(name);
-        if (!apply) throw new MarkerError(VALUE_MARKERS.has(name) ? `sandbox marker ${name} needs a value` : `unknown sandbox marker "${name}"`);
+        if (!apply)
+          throw new MarkerError(VALUE_MARKERS.has(name) ? `sandbox marker ${name} needs a value` : `unknown sandbox marker "${name}"`);
         apply(behaviours);
       } else {
         const apply = VALUE_MARKERS.get(name);
-        if (!apply) throw new MarkerError(FLAG_MARKERS.has(name) ? `sandbox marker ${name} takes no value` : `unknown sandbox marker "${name}"`);
+        if (!apply)
+          throw new MarkerError(FLAG_MARKERS.has(name) ? `sandbox marker ${name} takes no value` : `unknown sandbox marker "${name}"`);
         apply(behaviours, marker.slice(equals + 1).trim());
       }
     }

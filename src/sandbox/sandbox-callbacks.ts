@@ -29,10 +29,13 @@ export class CallbackDispatcher {
   ) {}
 
   schedule(task: SandboxTask, atMs: number): void {
-    const timer = setTimeout(() => {
-      this.timers.delete(timer);
-      void this.deliver(task);
-    }, Math.max(0, atMs - Date.now()));
+    const timer = setTimeout(
+      () => {
+        this.timers.delete(timer);
+        void this.deliver(task);
+      },
+      Math.max(0, atMs - Date.now()),
+    );
     this.timers.add(timer);
   }
 

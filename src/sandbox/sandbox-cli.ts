@@ -45,7 +45,8 @@ export function parseSandboxArgs(args: string[]): KieSandboxOptions {
     hmacKey: values['hmac-key'],
     resultDelayMs: int('result-delay-ms'),
     callbackRetryDelayMs: int('callback-retry-delay-ms'),
-    createLimit: createMax === undefined && createWindowMs === undefined ? undefined : { max: createMax ?? 20, windowMs: createWindowMs ?? 10000 },
+    createLimit:
+      createMax === undefined && createWindowMs === undefined ? undefined : { max: createMax ?? 20, windowMs: createWindowMs ?? 10000 },
     credits: int('credits'),
     recordInfoArrayKey: arrayKey,
     mix: values.mix === undefined ? undefined : parseMix(values.mix),

@@ -6,7 +6,20 @@ export interface LyricsVariant {
   text: string;
 }
 
-const ADJECTIVES = ['quiet', 'golden', 'restless', 'silver', 'hollow', 'burning', 'gentle', 'midnight', 'wild', 'faded', 'electric', 'lonely'];
+const ADJECTIVES = [
+  'quiet',
+  'golden',
+  'restless',
+  'silver',
+  'hollow',
+  'burning',
+  'gentle',
+  'midnight',
+  'wild',
+  'faded',
+  'electric',
+  'lonely',
+];
 const NOUNS = ['harbor', 'river', 'city', 'highway', 'garden', 'window', 'ocean', 'mountain', 'train', 'lantern', 'heart', 'summer'];
 const VERBS = ['waiting', 'singing', 'falling', 'dreaming', 'running', 'shining', 'calling', 'drifting'];
 const TIMES = ['tonight', 'at dawn', 'in the rain', 'till morning', 'after midnight', 'all summer long'];

@@ -62,7 +62,8 @@ export function resolveSandboxOptions(options: KieSandboxOptions = {}): Resolved
     if (!(probability >= 0 && probability <= 1)) throw new RangeError(`mix.${name} must be a probability from 0 to 1, got ${probability}`);
   }
   const arrayKey = options.recordInfoArrayKey ?? 'data';
-  if (arrayKey !== 'data' && arrayKey !== 'lyricsData') throw new RangeError(`recordInfoArrayKey must be data or lyricsData, got ${arrayKey}`);
+  if (arrayKey !== 'data' && arrayKey !== 'lyricsData')
+    throw new RangeError(`recordInfoArrayKey must be data or lyricsData, got ${arrayKey}`);
   const limit = options.createLimit ?? { max: 20, windowMs: 10000 };
   return {
     port: wholeNumber('port', options.port ?? 0),

@@ -55,7 +55,14 @@ export function recordInfoData(task: SandboxTask, arrayKey: ArrayKey, showResult
   }
   if (task.outcome === 'success') {
     const items = task.variants.map(({ text, title }) => ({ text, title, status: 'complete', errorMessage: '' }));
-    return { ...head, response: { taskId: task.taskId, [arrayKey]: items }, status: 'SUCCESS', type: 'LYRICS', errorCode: null, errorMessage: null };
+    return {
+      ...head,
+      response: { taskId: task.taskId, [arrayKey]: items },
+      status: 'SUCCESS',
+      type: 'LYRICS',
+      errorCode: null,
+      errorMessage: null,
+    };
   }
   const failure = FAILURES[task.outcome];
   return {

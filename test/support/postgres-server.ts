@@ -76,10 +76,9 @@ export async function startTestServer(): Promise<TestServer> {
 
 export async function stopTestServer(server: TestServer): Promise<void> {
   await withAdmin(server.adminUrl, async (client) => {
-    const { rows } = await client.query<{ datname: string }>(
-      'SELECT datname FROM pg_database WHERE datname LIKE $1',
-      [`${server.template}%`],
-    );
+    const { rows } = await client.query<{ datname: string }>('SELECT datname FROM pg_database WHERE datname LIKE $1', [
+      `${server.template}%`,
+    ]);
     for (const { datname } of rows) await client.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
   });
   await server.embedded?.stop();

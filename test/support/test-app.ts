@@ -40,7 +40,13 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     ...options.env,
   });
   const moduleRef = await Test.createTestingModule({
-    imports: [AppModule.forRoot({ ...config, database: { ...config.database, url: database.url }, kie: { ...config.kie, apiKey: config.kie.apiKey! } })],
+    imports: [
+      AppModule.forRoot({
+        ...config,
+        database: { ...config.database, url: database.url },
+        kie: { ...config.kie, apiKey: config.kie.apiKey! },
+      }),
+    ],
   }).compile();
   const logger = new AppLogger({ json: false, level: 'warn' });
   const app = setupApp(moduleRef.createNestApplication({ bodyParser: false, logger }), config, logger);

@@ -160,6 +160,6 @@ class ReceiptDraft {
     const truncated = bytes.length > this.maxBytes;
     const text = truncated ? bytes.subarray(0, this.maxBytes).toString('utf8') : this.text;
     // PostgreSQL text cannot hold NUL characters.
-    return { body: text.replace(/\u0000/g, '\uFFFD'), bodyTruncated: truncated };
+    return { body: text.replaceAll('\u0000', '\uFFFD'), bodyTruncated: truncated };
   }
 }

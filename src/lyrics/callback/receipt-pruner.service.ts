@@ -21,7 +21,7 @@ export class ReceiptPruner implements OnApplicationBootstrap, OnApplicationShutd
   onApplicationBootstrap(): void {
     if (!this.settings.runWorkers || this.settings.receiptRetentionDays === 0) return;
     const run = () => (this.running = this.prune());
-    run();
+    void run();
     this.timer = setInterval(run, PRUNE_EVERY_MS).unref();
   }
 

@@ -20,10 +20,13 @@ export class ListLyricsQueryDto {
 
   @ApiPropertyOptional({ description: 'The `nextCursor` of the previous page.' })
   @IsOptional()
-  @ValidateBy({
-    name: 'isListCursor',
-    validator: { validate: (value: unknown) => typeof value === 'string' && decodeCursor(value) !== undefined },
-  }, { message: '$property is not a cursor this API returned' })
+  @ValidateBy(
+    {
+      name: 'isListCursor',
+      validator: { validate: (value: unknown) => typeof value === 'string' && decodeCursor(value) !== undefined },
+    },
+    { message: '$property is not a cursor this API returned' },
+  )
   @IsString()
   cursor?: string;
 }

@@ -2,8 +2,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { KiePayloadError, parseCallback, parseRecordInfo } from './kie-payloads';
 
-const fixture = (name: string): any =>
-  JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'test', 'fixtures', 'kie', name), 'utf8'));
+const fixture = (name: string): any => JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'test', 'fixtures', 'kie', name), 'utf8'));
 
 const HARBOR_NIGHT = {
   title: 'Harbor Night',

@@ -14,7 +14,15 @@ describe('KIE webhook signatures', () => {
   });
 
   const verify = (overrides: Partial<Parameters<typeof verifyWebhook>[0]>) =>
-    verifyWebhook({ taskId: TASK, timestamp: TIMESTAMP, signature: SIGNATURE, hmacKey: KEY, toleranceSeconds: 300, nowMs: AT_TIMESTAMP, ...overrides });
+    verifyWebhook({
+      taskId: TASK,
+      timestamp: TIMESTAMP,
+      signature: SIGNATURE,
+      hmacKey: KEY,
+      toleranceSeconds: 300,
+      nowMs: AT_TIMESTAMP,
+      ...overrides,
+    });
 
   it('accepts the vector within the window, at both edges', () => {
     expect(verify({})).toEqual({ valid: true });

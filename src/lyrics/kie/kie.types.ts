@@ -15,9 +15,7 @@ export type KieFailureCode = 'generation_failed' | 'sensitive_content';
 
 /** A lyrics task as KIE reports it, by record-info or by callback. */
 export type KieTaskResult =
-  | { state: 'pending' }
-  | { state: 'succeeded'; variants: KieVariant[] }
-  | { state: 'failed'; code: KieFailureCode; message: string };
+  { state: 'pending' } | { state: 'succeeded'; variants: KieVariant[] } | { state: 'failed'; code: KieFailureCode; message: string };
 
 /** Why KIE certainly did not act on a request, so it may be sent again later. */
 export type KieRetryReason = 'throttled' | 'maintenance' | 'server_error' | 'not_sent';

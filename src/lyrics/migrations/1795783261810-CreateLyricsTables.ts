@@ -1,9 +1,9 @@
 import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
-* Tasks, their lyrics variants, the upstream rate budgets' slots and the callback receipts (generated from the
-* entities, then read).
-*/
+ * Tasks, their lyrics variants, the upstream rate budgets' slots and the callback receipts (generated from the
+ * entities, then read).
+ */
 export class CreateLyricsTables1795783261810 implements MigrationInterface {
   name = 'CreateLyricsTables1795783261810';
 

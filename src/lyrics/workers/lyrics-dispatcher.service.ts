@@ -64,14 +64,17 @@ export class LyricsDispatcher extends BackgroundWorker {
 
   private claim(limit: number): Promise<{ tasks: ClaimedTask[]; waitMs: number }> {
     return this.dataSource.transaction(async (manager) => {
-      const budget = await this.budget.claim(manager, limit, (count) =>
-        manager.query(
-          `SELECT id, prompt, attempts + 1 AS attempts FROM lyrics_tasks
+      const budget = await this.budget.claim(
+        manager,
+        limit,
+        (count) =>
+          manager.query(
+            `SELECT id, prompt, attempts + 1 AS attempts FROM lyrics_tasks
            WHERE status = 'queued' AND lease_until IS NULL AND next_attempt_at <= now()
            ORDER BY next_attempt_at LIMIT $1
            FOR UPDATE SKIP LOCKED`,
-          [count],
-        ) as Promise<{ id: string; prompt: string; attempts: number }[]>,
+            [count],
+          ) as Promise<{ id: string; prompt: string; attempts: number }[]>,
       );
       if ('budgetWaitMs' in budget) {
         this.metrics.budgetWait(this.budget.bucket);
@@ -135,7 +138,11 @@ export class LyricsDispatcher extends BackgroundWorker {
         return { type: 'create_deferred', retryAt: new Date(Date.now() + delay), reason: outcome.reason };
       }
       case 'rejected':
-        return { type: 'create_failed', code: 'upstream_rejected', message: `KIE refused the create (${outcome.code}): ${outcome.message}` };
+        return {
+          type: 'create_failed',
+          code: 'upstream_rejected',
+          message: `KIE refused the create (${outcome.code}): ${outcome.message}`,
+        };
       case 'ambiguous':
         return { type: 'create_failed', code: 'submit_outcome_unknown', message: outcome.message };
     }
@@ -149,7 +156,8 @@ export class LyricsDispatcher extends BackgroundWorker {
     );
     for (const { id } of orphans) {
       const { applied } = await this.lyrics.transition(id, { type: 'create_orphaned' });
-      if (applied) this.logger.warn('Task failed as submit_outcome_unknown: its sender stopped mid-create', { taskId: id, kieTaskId: null });
+      if (applied)
+        this.logger.warn('Task failed as submit_outcome_unknown: its sender stopped mid-create', { taskId: id, kieTaskId: null });
     }
   }
 }

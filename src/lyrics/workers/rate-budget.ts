@@ -36,7 +36,10 @@ export class RateBudget {
     if (slots.length === 0) return { claimed: [], budgetWaitMs: await this.msUntilNextSlot(manager) };
     const rows = await take(slots.length);
     const claimed = rows.map((row, index) => ({ ...row, slot: slots[index] }));
-    await this.markUsed(manager, claimed.map((row) => row.slot));
+    await this.markUsed(
+      manager,
+      claimed.map((row) => row.slot),
+    );
     return { claimed, slotsFree: slots.length };
   }
 
