@@ -17,7 +17,31 @@ export default tseslint.config(
       '@typescript-eslint/no-floating-promises': 'error',
       '@typescript-eslint/no-misused-promises': ['error', { checksVoidReturn: false }],
       '@typescript-eslint/no-explicit-any': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', caughtErrors: 'none', ignoreRestSiblings: true }],
+    },
+  },
+  {
+    // The standalone service is a host like any other: it sees the lyrics module only through its public surface.
+    files: ['src/**/*.ts'],
+    ignores: ['src/lyrics/**', 'src/sandbox/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/lyrics/*'], message: "Import from the module's index ('./lyrics')." }] },
+      ],
+    },
+  },
+  {
+    // Only persistence/ holds SQL: the rest of the module calls its stores.
+    files: ['src/lyrics/**/*.ts'],
+    ignores: ['src/lyrics/persistence/**', 'src/lyrics/migrations/**'],
+    rules: {
+      'no-restricted-imports': ['error', { paths: [{ name: 'pg', message: 'Only src/lyrics/persistence/ talks to PostgreSQL.' }] }],
+      'no-restricted-syntax': [
+        'error',
+        { selector: "CallExpression[callee.property.name='query']", message: 'SQL belongs in src/lyrics/persistence/.' },
+        { selector: "CallExpression[callee.property.name='getRepository']", message: 'SQL belongs in src/lyrics/persistence/.' },
+      ],
     },
   },
   {

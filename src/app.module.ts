@@ -10,7 +10,7 @@ import { typeOrmOptions } from './database/typeorm-options';
 import { HealthModule } from './health/health.module';
 import { ShutdownState } from './lifecycle/shutdown-state';
 import { LyricsEventLogger } from './logging/lyrics-event-logger';
-import { LyricsModule } from './lyrics/lyrics.module';
+import { LyricsModule } from './lyrics';
 import { MetricsModule } from './metrics/metrics.module';
 
 /**

@@ -6,8 +6,7 @@ import helmet from 'helmet';
 import { AppConfig } from './config/app-config';
 import { refuseWhileDraining, ShutdownState } from './lifecycle/shutdown-state';
 import { requestContext } from './logging/request-context';
-import { callbackBodyParser } from './lyrics/callback/callback-body-parser';
-import { CALLBACK_ROUTE } from './lyrics/lyrics-routes';
+import { CALLBACK_ROUTE, callbackBodyParser } from './lyrics';
 import { MetricsService } from './metrics/metrics.service';
 
 /** Client request bodies: a prompt and at most 4 KiB of metadata, with room to spare. */

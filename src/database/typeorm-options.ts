@@ -1,7 +1,6 @@
 import { Client, ClientConfig } from 'pg';
 import { DataSourceOptions } from 'typeorm';
-import { LYRICS_ENTITIES } from '../lyrics/entities';
-import { LYRICS_MIGRATIONS } from '../lyrics/migrations';
+import { LYRICS_ENTITIES, LYRICS_MIGRATIONS } from '../lyrics';
 
 export interface DatabaseOptions {
   url: string;

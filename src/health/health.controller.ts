@@ -4,7 +4,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorFunction, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config';
 import { ShutdownState } from '../lifecycle/shutdown-state';
-import { KieCreditsProbe } from '../lyrics/kie/kie-credits.probe';
+import { KieCreditsProbe } from '../lyrics';
 
 @ApiTags('operations')
 @Controller('health')

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import { LYRICS_FAILED, LYRICS_SUCCEEDED, LyricsFinalEvent } from '../lyrics/lyrics.events';
+import { LYRICS_FAILED, LYRICS_SUCCEEDED, LyricsFinalEvent } from '../lyrics';
 
 /** One log line per published event, so that operators (and the fault tests) can see each final transition. */
 @Injectable()

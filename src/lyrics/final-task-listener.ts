@@ -1,10 +1,6 @@
-import { Inject, Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
-import { Notification, Pool, PoolClient } from 'pg';
-import { DataSource } from 'typeorm';
-import { LYRICS_DATA_SOURCE } from './lyrics.tokens';
-
-/** The channel the one door notifies, inside its transaction, when a task becomes final (delivered on commit). */
-export const FINAL_TASK_CHANNEL = 'lyrics_task_final';
+import { Injectable, Logger, OnModuleDestroy } from '@nestjs/common';
+import { LyricsDatabase, Listening } from './persistence/lyrics-database';
+import { FINAL_TASK_CHANNEL } from './persistence/tasks.sql';
 
 /**
  * Hears, through PostgreSQL's LISTEN/NOTIFY, when any instance makes a task final, so that waiting for a task costs
@@ -14,9 +10,9 @@ export const FINAL_TASK_CHANNEL = 'lyrics_task_final';
 export class FinalTaskListener implements OnModuleDestroy {
   private readonly logger = new Logger(FinalTaskListener.name);
   private readonly waiters = new Map<string, Set<() => void>>();
-  private connection: Promise<PoolClient> | undefined;
+  private connection: Promise<Listening> | undefined;
 
-  constructor(@Inject(LYRICS_DATA_SOURCE) private readonly dataSource: DataSource) {}
+  constructor(private readonly database: LyricsDatabase) {}
 
   /**
    * Calls `wake` when `taskId` may have become final (its notification, or a lost connection after which nothing
@@ -46,36 +42,29 @@ export class FinalTaskListener implements OnModuleDestroy {
     await this.disconnect();
   }
 
-  private connect(): Promise<PoolClient> {
-    this.connection ??= (async () => {
-      const pool = (this.dataSource.driver as unknown as { master: Pool }).master;
-      const client = await pool.connect();
-      client.on('notification', (message: Notification) => {
-        if (message.channel === FINAL_TASK_CHANNEL && message.payload) this.waiters.get(message.payload)?.forEach((wake) => wake());
-      });
-      client.on('error', (error) => {
-        this.logger.warn(`Lost the LISTEN connection: ${error.message}`);
+  private connect(): Promise<Listening> {
+    this.connection ??= this.database
+      .listen(
+        FINAL_TASK_CHANNEL,
+        (taskId) => this.waiters.get(taskId)?.forEach((wake) => wake()),
+        (error) => {
+          this.logger.warn(`Lost the LISTEN connection: ${error.message}`);
+          this.connection = undefined;
+          this.wakeAll();
+        },
+      )
+      .catch((error: unknown) => {
         this.connection = undefined;
-        client.release(true);
-        this.wakeAll();
+        throw error;
       });
-      await client.query(`LISTEN ${FINAL_TASK_CHANNEL}`);
-      return client;
-    })().catch((error: unknown) => {
-      this.connection = undefined;
-      throw error;
-    });
     return this.connection;
   }
 
   private async disconnect(): Promise<void> {
     const connection = this.connection;
     this.connection = undefined;
-    if (!connection) return;
-    const client = await connection.catch(() => undefined);
-    if (!client) return;
-    await client.query(`UNLISTEN ${FINAL_TASK_CHANNEL}`).catch(() => undefined);
-    client.release();
+    const listening = await connection?.catch(() => undefined);
+    await listening?.stop();
   }
 
   private wakeAll(): void {

@@ -15,5 +15,8 @@ export { LyricsTaskDto, LyricsTaskErrorDto, LyricsTaskPageDto, LyricsVariantDto 
 export { TASK_ERROR_CODES, TASK_STATUSES, TaskErrorCode, TaskStatus } from './entities/lyrics-task.entity';
 export { LYRICS_ENTITIES } from './entities';
 export { LYRICS_MIGRATIONS } from './migrations';
+export { LyricsMetrics } from './lyrics.metrics';
+export { KieCreditsProbe } from './kie/kie-credits.probe';
+export { KieCreditsOutcome } from './kie/kie.types';
 export { callbackBodyParser, CALLBACK_BODY_LIMIT_BYTES } from './callback/callback-body-parser';
 export { CALLBACK_ROUTE, LYRICS_ROUTE } from './lyrics-routes';

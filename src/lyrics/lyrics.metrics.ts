@@ -1,11 +1,8 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { DataSource } from 'typeorm';
 import { ReceiptOutcome } from './entities/lyrics-callback-receipt.entity';
-import { LYRICS_DATA_SOURCE } from './lyrics.tokens';
-
-/** How a task reached its final state. */
-export type FinalPath = 'create' | 'orphan' | 'callback' | 'poll' | 'timeout';
+import { TaskStore } from './persistence/task.store';
+import { FinalPath } from './task-transitions';
 
 /**
  * The lyrics module's Prometheus metrics, in a registry of its own (so that several apps in one process, or a host
@@ -52,26 +49,17 @@ export class LyricsMetrics {
     registers: [this.registry],
   });
 
-  constructor(@Inject(LYRICS_DATA_SOURCE) dataSource: DataSource) {
+  constructor(tasks: TaskStore) {
     // Active counts are exact at every scrape (the partial due index serves them); counting the final states reads
     // the whole table (about 0.2 s at a million rows), so that count is reused for 30 s.
-    const finalCounts = memo(
-      30_000,
-      () =>
-        dataSource.query(
-          `SELECT status, count(*)::int AS n FROM lyrics_tasks WHERE status IN ('succeeded', 'failed') GROUP BY status`,
-        ) as Promise<{ status: string; n: number }[]>,
-    );
+    const finalCounts = memo(30_000, () => tasks.countFinal());
     new Gauge({
       name: 'lyrics_tasks',
       help: 'Tasks in the table, by status (all instances; succeeded and failed recounted every 30 s)',
       labelNames: ['status'] as const,
       registers: [this.registry],
       async collect() {
-        const [active, final]: { status: string; n: number }[][] = await Promise.all([
-          dataSource.query(`SELECT status, count(*)::int AS n FROM lyrics_tasks WHERE status IN ('queued', 'submitted') GROUP BY status`),
-          finalCounts(),
-        ]);
+        const [active, final]: { status: string; n: number }[][] = await Promise.all([tasks.countActive(), finalCounts()]);
         const rows = [...active, ...final];
         for (const status of ['queued', 'submitted', 'succeeded', 'failed']) {
           this.set({ status }, rows.find((row) => row.status === status)?.n ?? 0);
@@ -79,16 +67,7 @@ export class LyricsMetrics {
       },
     });
     // Both gauges below come from one query per scrape.
-    const due = memo(
-      1_000,
-      () =>
-        dataSource.query(
-          `SELECT CASE status WHEN 'queued' THEN 'create' ELSE 'check' END AS queue, count(*)::int AS n,
-                EXTRACT(EPOCH FROM now() - min(next_attempt_at))::float8 AS oldest
-         FROM lyrics_tasks WHERE status IN ('queued', 'submitted') AND next_attempt_at <= now()
-         GROUP BY 1`,
-        ) as Promise<{ queue: string; n: number; oldest: number }[]>,
-    );
+    const due = memo(1_000, () => tasks.dueBacklog());
     new Gauge({
       name: 'lyrics_due_backlog',
       help: 'Tasks whose create (queue=create) or record-info check (queue=check) is due now (all instances)',

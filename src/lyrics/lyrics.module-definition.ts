@@ -7,6 +7,10 @@ import { LyricsController } from './lyrics.controller';
 import { LyricsModuleOptions } from './lyrics.options';
 import { LYRICS_DATA_SOURCE, LYRICS_MODULE_EXTRAS, LyricsModuleExtras, ResolvedLyricsModuleExtras } from './lyrics.tokens';
 
+/**
+ * The extras' real defaults. Nest's builder also uses this object's keys to keep the extras out of the options
+ * provider, so every extra must have a key here (undefined included).
+ */
 const DEFAULT_EXTRAS: ResolvedLyricsModuleExtras = {
   isGlobal: false,
   dataSource: undefined,
@@ -16,12 +20,22 @@ const DEFAULT_EXTRAS: ResolvedLyricsModuleExtras = {
   clientGuards: [],
 };
 
-function shape(definition: DynamicModule, given: LyricsModuleExtras): DynamicModule {
-  const extras: ResolvedLyricsModuleExtras = {
-    ...DEFAULT_EXTRAS,
-    ...Object.fromEntries(Object.entries(given).filter(([, value]) => value !== undefined)),
-    routePrefix: (given.routePrefix ?? '').replace(/^\/+|\/+$/g, ''),
+/** The extras alone (forRoot hands `shape` its whole argument, options included), with defaults for those unset. */
+function resolveExtras(given: LyricsModuleExtras): ResolvedLyricsModuleExtras {
+  const pick = <K extends keyof ResolvedLyricsModuleExtras>(key: K): ResolvedLyricsModuleExtras[K] =>
+    (given[key] ?? DEFAULT_EXTRAS[key]) as ResolvedLyricsModuleExtras[K];
+  return {
+    isGlobal: pick('isGlobal'),
+    dataSource: pick('dataSource'),
+    routePrefix: pick('routePrefix').replace(/^\/+|\/+$/g, ''),
+    clientController: pick('clientController'),
+    callbackController: pick('callbackController'),
+    clientGuards: pick('clientGuards'),
   };
+}
+
+function shape(definition: DynamicModule, given: LyricsModuleExtras): DynamicModule {
+  const extras = resolveExtras(given);
   const controllers = [
     ...(extras.clientController ? [LyricsController] : []),
     ...(extras.callbackController ? [LyricsCallbackController] : []),
@@ -50,5 +64,5 @@ export const {
   ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<LyricsModuleOptions>({ moduleName: 'Lyrics' })
   .setClassMethodName('forRoot')
-  .setExtras<LyricsModuleExtras>({}, shape)
+  .setExtras<LyricsModuleExtras>(DEFAULT_EXTRAS, shape)
   .build();

@@ -10,6 +10,10 @@ import { ConfigurableModuleClass, LYRICS_MODULE_OPTIONS } from './lyrics.module-
 import { LYRICS_MODULE_EXTRAS, ResolvedLyricsModuleExtras } from './lyrics.tokens';
 import { LYRICS_SETTINGS, LyricsModuleOptions, LyricsSettings, resolveLyricsSettings } from './lyrics.options';
 import { LyricsService } from './lyrics.service';
+import { LyricsDatabase } from './persistence/lyrics-database';
+import { RateSlotStore } from './persistence/rate-slot.store';
+import { ReceiptStore } from './persistence/receipt.store';
+import { TaskStore } from './persistence/task.store';
 import { PromptLengthPipe } from './prompt-length.pipe';
 import { DispatchSignal } from './workers/dispatch-signal';
 import { LyricsDispatcher } from './workers/lyrics-dispatcher.service';
@@ -29,6 +33,10 @@ import { LyricsPoller } from './workers/lyrics-poller.service';
       inject: [LYRICS_MODULE_OPTIONS, LYRICS_MODULE_EXTRAS],
       useFactory: (options: LyricsModuleOptions, extras: ResolvedLyricsModuleExtras) => resolveLyricsSettings(options, extras),
     },
+    LyricsDatabase,
+    TaskStore,
+    ReceiptStore,
+    RateSlotStore,
     LyricsMetrics,
     {
       provide: KieClient,

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { NextFunction, Request, RequestHandler, Response } from 'express';
 import { collectDefaultMetrics, Histogram, Registry } from 'prom-client';
-import { LyricsMetrics } from '../lyrics/lyrics.metrics';
+import { LyricsMetrics } from '../lyrics';
 
 /** The service's own metrics (process, HTTP), served together with the lyrics module's. */
 @Injectable()

@@ -1,8 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { callbackTokenMatches } from '../callback-token';
 import { ReceiptOutcome } from '../entities/lyrics-callback-receipt.entity';
-import { LyricsTaskEntity } from '../entities/lyrics-task.entity';
 import { KiePayloadError, parseCallback } from '../kie/kie-payloads';
 import { verifyWebhook } from '../kie/kie-signature';
 import { KieClient } from '../kie/kie.client';
@@ -10,8 +8,10 @@ import { KieCallback } from '../kie/kie.types';
 import { LyricsMetrics } from '../lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
-import { FinalResult } from '../task-transition';
-import { LYRICS_DATA_SOURCE } from '../lyrics.tokens';
+import { ReceiptStore } from '../persistence/receipt.store';
+import { TaskStore } from '../persistence/task.store';
+import { TaskRecord } from '../persistence/tasks.sql';
+import { FinalResult, resultChange } from '../task-transitions';
 
 export interface IncomingCallback {
   taskId: string;
@@ -42,7 +42,8 @@ export class LyricsCallbackService {
 
   constructor(
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
-    @Inject(LYRICS_DATA_SOURCE) private readonly dataSource: DataSource,
+    private readonly tasks: TaskStore,
+    private readonly receipts: ReceiptStore,
     private readonly lyrics: LyricsService,
     private readonly kie: KieClient,
     private readonly metrics: LyricsMetrics,
@@ -50,10 +51,8 @@ export class LyricsCallbackService {
 
   async handle(incoming: IncomingCallback): Promise<CallbackAnswer> {
     const receipt = new ReceiptDraft(incoming, this.settings.receiptBodyMaxBytes);
-    const [task]: { id: string; kie_task_id: string | null; callback_token_hash: string | null }[] = UUID.test(incoming.taskId)
-      ? await this.dataSource.query('SELECT id, kie_task_id, callback_token_hash FROM lyrics_tasks WHERE id = $1', [incoming.taskId])
-      : [];
-    if (!task || !callbackTokenMatches(incoming.token, task.callback_token_hash)) {
+    const task = UUID.test(incoming.taskId) ? await this.tasks.callbackTarget(incoming.taskId) : undefined;
+    if (!task || !callbackTokenMatches(incoming.token, task.callbackTokenHash)) {
       return this.refuse(receipt, 401, 'unauthorized', 'unknown task or wrong token');
     }
     receipt.taskId = task.id;
@@ -78,7 +77,7 @@ export class LyricsCallbackService {
       });
       if (!check.valid) return this.refuse(receipt, 401, 'unauthorized', `signature refused: ${check.reason}`);
     }
-    if (task.kie_task_id !== null && task.kie_task_id !== callback.kieTaskId) {
+    if (task.kieTaskId !== null && task.kieTaskId !== callback.kieTaskId) {
       return this.refuse(receipt, 401, 'mismatch', "the body's task id is not this callback URL's task");
     }
 
@@ -88,11 +87,11 @@ export class LyricsCallbackService {
       return { status: 200, outcome: 'unconfirmed', message: 'received; the result will be read by polling' };
     }
 
-    const { applied, task: after } = await this.lyrics.transition(
-      task.id,
-      { type: 'result', source: 'callback', kieTaskId: callback.kieTaskId, result },
-      { kieTaskId: receipt.kieTaskId, remoteAddress: receipt.remoteAddress, ...receipt.storedBody() },
-    );
+    const { applied, task: after } = await this.lyrics.transition(task.id, resultChange('callback', callback.kieTaskId, result), {
+      kieTaskId: receipt.kieTaskId,
+      remoteAddress: receipt.remoteAddress,
+      ...receipt.storedBody(),
+    });
     // The applied receipt was written with the transition; a repeated or late callback's is written here.
     const outcome: ReceiptOutcome = applied ? 'applied' : sameResult(after, result) ? 'duplicate' : 'already_final';
     if (applied) this.metrics.callbackReceipt(outcome);
@@ -118,16 +117,20 @@ export class LyricsCallbackService {
 
   private async record(receipt: ReceiptDraft, outcome: ReceiptOutcome, detail: string | null): Promise<void> {
     const { body, bodyTruncated } = receipt.storedBody();
-    await this.dataSource.query(
-      `INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, detail, remote_address, body, body_truncated)
-       VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [receipt.taskId, receipt.kieTaskId, outcome, detail, receipt.remoteAddress, body, bodyTruncated],
-    );
+    await this.receipts.insert({
+      taskId: receipt.taskId,
+      kieTaskId: receipt.kieTaskId,
+      outcome,
+      detail,
+      remoteAddress: receipt.remoteAddress,
+      body,
+      bodyTruncated,
+    });
     this.metrics.callbackReceipt(outcome);
   }
 }
 
-function sameResult(task: LyricsTaskEntity | undefined, result: FinalResult): boolean {
+function sameResult(task: TaskRecord | undefined, result: FinalResult): boolean {
   if (!task) return false;
   return result.state === 'succeeded' ? task.status === 'succeeded' : task.status === 'failed' && task.errorCode === result.code;
 }

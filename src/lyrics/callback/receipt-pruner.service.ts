@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
-import { LYRICS_DATA_SOURCE } from '../lyrics.tokens';
+import { ReceiptStore } from '../persistence/receipt.store';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 const BATCH = 5000;
@@ -15,7 +14,7 @@ export class ReceiptPruner implements OnApplicationBootstrap, OnApplicationShutd
 
   constructor(
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
-    @Inject(LYRICS_DATA_SOURCE) private readonly dataSource: DataSource,
+    private readonly receipts: ReceiptStore,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -34,12 +33,7 @@ export class ReceiptPruner implements OnApplicationBootstrap, OnApplicationShutd
     try {
       let deleted = 0;
       for (;;) {
-        const [, count]: [unknown, number] = await this.dataSource.query(
-          `DELETE FROM lyrics_callback_receipts WHERE id IN (
-             SELECT id FROM lyrics_callback_receipts
-             WHERE received_at < now() - make_interval(days => $1) LIMIT $2)`,
-          [this.settings.receiptRetentionDays, BATCH],
-        );
+        const count = await this.receipts.prune(this.settings.receiptRetentionDays, BATCH);
         deleted += count;
         if (count < BATCH) break;
       }

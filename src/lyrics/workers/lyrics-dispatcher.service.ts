@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { hashCallbackToken, newCallbackToken } from '../callback-token';
 import { KieClient } from '../kie/kie.client';
 import { KieCreateOutcome } from '../kie/kie.types';
@@ -7,21 +6,17 @@ import { callbackUrl } from '../lyrics-routes';
 import { LyricsMetrics } from '../lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
-import { TaskTransition } from '../task-transition';
+import { TaskChange } from '../task-transitions';
+import { LyricsDatabase } from '../persistence/lyrics-database';
+import { RateSlotStore } from '../persistence/rate-slot.store';
+import { DueCreate, TaskStore } from '../persistence/task.store';
 import { BackgroundWorker, MIN_WAIT_MS } from './background-worker';
 import { backoffMs } from './backoff';
 import { DispatchSignal } from './dispatch-signal';
-import { msUntilDue } from './due-work';
 import { RateBudget } from './rate-budget';
-import { LYRICS_DATA_SOURCE } from '../lyrics.tokens';
 
-interface ClaimedTask {
-  id: string;
-  prompt: string;
-  attempts: number;
-  slot: number;
-  token: string;
-}
+/** A due create, the budget slot it holds, and the callback token made for this attempt. */
+type ClaimedTask = DueCreate & { slot: number; token: string };
 
 /**
  * Sends queued tasks to KIE. Due rows are claimed with FOR UPDATE SKIP LOCKED and a lease, together with slots of
@@ -37,18 +32,20 @@ export class LyricsDispatcher extends BackgroundWorker {
 
   constructor(
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
-    @Inject(LYRICS_DATA_SOURCE) private readonly dataSource: DataSource,
+    private readonly database: LyricsDatabase,
+    private readonly tasks: TaskStore,
+    slots: RateSlotStore,
     private readonly kie: KieClient,
     private readonly lyrics: LyricsService,
     private readonly signal: DispatchSignal,
     private readonly metrics: LyricsMetrics,
   ) {
     super(settings.runWorkers, settings.dispatchIntervalMs);
-    this.budget = new RateBudget('create', settings.createBudget, settings.createWindowMs);
+    this.budget = new RateBudget(slots, 'create', settings.createBudget, settings.createWindowMs);
   }
 
   protected override async prepare(): Promise<void> {
-    await this.budget.ensureSlots(this.dataSource.manager);
+    await this.budget.ensureSlots();
     this.signal.listen(() => this.wake());
   }
 
@@ -63,39 +60,25 @@ export class LyricsDispatcher extends BackgroundWorker {
   }
 
   private claim(limit: number): Promise<{ tasks: ClaimedTask[]; waitMs: number }> {
-    return this.dataSource.transaction(async (manager) => {
-      const budget = await this.budget.claim(
-        manager,
-        limit,
-        (count) =>
-          manager.query(
-            `SELECT id, prompt, attempts + 1 AS attempts FROM lyrics_tasks
-           WHERE status = 'queued' AND lease_until IS NULL AND next_attempt_at <= now()
-           ORDER BY next_attempt_at LIMIT $1
-           FOR UPDATE SKIP LOCKED`,
-            [count],
-          ) as Promise<{ id: string; prompt: string; attempts: number }[]>,
-      );
+    return this.database.transaction(async (tx) => {
+      const budget = await this.budget.claim(tx, limit, (count) => this.tasks.lockDueCreates(tx, count));
       if ('budgetWaitMs' in budget) {
         this.metrics.budgetWait(this.budget.bucket);
         return { tasks: [], waitMs: budget.budgetWaitMs };
       }
       if (budget.claimed.length === 0) return { tasks: [], waitMs: await this.msUntilNextDue() };
       const tasks = budget.claimed.map((task) => ({ ...task, token: newCallbackToken() }));
-      await manager.query(
-        `UPDATE lyrics_tasks AS task
-         SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
-             attempts = task.attempts + 1, callback_token_hash = claimed.hash, updated_at = clock_timestamp()
-         FROM unnest($2::uuid[], $3::text[]) AS claimed(id, hash)
-         WHERE task.id = claimed.id`,
-        [this.settings.leaseMs, tasks.map((task) => task.id), tasks.map((task) => hashCallbackToken(task.token))],
-      );
+      await this.tasks.leaseCreates(tx, {
+        ids: tasks.map((task) => task.id),
+        tokenHashes: tasks.map((task) => hashCallbackToken(task.token)),
+        leaseMs: this.settings.leaseMs,
+      });
       return { tasks, waitMs: tasks.length < budget.slotsFree ? await this.msUntilNextDue() : 0 };
     });
   }
 
-  private msUntilNextDue(): Promise<number> {
-    return msUntilDue(this.dataSource, `status = 'queued' AND lease_until IS NULL`, this.settings.dispatchIntervalMs);
+  private async msUntilNextDue(): Promise<number> {
+    return (await this.tasks.msUntilDue('create')) ?? this.settings.dispatchIntervalMs;
   }
 
   private async send(task: ClaimedTask): Promise<void> {
@@ -103,7 +86,7 @@ export class LyricsDispatcher extends BackgroundWorker {
       const url = callbackUrl(this.settings.callbackBaseUrl, task.id, task.token);
       const outcome = await this.kie.createLyricsTask(task.prompt, url);
       // The slot counts from the answer: KIE received the create no later than that.
-      await this.budget.markUsed(this.dataSource.manager, [task.slot]);
+      await this.budget.markAnswered(task.slot);
       const { applied } = await this.lyrics.transition(task.id, this.transitionFor(task, outcome));
       if (outcome.kind === 'accepted') {
         this.logger.log(applied ? 'Task submitted to KIE' : 'Task submitted to KIE after its result arrived', {
@@ -122,7 +105,7 @@ export class LyricsDispatcher extends BackgroundWorker {
     }
   }
 
-  private transitionFor(task: ClaimedTask, outcome: KieCreateOutcome): TaskTransition {
+  private transitionFor(task: ClaimedTask, outcome: KieCreateOutcome): TaskChange {
     switch (outcome.kind) {
       case 'accepted':
         return {
@@ -151,10 +134,7 @@ export class LyricsDispatcher extends BackgroundWorker {
   private async failOrphans(): Promise<void> {
     if (Date.now() < this.nextOrphanSweepAt) return;
     this.nextOrphanSweepAt = Date.now() + this.settings.dispatchIntervalMs;
-    const orphans: { id: string }[] = await this.dataSource.query(
-      `SELECT id FROM lyrics_tasks WHERE lease_until < now() AND status = 'queued' LIMIT 100`,
-    );
-    for (const { id } of orphans) {
+    for (const id of await this.tasks.orphanedCreates(100)) {
       const { applied } = await this.lyrics.transition(id, { type: 'create_orphaned' });
       if (applied)
         this.logger.warn('Task failed as submit_outcome_unknown: its sender stopped mid-create', { taskId: id, kieTaskId: null });

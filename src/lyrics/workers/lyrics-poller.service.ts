@@ -1,25 +1,19 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { DataSource } from 'typeorm';
 import { KieClient } from '../kie/kie.client';
 import { KieRecordOutcome } from '../kie/kie.types';
 import { LyricsMetrics } from '../lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
-import { TaskTransition } from '../task-transition';
+import { resultChange, TaskChange } from '../task-transitions';
+import { LyricsDatabase } from '../persistence/lyrics-database';
+import { RateSlotStore } from '../persistence/rate-slot.store';
+import { DueCheck, TaskStore } from '../persistence/task.store';
 import { BackgroundWorker, MIN_WAIT_MS } from './background-worker';
 import { backoffMs } from './backoff';
-import { msUntilDue } from './due-work';
 import { RateBudget } from './rate-budget';
-import { LYRICS_DATA_SOURCE } from '../lyrics.tokens';
 
-interface ClaimedCheck {
-  id: string;
-  kieTaskId: string;
-  polls: number;
-  /** When the task reaches its maximum age (counted from submission). */
-  deadline: Date;
-  slot: number;
-}
+/** A due check (its `deadline` is the task's maximum age, counted from submission) and the budget slot it holds. */
+type ClaimedCheck = DueCheck & { slot: number };
 
 /**
  * The safety net (DESIGN.md invariant 7): reads record-info for submitted tasks whose check is due, claimed with
@@ -39,17 +33,19 @@ export class LyricsPoller extends BackgroundWorker {
 
   constructor(
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
-    @Inject(LYRICS_DATA_SOURCE) private readonly dataSource: DataSource,
+    private readonly database: LyricsDatabase,
+    private readonly tasks: TaskStore,
+    slots: RateSlotStore,
     private readonly kie: KieClient,
     private readonly lyrics: LyricsService,
     private readonly metrics: LyricsMetrics,
   ) {
     super(settings.runWorkers, settings.dispatchIntervalMs);
-    this.budget = new RateBudget('record-info', settings.pollBudget, settings.pollWindowMs);
+    this.budget = new RateBudget(slots, 'record-info', settings.pollBudget, settings.pollWindowMs);
   }
 
   protected override async prepare(): Promise<void> {
-    await this.budget.ensureSlots(this.dataSource.manager);
+    await this.budget.ensureSlots();
   }
 
   protected async round(): Promise<number> {
@@ -70,54 +66,35 @@ export class LyricsPoller extends BackgroundWorker {
     if (this.held.size === 0) return;
     const ids = [...this.held];
     ids.forEach((id) => this.abandoned.add(id));
-    await this.dataSource.query(
-      `UPDATE lyrics_tasks SET lease_until = NULL, next_attempt_at = now() WHERE id = ANY($1) AND status = 'submitted'`,
-      [ids],
-    );
+    await this.tasks.releaseChecks(ids);
     this.logger.warn(`Released ${ids.length} record-info checks still running at shutdown`);
   }
 
   private claim(limit: number): Promise<{ checks: ClaimedCheck[]; waitMs: number }> {
-    return this.dataSource.transaction(async (manager) => {
-      const budget = await this.budget.claim(manager, limit, async (count) => {
-        const rows: { id: string; kie_task_id: string; polls: number; deadline: Date }[] = await manager.query(
-          `SELECT id, kie_task_id, polls + 1 AS polls,
-                  submitted_at + make_interval(secs => $2::double precision / 1000) AS deadline
-           FROM lyrics_tasks
-           WHERE status = 'submitted' AND next_attempt_at <= now()
-           ORDER BY next_attempt_at LIMIT $1
-           FOR UPDATE SKIP LOCKED`,
-          [count, this.settings.taskMaxAgeMs],
-        );
-        return rows.map((row) => ({ id: row.id, kieTaskId: row.kie_task_id, polls: row.polls, deadline: row.deadline }));
-      });
+    return this.database.transaction(async (tx) => {
+      const budget = await this.budget.claim(tx, limit, (count) =>
+        this.tasks.lockDueChecks(tx, { limit: count, maxAgeMs: this.settings.taskMaxAgeMs }),
+      );
       if ('budgetWaitMs' in budget) {
         this.metrics.budgetWait(this.budget.bucket);
         return { checks: [], waitMs: budget.budgetWaitMs };
       }
       const checks = budget.claimed;
       if (checks.length === 0) return { checks: [], waitMs: await this.msUntilNextDue() };
-      // The check falls due again when its lease ends: if this instance dies, another takes it over then.
-      await manager.query(
-        `UPDATE lyrics_tasks SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
-                next_attempt_at = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
-                polls = polls + 1, updated_at = clock_timestamp()
-         WHERE id = ANY($2)`,
-        [this.settings.leaseMs, checks.map((check) => check.id)],
-      );
+      await this.tasks.leaseChecks(tx, { ids: checks.map((check) => check.id), leaseMs: this.settings.leaseMs });
       return { checks, waitMs: checks.length < budget.slotsFree ? await this.msUntilNextDue() : 0 };
     });
   }
 
-  private msUntilNextDue(): Promise<number> {
-    return msUntilDue(this.dataSource, `status = 'submitted'`, this.settings.dispatchIntervalMs);
+  private async msUntilNextDue(): Promise<number> {
+    return (await this.tasks.msUntilDue('check')) ?? this.settings.dispatchIntervalMs;
   }
 
   private async check(check: ClaimedCheck): Promise<void> {
     try {
       const outcome = await this.kie.getLyricsRecord(check.kieTaskId);
       if (this.abandoned.has(check.id)) return;
-      await this.budget.markUsed(this.dataSource.manager, [check.slot]);
+      await this.budget.markAnswered(check.slot);
       if (outcome.kind === 'retry' || outcome.kind === 'rejected') {
         this.logger.warn(`Task record-info ${outcome.kind}: ${outcome.message}`, { taskId: check.id, kieTaskId: check.kieTaskId });
       }
@@ -131,9 +108,9 @@ export class LyricsPoller extends BackgroundWorker {
     }
   }
 
-  private transitionFor(check: ClaimedCheck, outcome: KieRecordOutcome): TaskTransition {
+  private transitionFor(check: ClaimedCheck, outcome: KieRecordOutcome): TaskChange {
     if (outcome.kind === 'record' && outcome.result.state !== 'pending') {
-      return { type: 'result', source: 'poll', kieTaskId: check.kieTaskId, result: outcome.result };
+      return resultChange('poll', check.kieTaskId, outcome.result);
     }
     const now = Date.now();
     if (now >= check.deadline.getTime()) return { type: 'timed_out', maxAgeMs: this.settings.taskMaxAgeMs };

@@ -1,0 +1,29 @@
+import { Injectable } from '@nestjs/common';
+import { LyricsDatabase, SqlExecutor } from './lyrics-database';
+import * as sql from './rate-slots.sql';
+
+/** lyrics_rate_slots: the upstream rate budgets every instance shares (see RateBudget). */
+@Injectable()
+export class RateSlotStore {
+  constructor(private readonly db: LyricsDatabase) {}
+
+  /** Makes the bucket's slots match `size` (the last instance to start decides). */
+  async resize(bucket: string, size: number): Promise<void> {
+    await this.db.count(sql.addSlots({ bucket, size }));
+    await this.db.count(sql.removeSlotsBeyond({ bucket, size }));
+  }
+
+  async lockFree(tx: SqlExecutor, input: Parameters<typeof sql.lockFreeSlots>[0]): Promise<number[]> {
+    return (await tx.rows<{ slot: number }>(sql.lockFreeSlots(input))).map((row) => row.slot);
+  }
+
+  async markUsed(bucket: string, slots: number[], tx: SqlExecutor = this.db): Promise<void> {
+    if (slots.length > 0) await tx.count(sql.markSlotsUsed({ bucket, slots }));
+  }
+
+  /** Milliseconds until the bucket's next slot frees (0 when one may be free now, though perhaps locked). */
+  async msUntilNextSlot(tx: SqlExecutor, input: Parameters<typeof sql.msUntilNextSlot>[0]): Promise<number> {
+    const [row] = await tx.rows<{ waitMs: number | null }>(sql.msUntilNextSlot(input));
+    return Math.ceil(row?.waitMs ?? 0);
+  }
+}

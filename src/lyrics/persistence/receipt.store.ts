@@ -1,0 +1,18 @@
+import { Injectable } from '@nestjs/common';
+import { LyricsDatabase } from './lyrics-database';
+import { insertReceipt, pruneReceipts, ReceiptInput } from './receipts.sql';
+
+/** lyrics_callback_receipts: the webhook's audit trail. */
+@Injectable()
+export class ReceiptStore {
+  constructor(private readonly db: LyricsDatabase) {}
+
+  async insert(receipt: ReceiptInput): Promise<void> {
+    await this.db.count(insertReceipt(receipt));
+  }
+
+  /** Deletes up to `batch` receipts older than `days`; returns how many it deleted. */
+  prune(days: number, batch: number): Promise<number> {
+    return this.db.count(pruneReceipts({ days, batch }));
+  }
+}

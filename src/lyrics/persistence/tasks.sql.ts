@@ -1,0 +1,298 @@
+import { LyricsTaskEntity, TaskStatus } from '../entities/lyrics-task.entity';
+import { LyricsVariantEntity } from '../entities/lyrics-variant.entity';
+import { FromState, IfUnset, NOW, ruleOf, TaskAssignments, TaskChange } from '../task-transitions';
+import { Statement } from './lyrics-database';
+import { aliasedColumns, msInterval, named, Params, unnamed } from './sql';
+
+/**
+ * Every statement lyrics_tasks and lyrics_variants see. Each is a pure builder returning its text and values; the
+ * hot paths (submit, the callback's token read and transition, the claims) are named, so prepared once per
+ * connection.
+ */
+
+/** A lyrics_tasks row, with the entity's property names. */
+export type TaskRecord = Omit<LyricsTaskEntity, 'variants'>;
+export type VariantRecord = Omit<LyricsVariantEntity, 'task'>;
+
+/** The one column list: every statement that returns tasks returns these, so one mapping serves them all. */
+export const TASK_COLUMNS = aliasedColumns<TaskRecord>({
+  id: 'id',
+  status: 'status',
+  prompt: 'prompt',
+  metadata: 'metadata',
+  idempotencyKey: 'idempotency_key',
+  requestHash: 'request_hash',
+  kieTaskId: 'kie_task_id',
+  callbackTokenHash: 'callback_token_hash',
+  errorCode: 'error_code',
+  errorMessage: 'error_message',
+  attempts: 'attempts',
+  resultSource: 'result_source',
+  polls: 'polls',
+  nextAttemptAt: 'next_attempt_at',
+  leaseUntil: 'lease_until',
+  createdAt: 'created_at',
+  submittedAt: 'submitted_at',
+  completedAt: 'completed_at',
+  updatedAt: 'updated_at',
+});
+
+const VARIANT_COLUMNS = aliasedColumns<VariantRecord>({
+  taskId: 'task_id',
+  position: 'position',
+  title: 'title',
+  text: 'text',
+  status: 'status',
+  errorMessage: 'error_message',
+});
+
+/** The channel the one door notifies, inside its transaction, when a task becomes final (delivered on commit). */
+export const FINAL_TASK_CHANNEL = 'lyrics_task_final';
+
+/** A new queued task, due at once; with an idempotency key already used, nothing (the caller reads the first). */
+export function insertQueuedTask(input: {
+  prompt: string;
+  metadataJson: string | null;
+  idempotencyKey: string | null;
+  requestHash: string | null;
+}): Statement {
+  return named(
+    'insert_task',
+    `INSERT INTO lyrics_tasks (status, prompt, metadata, idempotency_key, request_hash, next_attempt_at)
+     VALUES ('queued', $1, $2, $3, $4, clock_timestamp())
+     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+     RETURNING ${TASK_COLUMNS}`,
+    [input.prompt, input.metadataJson, input.idempotencyKey, input.requestHash],
+  );
+}
+
+export function taskById(id: string): Statement {
+  return named('task_by_id', `SELECT ${TASK_COLUMNS} FROM lyrics_tasks WHERE id = $1`, [id]);
+}
+
+export function taskByIdempotencyKey(idempotencyKey: string): Statement {
+  return named('task_by_idempotency_key', `SELECT ${TASK_COLUMNS} FROM lyrics_tasks WHERE idempotency_key = $1`, [idempotencyKey]);
+}
+
+/** What a callback needs to authenticate itself: read before anything is written. */
+export function callbackTarget(id: string): Statement {
+  return named(
+    'callback_target',
+    `SELECT id, kie_task_id AS "kieTaskId", callback_token_hash AS "callbackTokenHash" FROM lyrics_tasks WHERE id = $1`,
+    [id],
+  );
+}
+
+/**
+ * One page of tasks, newest first, by keyset (created_at, id); `limit + 1` rows say whether another page follows.
+ * The cursor's time is PostgreSQL's own text, to the microsecond, which a JS Date would round.
+ */
+export function taskPage(input: { status?: TaskStatus; after?: { createdAt: string; id: string }; limit: number }): Statement {
+  const params = new Params(input.limit + 1);
+  const conditions = [
+    input.status ? `status = ${params.add(input.status)}` : '',
+    input.after ? `(created_at, id) < (${params.add(input.after.createdAt)}::timestamptz, ${params.add(input.after.id)}::uuid)` : '',
+  ].filter(Boolean);
+  const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
+  const variant = [input.status ? 'status' : '', input.after ? 'after' : ''].filter(Boolean).join('_');
+  return named(
+    `task_page${variant ? `_${variant}` : ''}`,
+    `SELECT ${TASK_COLUMNS}, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorCreatedAt"
+     FROM lyrics_tasks ${where}
+     ORDER BY created_at DESC, id DESC
+     LIMIT $1`,
+    params.values,
+  );
+}
+
+export function variantsOf(taskIds: string[]): Statement {
+  return named('variants_of', `SELECT ${VARIANT_COLUMNS} FROM lyrics_variants WHERE task_id = ANY($1::uuid[]) ORDER BY task_id, position`, [
+    taskIds,
+  ]);
+}
+
+/** The receipt of a callback whose result the transition applies, written by the transition's own statement. */
+export interface AppliedReceipt {
+  kieTaskId: string | null;
+  remoteAddress: string | null;
+  body: string;
+  bodyTruncated: boolean;
+}
+
+/** The guard of a rule's from-states, as SQL over lyrics_tasks (constants of the code, never input). */
+export function fromStatesSql(from: readonly FromState[]): string {
+  const one = (state: FromState) =>
+    [
+      `status = '${state.status}'`,
+      state.errorCode ? `error_code = '${state.errorCode}'` : '',
+      state.leaseExpired ? 'lease_until < clock_timestamp()' : '',
+    ]
+      .filter(Boolean)
+      .join(' AND ');
+  return `(${from.map((state) => `(${one(state)})`).join(' OR ')})`;
+}
+
+const ASSIGNED_COLUMNS: { [K in keyof Required<TaskAssignments>]: string } = {
+  kieTaskId: 'kie_task_id',
+  submittedAt: 'submitted_at',
+  nextAttemptAt: 'next_attempt_at',
+  resultSource: 'result_source',
+};
+
+function assignment(column: string, value: unknown, params: Params): string {
+  if (value === NOW) return `${column} = clock_timestamp()`;
+  if (value !== null && typeof value === 'object' && 'ifUnset' in value) {
+    const fallback = (value as IfUnset).ifUnset;
+    return `${column} = COALESCE(${column}, ${fallback === NOW ? 'clock_timestamp()' : params.add(fallback)})`;
+  }
+  return `${column} = ${params.add(value)}`;
+}
+
+/**
+ * The one door's statement, derived from the change's rule in TASK_TRANSITIONS: the UPDATE guarded by the rule's
+ * from-states, a success's variants and an applied callback's receipt as data-modifying CTEs, and the notification of
+ * a final state, all in one statement (so one transaction and one round trip). Returns the changed task, or no row
+ * when the guard did not hold. The text depends only on the change's type and on whether a receipt comes with it,
+ * so each such pair is one prepared statement.
+ */
+export function applyTransition(taskId: string, change: TaskChange, receipt?: AppliedReceipt): Statement {
+  const rule = ruleOf(change);
+  const params = new Params(taskId);
+  const sets = [`status = '${rule.to}'`, 'lease_until = NULL', 'updated_at = clock_timestamp()'];
+  if (rule.final) {
+    sets.push('completed_at = clock_timestamp()', 'next_attempt_at = NULL');
+    const error = rule.error?.(change);
+    if (rule.to === 'failed' && error) sets.push(`error_code = ${params.add(error.code)}`, `error_message = ${params.add(error.message)}`);
+    if (rule.to === 'succeeded') sets.push('error_code = NULL', 'error_message = NULL');
+  }
+  for (const [key, value] of Object.entries(rule.set?.(change) ?? {})) {
+    if (value !== undefined) sets.push(assignment(ASSIGNED_COLUMNS[key as keyof TaskAssignments], value, params));
+  }
+  const ctes = [`changed AS (UPDATE lyrics_tasks SET ${sets.join(', ')} WHERE id = $1 AND ${fromStatesSql(rule.from)} RETURNING *)`];
+  const variants = rule.variants?.(change);
+  if (variants) {
+    ctes.push(`variants AS (
+      INSERT INTO lyrics_variants (task_id, position, title, text, status, error_message)
+      SELECT changed.id, v.position - 1, v.title, v.text, v.status, v.error_message
+      FROM changed, unnest(${params.add(variants.map((v) => v.title))}::text[], ${params.add(variants.map((v) => v.text))}::text[],
+                           ${params.add(variants.map((v) => v.status))}::text[], ${params.add(variants.map((v) => v.errorMessage))}::text[])
+           WITH ORDINALITY AS v(title, text, status, error_message, position))`);
+  }
+  if (receipt) {
+    ctes.push(`receipt AS (
+      INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)
+      SELECT changed.id, ${params.add(receipt.kieTaskId)}, 'applied', ${params.add(receipt.remoteAddress)},
+             ${params.add(receipt.body)}, ${params.add(receipt.bodyTruncated)}
+      FROM changed)`);
+  }
+  // Delivered at commit, to every instance's waiters (waitForFinal).
+  const notify = rule.final ? `pg_notify('${FINAL_TASK_CHANNEL}', changed.id::text)` : 'NULL';
+  return named(
+    `transition_${change.type}${receipt ? '_with_receipt' : ''}`,
+    `WITH ${ctes.join(',\n')}
+     SELECT ${TASK_COLUMNS}, ${notify} AS notified FROM changed`,
+    params.values,
+  );
+}
+
+/** Due creates, oldest due first, locked for the claiming transaction; `attempts` is the attempt about to start. */
+export function lockDueCreates(limit: number): Statement {
+  return named(
+    'lock_due_creates',
+    `SELECT id, prompt, attempts + 1 AS attempts FROM lyrics_tasks
+     WHERE status = 'queued' AND lease_until IS NULL AND next_attempt_at <= now()
+     ORDER BY next_attempt_at LIMIT $1
+     FOR UPDATE SKIP LOCKED`,
+    [limit],
+  );
+}
+
+/** Leases claimed creates to this instance, each with the hash of its new callback token. */
+export function leaseCreates(input: { ids: string[]; tokenHashes: string[]; leaseMs: number }): Statement {
+  return named(
+    'lease_creates',
+    `UPDATE lyrics_tasks AS task
+     SET lease_until = clock_timestamp() + ${msInterval('$1')},
+         attempts = task.attempts + 1, callback_token_hash = claimed.hash, updated_at = clock_timestamp()
+     FROM unnest($2::uuid[], $3::text[]) AS claimed(id, hash)
+     WHERE task.id = claimed.id`,
+    [input.leaseMs, input.ids, input.tokenHashes],
+  );
+}
+
+/** Queued tasks whose lease ran out: their sender stopped mid-create. */
+export function orphanedCreates(limit: number): Statement {
+  return named('orphaned_creates', `SELECT id FROM lyrics_tasks WHERE lease_until < now() AND status = 'queued' LIMIT $1`, [limit]);
+}
+
+/** Due record-info checks, locked for the claiming transaction, with the task's deadline (its maximum age). */
+export function lockDueChecks(input: { limit: number; maxAgeMs: number }): Statement {
+  return named(
+    'lock_due_checks',
+    `SELECT id, kie_task_id AS "kieTaskId", polls + 1 AS polls, submitted_at + ${msInterval('$2')} AS deadline
+     FROM lyrics_tasks
+     WHERE status = 'submitted' AND next_attempt_at <= now()
+     ORDER BY next_attempt_at LIMIT $1
+     FOR UPDATE SKIP LOCKED`,
+    [input.limit, input.maxAgeMs],
+  );
+}
+
+/** Leases claimed checks; each falls due again when its lease ends, so another instance takes over a dead one's. */
+export function leaseChecks(input: { ids: string[]; leaseMs: number }): Statement {
+  return named(
+    'lease_checks',
+    `UPDATE lyrics_tasks SET lease_until = clock_timestamp() + ${msInterval('$1')},
+            next_attempt_at = clock_timestamp() + ${msInterval('$1')},
+            polls = polls + 1, updated_at = clock_timestamp()
+     WHERE id = ANY($2::uuid[])`,
+    [input.leaseMs, input.ids],
+  );
+}
+
+/** Gives checks back to the queue, due at once (at shutdown). */
+export function releaseChecks(ids: string[]): Statement {
+  return unnamed(
+    `UPDATE lyrics_tasks SET lease_until = NULL, next_attempt_at = now() WHERE id = ANY($1::uuid[]) AND status = 'submitted'`,
+    [ids],
+  );
+}
+
+/** The work queues on lyrics_tasks that a worker may sleep on. */
+export type TaskQueue = 'create' | 'check';
+
+const QUEUE_CONDITIONS: Record<TaskQueue, string> = {
+  create: `status = 'queued' AND lease_until IS NULL`,
+  check: `status = 'submitted'`,
+};
+
+/** Milliseconds until the queue's earliest task falls due (negative when overdue); NULL when the queue is empty. */
+export function msUntilDue(queue: TaskQueue): Statement {
+  return named(
+    `ms_until_due_${queue}`,
+    `SELECT (EXTRACT(EPOCH FROM (MIN(next_attempt_at) - clock_timestamp())) * 1000)::float8 AS "waitMs"
+     FROM lyrics_tasks WHERE ${QUEUE_CONDITIONS[queue]}`,
+    [],
+  );
+}
+
+/** Active tasks by status (the partial due index serves it). */
+export function countActiveTasks(): Statement {
+  return unnamed(`SELECT status, count(*)::int AS n FROM lyrics_tasks WHERE status IN ('queued', 'submitted') GROUP BY status`, []);
+}
+
+/** Final tasks by status: reads the whole table, so callers reuse the answer for a while. */
+export function countFinalTasks(): Statement {
+  return unnamed(`SELECT status, count(*)::int AS n FROM lyrics_tasks WHERE status IN ('succeeded', 'failed') GROUP BY status`, []);
+}
+
+/** Due work per queue: how many tasks are due now and how long the longest-waiting one has been due, in seconds. */
+export function dueBacklog(): Statement {
+  return unnamed(
+    `SELECT CASE status WHEN 'queued' THEN 'create' ELSE 'check' END AS queue, count(*)::int AS n,
+            EXTRACT(EPOCH FROM now() - min(next_attempt_at))::float8 AS oldest
+     FROM lyrics_tasks WHERE status IN ('queued', 'submitted') AND next_attempt_at <= now()
+     GROUP BY 1`,
+    [],
+  );
+}

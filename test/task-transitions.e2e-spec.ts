@@ -1,0 +1,269 @@
+import { DataSource } from 'typeorm';
+import { typeOrmOptions } from '../src/database/typeorm-options';
+import { LyricsDatabase } from '../src/lyrics/persistence/lyrics-database';
+import { TaskStore } from '../src/lyrics/persistence/task.store';
+import { TaskChange, TaskChangeType } from '../src/lyrics/task-transitions';
+import { createTestDatabase, TestDatabase } from './support/database';
+
+/**
+ * The state machine, pair by pair: every change applied to a task in every state it can be in, through the one
+ * door's statement on real PostgreSQL. The expected table below is written out by hand, not derived from
+ * TASK_TRANSITIONS, so that a wrong rule fails here.
+ */
+
+type StateName =
+  | 'queued'
+  | 'queued, leased'
+  | 'queued, lease expired'
+  | 'submitted'
+  | 'succeeded'
+  | 'failed(timed_out)'
+  | 'failed(generation_failed)'
+  | 'failed(submit_outcome_unknown)';
+
+/** The columns each starting state is seeded with (SQL expressions, on top of a fresh queued row). */
+const STATES: Record<StateName, Record<string, string>> = {
+  queued: {},
+  'queued, leased': { lease_until: "now() + interval '1 minute'", attempts: '1' },
+  'queued, lease expired': { lease_until: "now() - interval '1 second'", attempts: '1' },
+  submitted: { status: "'submitted'", kie_task_id: "'kie-before'", submitted_at: 'now()' },
+  succeeded: { status: "'succeeded'", kie_task_id: "'kie-before'", submitted_at: 'now()', completed_at: 'now()', next_attempt_at: 'NULL' },
+  'failed(timed_out)': {
+    status: "'failed'",
+    kie_task_id: "'kie-before'",
+    submitted_at: 'now()',
+    completed_at: 'now()',
+    next_attempt_at: 'NULL',
+    error_code: "'timed_out'",
+    error_message: "'late'",
+  },
+  'failed(generation_failed)': {
+    status: "'failed'",
+    kie_task_id: "'kie-before'",
+    submitted_at: 'now()',
+    completed_at: 'now()',
+    next_attempt_at: 'NULL',
+    error_code: "'generation_failed'",
+    error_message: "'no'",
+  },
+  'failed(submit_outcome_unknown)': {
+    status: "'failed'",
+    completed_at: 'now()',
+    next_attempt_at: 'NULL',
+    error_code: "'submit_outcome_unknown'",
+    error_message: "'lost'",
+  },
+};
+
+const IN_A_MINUTE = new Date(Date.now() + 60_000);
+
+const CHANGES: Record<TaskChangeType, TaskChange> = {
+  create_accepted: { type: 'create_accepted', kieTaskId: 'kie-accepted', firstCheckAt: IN_A_MINUTE },
+  create_deferred: { type: 'create_deferred', retryAt: IN_A_MINUTE, reason: 'throttled' },
+  create_failed: { type: 'create_failed', code: 'upstream_rejected', message: 'refused' },
+  create_orphaned: { type: 'create_orphaned' },
+  poll_deferred: { type: 'poll_deferred', nextCheckAt: IN_A_MINUTE },
+  timed_out: { type: 'timed_out', maxAgeMs: 1_800_000 },
+  result_succeeded: {
+    type: 'result_succeeded',
+    source: 'callback',
+    kieTaskId: 'kie-result',
+    variants: [
+      { title: 'One', text: 'la', status: 'complete', errorMessage: null },
+      { title: 'Two', text: 'da', status: 'complete', errorMessage: null },
+    ],
+  },
+  result_failed: { type: 'result_failed', source: 'poll', kieTaskId: 'kie-result', code: 'sensitive_content', message: 'flagged' },
+};
+
+/** What a task looks like after a change applied: its status, error code and KIE id (null: no column change). */
+interface After {
+  status: string;
+  errorCode: string | null;
+  kieTaskId: string | null;
+}
+
+const queuedAccepted: After = { status: 'submitted', errorCode: null, kieTaskId: 'kie-accepted' };
+const stillQueued: After = { status: 'queued', errorCode: null, kieTaskId: null };
+const rejected: After = { status: 'failed', errorCode: 'upstream_rejected', kieTaskId: null };
+const orphaned: After = { status: 'failed', errorCode: 'submit_outcome_unknown', kieTaskId: null };
+const stillSubmitted: After = { status: 'submitted', errorCode: null, kieTaskId: 'kie-before' };
+const timedOut: After = { status: 'failed', errorCode: 'timed_out', kieTaskId: 'kie-before' };
+const succeededEarly: After = { status: 'succeeded', errorCode: null, kieTaskId: 'kie-result' };
+const succeeded: After = { status: 'succeeded', errorCode: null, kieTaskId: 'kie-before' };
+const failedEarly: After = { status: 'failed', errorCode: 'sensitive_content', kieTaskId: 'kie-result' };
+const failed: After = { status: 'failed', errorCode: 'sensitive_content', kieTaskId: 'kie-before' };
+
+/** `undefined`: the change does not apply and the row stays exactly as it was. */
+const EXPECTED: Record<TaskChangeType, Record<StateName, After | undefined>> = {
+  create_accepted: {
+    queued: queuedAccepted,
+    'queued, leased': queuedAccepted,
+    'queued, lease expired': queuedAccepted,
+    submitted: undefined,
+    succeeded: undefined,
+    'failed(timed_out)': undefined,
+    'failed(generation_failed)': undefined,
+    'failed(submit_outcome_unknown)': undefined,
+  },
+  create_deferred: {
+    queued: stillQueued,
+    'queued, leased': stillQueued,
+    'queued, lease expired': stillQueued,
+    submitted: undefined,
+    succeeded: undefined,
+    'failed(timed_out)': undefined,
+    'failed(generation_failed)': undefined,
+    'failed(submit_outcome_unknown)': undefined,
+  },
+  create_failed: {
+    queued: rejected,
+    'queued, leased': rejected,
+    'queued, lease expired': rejected,
+    submitted: undefined,
+    succeeded: undefined,
+    'failed(timed_out)': undefined,
+    'failed(generation_failed)': undefined,
+    'failed(submit_outcome_unknown)': undefined,
+  },
+  create_orphaned: {
+    queued: undefined,
+    'queued, leased': undefined,
+    'queued, lease expired': orphaned,
+    submitted: undefined,
+    succeeded: undefined,
+    'failed(timed_out)': undefined,
+    'failed(generation_failed)': undefined,
+    'failed(submit_outcome_unknown)': undefined,
+  },
+  poll_deferred: {
+    queued: undefined,
+    'queued, leased': undefined,
+    'queued, lease expired': undefined,
+    submitted: stillSubmitted,
+    succeeded: undefined,
+    'failed(timed_out)': undefined,
+    'failed(generation_failed)': undefined,
+    'failed(submit_outcome_unknown)': undefined,
+  },
+  timed_out: {
+    queued: undefined,
+    'queued, leased': undefined,
+    'queued, lease expired': undefined,
+    submitted: timedOut,
+    succeeded: undefined,
+    'failed(timed_out)': undefined,
+    'failed(generation_failed)': undefined,
+    'failed(submit_outcome_unknown)': undefined,
+  },
+  result_succeeded: {
+    queued: succeededEarly,
+    'queued, leased': succeededEarly,
+    'queued, lease expired': succeededEarly,
+    submitted: succeeded,
+    succeeded: undefined,
+    'failed(timed_out)': succeeded,
+    'failed(generation_failed)': undefined,
+    'failed(submit_outcome_unknown)': undefined,
+  },
+  result_failed: {
+    queued: failedEarly,
+    'queued, leased': failedEarly,
+    'queued, lease expired': failedEarly,
+    submitted: failed,
+    succeeded: undefined,
+    'failed(timed_out)': undefined,
+    'failed(generation_failed)': undefined,
+    'failed(submit_outcome_unknown)': undefined,
+  },
+};
+
+const FINAL = new Set(['succeeded', 'failed']);
+
+describe('task transitions: every change from every state', () => {
+  let database: TestDatabase;
+  let dataSource: DataSource;
+  let tasks: TaskStore;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    dataSource = await new DataSource(typeOrmOptions({ url: database.url, migrationsRun: false })).initialize();
+    tasks = new TaskStore(new LyricsDatabase(dataSource));
+  });
+
+  // KIE ids are unique: each pair starts from an empty table.
+  beforeEach(async () => {
+    await dataSource.query('TRUNCATE lyrics_tasks, lyrics_variants, lyrics_callback_receipts');
+  });
+
+  afterAll(async () => {
+    await dataSource.destroy();
+    await database.drop();
+  });
+
+  async function seed(state: StateName, overrides: Record<string, string> = {}): Promise<string> {
+    const columns = Object.entries({ status: "'queued'", prompt: "'a song'", next_attempt_at: 'now()', ...STATES[state], ...overrides });
+    const [{ id }] = await dataSource.query(
+      `INSERT INTO lyrics_tasks (${columns.map(([column]) => column).join(', ')})
+       VALUES (${columns.map(([, value]) => value).join(', ')}) RETURNING id`,
+    );
+    return id;
+  }
+
+  const row = async (id: string) => (await dataSource.query('SELECT * FROM lyrics_tasks WHERE id = $1', [id]))[0];
+  const variantCount = async (id: string) =>
+    Number((await dataSource.query('SELECT count(*) AS n FROM lyrics_variants WHERE task_id = $1', [id]))[0].n);
+
+  const pairs = (Object.keys(EXPECTED) as TaskChangeType[]).flatMap((change) =>
+    (Object.keys(STATES) as StateName[]).map((state) => [change, state, EXPECTED[change][state]] as const),
+  );
+
+  it('covers every pair of change and state', () => {
+    expect(pairs).toHaveLength(Object.keys(CHANGES).length * Object.keys(STATES).length);
+  });
+
+  it.each(pairs.filter(([, , after]) => after === undefined))('%s from %s does nothing', async (change, state) => {
+    const id = await seed(state);
+    const before = await row(id);
+    const changed = await tasks.applyTransition(id, CHANGES[change]);
+    expect(changed).toBeUndefined();
+    expect(await row(id)).toEqual(before);
+    expect(await variantCount(id)).toBe(0);
+  });
+
+  it.each(pairs.filter(([, , after]) => after !== undefined))('%s from %s applies', async (change, state, after) => {
+    const id = await seed(state);
+    const changed = await tasks.applyTransition(id, CHANGES[change]);
+    const stored = await row(id);
+    expect({ status: stored.status, errorCode: stored.error_code, kieTaskId: stored.kie_task_id }).toEqual(after);
+    expect(changed).toMatchObject({ id, status: after!.status, errorCode: after!.errorCode, kieTaskId: after!.kieTaskId });
+    expect(stored.lease_until).toBeNull();
+    expect(stored.completed_at !== null).toBe(FINAL.has(after!.status));
+    if (FINAL.has(after!.status)) expect(stored.next_attempt_at).toBeNull();
+    if (after!.status === 'failed') expect(stored.error_message).toEqual(expect.any(String));
+    else expect(stored.error_message).toBeNull();
+    if (after!.status === 'submitted') expect(stored.submitted_at).not.toBeNull();
+    expect(await variantCount(id)).toBe(after!.status === 'succeeded' ? 2 : 0);
+  });
+
+  it('records where a final result came from', async () => {
+    const byCallback = await seed('submitted');
+    await tasks.applyTransition(byCallback, CHANGES.result_succeeded);
+    const byPoll = await seed('submitted', { kie_task_id: "'kie-other'" });
+    await tasks.applyTransition(byPoll, CHANGES.result_failed);
+    expect((await row(byCallback)).result_source).toBe('callback');
+    expect((await row(byPoll)).result_source).toBe('poll');
+  });
+
+  it('writes an applied callback receipt only when the change applies', async () => {
+    const receipt = { kieTaskId: 'kie-result', remoteAddress: '127.0.0.1', body: '{}', bodyTruncated: false };
+    const applied = await seed('submitted');
+    await tasks.applyTransition(applied, CHANGES.result_succeeded, receipt);
+    const refused = await seed('succeeded', { kie_task_id: "'kie-other'" });
+    await tasks.applyTransition(refused, CHANGES.result_succeeded, receipt);
+    const receipts = await dataSource.query('SELECT task_id, outcome FROM lyrics_callback_receipts WHERE task_id = ANY($1)', [
+      [applied, refused],
+    ]);
+    expect(receipts).toEqual([{ task_id: applied, outcome: 'applied' }]);
+  });
+});
