@@ -58,7 +58,7 @@ export class LyricsService {
   ) {}
 
   /**
-   * Stores a new queued task (the row exists before any upstream call: invariant 1) and wakes the dispatcher.
+   * Stores a new queued task (row first: it exists before any upstream call) and wakes the dispatcher.
    * With an idempotency key, a replay of the same request returns the first task; another request with the same
    * key is a conflict. Concurrent first uses of one key wait on the unique index and all see one task.
    */

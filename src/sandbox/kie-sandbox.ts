@@ -29,7 +29,7 @@ const MAX_BODY_BYTES = 1024 * 1024;
 type Answer = (status: number, body: Envelope) => void;
 
 /**
- * A simulator of KIE.AI's Suno lyrics API (kie-api.md) on plain node:http: the same endpoints, envelopes and
+ * A simulator of KIE.AI's Suno lyrics API on plain node:http: the same endpoints, envelopes and
  * callbacks, with per-task misbehaviour chosen by prompt markers or a seeded random mix. It records every request
  * and callback attempt, and serves them (and its tasks) under /sandbox/ for tests and benchmarks.
  */

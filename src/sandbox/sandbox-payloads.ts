@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import type { FailureStatus } from './sandbox-behaviours';
 import type { ArrayKey, SandboxTask } from './sandbox-records';
 
-/** KIE's message for each body code it documents (kie-api.md sections 1, 2 and 6). */
+/** KIE's message for each body code it documents for the lyrics endpoints. */
 export const KIE_MESSAGES: Readonly<Record<number, string>> = {
   400: 'Invalid parameters',
   401: 'You do not have access permissions',
@@ -75,7 +75,7 @@ export function recordInfoData(task: SandboxTask, arrayKey: ArrayKey, showResult
   };
 }
 
-/** The callback body: KIE's snake_case (kie-api.md 4a) or the camelCase variant (4b). */
+/** The callback body: KIE's documented snake_case, or the camelCase variant seen in the wild. */
 export function callbackBody(task: SandboxTask, spelling: 'snake' | 'camel', arrayKey: ArrayKey): object {
   const idKey = spelling === 'snake' ? 'task_id' : 'taskId';
   if (task.outcome === 'success') {

@@ -32,7 +32,7 @@ export interface CallbackAnswer {
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
- * KIE's callbacks (DESIGN.md invariant 6): authenticated by the per-task token in the URL and, where a webhook key
+ * KIE's callbacks (authenticated, idempotent, fast): authenticated by the per-task token in the URL and, where a webhook key
  * is configured, by KIE's signature; applied through the one door; recorded as a receipt whatever happens. Nothing
  * here calls KIE unless confirmation is turned on.
  */

@@ -23,7 +23,7 @@ export class LyricsTaskErrorDto {
   message: string;
 }
 
-/** The task resource of DESIGN.md's REST contract. */
+/** The task resource, as every client route returns it. */
 export class LyricsTaskDto {
   @ApiProperty({ format: 'uuid' })
   id: string;

@@ -3,7 +3,7 @@ import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 export const RECEIPT_OUTCOMES = ['applied', 'duplicate', 'already_final', 'unconfirmed', 'unauthorized', 'malformed', 'mismatch'] as const;
 export type ReceiptOutcome = (typeof RECEIPT_OUTCOMES)[number];
 
-/** Every callback received, whatever became of it: the audit trail of the webhook (DESIGN.md invariant 6). */
+/** Every callback received, whatever became of it: the audit trail of the webhook. */
 @Entity({ name: 'lyrics_callback_receipts' })
 @Check(
   'lyrics_callback_receipts_outcome_check',

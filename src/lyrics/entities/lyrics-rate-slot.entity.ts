@@ -1,7 +1,7 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
 /**
- * Upstream rate budgets (DESIGN.md invariant 5) as slots shared by every instance, one set per bucket (creates,
+ * Upstream rate budgets (one create budget per account) as slots shared by every instance, one set per bucket (creates,
  * record-info reads). A call takes a slot whose last use is at least one window old, so no window ever holds more
  * calls than the bucket has slots: a sliding window, kept in PostgreSQL and claimed with SKIP LOCKED.
  */

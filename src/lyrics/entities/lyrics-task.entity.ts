@@ -14,7 +14,7 @@ export const TASK_ERROR_CODES = [
 export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number];
 
 /**
- * A lyrics task, and the work queue itself (DESIGN.md invariant 2): `next_attempt_at` says when a dispatcher or
+ * A lyrics task, and the work queue itself (the table is the queue): `next_attempt_at` says when a dispatcher or
  * poller should next look at it, `lease_until` which claim currently holds it.
  */
 @Entity({ name: 'lyrics_tasks' })

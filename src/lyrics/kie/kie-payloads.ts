@@ -19,7 +19,7 @@ export function envelopeMessage(body: unknown): string {
   return isObject(body) && typeof body.msg === 'string' ? body.msg : '';
 }
 
-/** KIE's record statuses (kie-api.md section 3) in our terms; anything unknown is treated as still running. */
+/** KIE's record statuses in our terms; anything unknown is treated as still running. */
 const FAILURE_STATUSES: Record<string, KieFailureCode> = {
   GENERATE_LYRICS_FAILED: 'generation_failed',
   CREATE_TASK_FAILED: 'generation_failed',
@@ -58,7 +58,7 @@ export function parseRecordInfo(data: unknown): KieTaskResult {
   return { state: 'pending' };
 }
 
-/** Reads a callback body in either spelling (kie-api.md section 4). */
+/** Reads a callback body in either spelling (snake_case `task_id`/`data`, or camelCase `taskId`/`lyricsData`). */
 export function parseCallback(body: unknown): KieCallback {
   if (!isObject(body)) throw new KiePayloadError('body is not a JSON object');
   const data = body.data;

@@ -1,6 +1,6 @@
 import { signWebhook, verifyWebhook } from './kie-signature';
 
-// The locally computed vectors of kie-api.md section 5 (made-up key, for tests only).
+// Vectors computed locally with the documented algorithm (a made-up key, for tests only).
 const KEY = 'kie-sim-test-hmac-key-0001';
 const TASK = '3b66882fde0a5d398bd269cab6d9542b';
 const TIMESTAMP = '1769670760';

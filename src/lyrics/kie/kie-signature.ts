@@ -1,7 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
- * KIE's webhook signature (kie-api.md section 5): base64(HMAC-SHA256(key, `${taskId}.${timestamp}`)), where
+ * KIE's webhook signature: base64(HMAC-SHA256(key, `${taskId}.${timestamp}`)), where
  * `taskId` is the id as the callback body spells it and `timestamp` is the X-Webhook-Timestamp header verbatim
  * (Unix seconds). KIE signs only these two, never the body.
  */

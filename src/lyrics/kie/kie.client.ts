@@ -6,7 +6,7 @@ import { KieCreateOutcome, KieCreditsOutcome, KieRecordOutcome, KieRejected, Kie
 export interface KieClientOptions {
   apiKey: string;
   baseUrl: string;
-  /** One request's time limit; a create that outlives it is ambiguous (DESIGN.md invariant 4). */
+  /** One request's time limit; a create that outlives it is ambiguous, so never resent. */
   timeoutMs: number;
   connectTimeoutMs: number;
 }
@@ -20,7 +20,7 @@ const FREQUENCY_MESSAGE = /frequen/i;
 
 /**
  * KIE's lyrics endpoints. The only code that knows KIE's wire format: it classifies every answer by both the HTTP
- * status and the body code (kie-api.md section 1), normalises records to KieTaskResult, and never lets the API
+ * status and the body code (KIE's envelope has a code of its own, which may disagree with the status), normalises records to KieTaskResult, and never lets the API
  * key into a log line or an error.
  */
 export class KieClient {

@@ -23,7 +23,7 @@ export type KieRetryReason = 'throttled' | 'maintenance' | 'server_error' | 'not
 export type KieRetry = { kind: 'retry'; reason: KieRetryReason; message: string; retryAfterMs?: number };
 export type KieRejected = { kind: 'rejected'; code: number; message: string };
 
-/** How a create ended (DESIGN.md invariant 4 decides what may be retried). */
+/** How a create ended ("never resubmit an ambiguous create" decides what may be retried). */
 export type KieCreateOutcome =
   | { kind: 'accepted'; kieTaskId: string }
   | KieRetry

@@ -4,7 +4,7 @@ import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap } from '@nest
 export const MIN_WAIT_MS = 20;
 
 /**
- * A loop that claims due rows from the task table in rounds (DESIGN.md invariant 2). Between rounds it sleeps for
+ * A loop that claims due rows from the task table in rounds (the table is the queue). Between rounds it sleeps for
  * as long as the round said, unless woken; the work a round starts runs concurrently and is tracked, so that a
  * shutdown stops claiming first and then lets that work finish.
  */

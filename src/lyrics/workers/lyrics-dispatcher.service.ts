@@ -22,7 +22,7 @@ type ClaimedTask = DueCreate & { slot: number; token: string };
  * Sends queued tasks to KIE. Due rows are claimed with FOR UPDATE SKIP LOCKED and a lease, together with slots of
  * the global create budget, so any number of instances share the work and the budget through PostgreSQL alone.
  * A task whose lease expires while still queued was being sent by an instance that died: its create may have
- * reached KIE, so it is failed, never resent (DESIGN.md invariant 4).
+ * reached KIE, so it is failed, never resent (never resubmit an ambiguous create).
  */
 @Injectable()
 export class LyricsDispatcher extends BackgroundWorker {

@@ -16,7 +16,7 @@ import { RateBudget } from './rate-budget';
 type ClaimedCheck = DueCheck & { slot: number };
 
 /**
- * The safety net (DESIGN.md invariant 7): reads record-info for submitted tasks whose check is due, claimed with
+ * The safety net (polling is not the main road): reads record-info for submitted tasks whose check is due, claimed with
  * FOR UPDATE SKIP LOCKED and a lease, so one instance at a time checks a task. A claim moves the check's due time
  * to the lease's end, so a lease left by an instance that died simply makes the check due again (a read is safe to
  * repeat). Checks start only after
