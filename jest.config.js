@@ -21,6 +21,8 @@ module.exports = {
   moduleFileExtensions: ['ts', 'js', 'mjs', 'json'],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
+  // Service logs go to one file per test file; this shows a failed file's log (every log with TEST_LOGS=1).
+  reporters: ['default', '<rootDir>/test/support/service-log-reporter.js'],
   testTimeout: 60000,
   maxWorkers: 2,
 };

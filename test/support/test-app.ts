@@ -4,10 +4,10 @@ import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
 import { setupApp } from '../../src/app.setup';
 import { loadConfig } from '../../src/config/app-config';
-import { AppLogger } from '../../src/logging/app-logger';
 import { KieSandbox } from '../../src/sandbox/kie-sandbox';
 import { createTestDatabase, TestDatabase } from './database';
 import { freePort } from './postgres-server';
+import { FileLogger } from './service-logs';
 
 export interface TestApp {
   app: INestApplication;
@@ -15,6 +15,9 @@ export interface TestApp {
   url: string;
   database: TestDatabase;
   dataSource: DataSource;
+  /** Stops the app (its workers give their leases back) and leaves its database, to look at what it left. */
+  shutdown(): Promise<void>;
+  /** Stops the app and drops the database it made; a second call does nothing. */
   close(): Promise<void>;
 }
 
@@ -48,17 +51,22 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       }),
     ],
   }).compile();
-  const logger = new AppLogger({ json: false, level: 'warn' });
+  const logger = new FileLogger('warn');
   const app = setupApp(moduleRef.createNestApplication({ bodyParser: false, logger }), config, logger);
   await app.listen(port, '127.0.0.1');
+  let stopped: Promise<void> | undefined;
+  let closed: Promise<void> | undefined;
+  const shutdown = () => (stopped ??= app.close());
   return {
     app,
     url: `http://127.0.0.1:${port}`,
     database,
     dataSource: app.get(DataSource),
-    close: async () => {
-      await app.close();
-      if (!options.database) await database.drop();
-    },
+    shutdown,
+    close: () =>
+      (closed ??= (async () => {
+        await shutdown();
+        if (!options.database) await database.drop();
+      })()),
   };
 }

@@ -1,0 +1,52 @@
+import { LogLevel } from '@nestjs/common';
+import { appendFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
+import { AppLogger, LogLevelName } from '../../src/logging/app-logger';
+
+let lastHeading: string | undefined;
+
+/** This test file's service log: one file per test file, in the run's folder (made by global-setup.ts). */
+export function serviceLogFile(): string {
+  const dir = process.env.TEST_LOG_DIR;
+  if (!dir) throw new Error('TEST_LOG_DIR is not set: run the tests through jest (its global setup sets it)');
+  return join(dir, `${basename(expect.getState().testPath ?? 'outside-a-test-file')}.log`);
+}
+
+/**
+ * Appends service output to this test file's log, under a heading naming the test that was running, so that a
+ * failure's report (test/support/service-log-reporter.js) shows which test each line came with.
+ */
+export function appendServiceLog(text: string): void {
+  const heading = `--- ${expect.getState().currentTestName ?? 'hooks (beforeAll, afterAll)'} ---\n`;
+  const prefix = heading === lastHeading ? '' : heading;
+  lastHeading = heading;
+  appendFileSync(serviceLogFile(), prefix + stripVTControlCharacters(text));
+}
+
+/**
+ * The service's logger (its format, redaction and request ids) writing to this test file's log instead of stdout:
+ * a green run prints jest's report only. Nest's ConsoleLogger writes what formatMessage returns, so it returns ''.
+ */
+export class FileLogger extends AppLogger {
+  constructor(level: LogLevelName = 'warn') {
+    super({ json: false, level });
+  }
+
+  protected override formatMessage(
+    logLevel: LogLevel,
+    message: unknown,
+    pidMessage: string,
+    formattedLogLevel: string,
+    contextMessage: string,
+    timestampDiff: string,
+    params?: Record<string, unknown>,
+  ): string {
+    appendServiceLog(super.formatMessage(logLevel, message, pidMessage, formattedLogLevel, contextMessage, timestampDiff, params));
+    return '';
+  }
+
+  protected override printStackTrace(stack: string): void {
+    if (stack) appendServiceLog(`${stack}\n`);
+  }
+}
