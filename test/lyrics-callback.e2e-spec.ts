@@ -1,45 +1,30 @@
 import request from 'supertest';
-import { KieSandbox } from '../src/sandbox/kie-sandbox';
 import { LyricsFinalEvent } from '../src/lyrics/lyrics.events';
 import { answeredDeliveries, kieFixture, receiptsOf, recordEvents, signatureHeaders } from './support/callbacks';
-import { startTestApp, TestApp } from './support/test-app';
+import { startLyricsApp, useLyricsApp } from './support/lyrics-client';
+import { teardownAfterEach } from './support/teardown';
 import { waitFor } from './support/wait';
 
 const HMAC_KEY = 'callback-test-hmac-key';
 
 describe("KIE's callbacks", () => {
-  let sandbox: KieSandbox;
-  let testApp: TestApp;
+  const ctx = useLyricsApp({
+    sandbox: { hmacKey: HMAC_KEY, resultDelayMs: 30, callbackRetryDelayMs: 20 },
+    env: { KIE_WEBHOOK_HMAC_KEY: HMAC_KEY },
+  });
   let events: LyricsFinalEvent[];
 
-  beforeAll(async () => {
-    sandbox = await KieSandbox.start({ hmacKey: HMAC_KEY, resultDelayMs: 30, callbackRetryDelayMs: 20 });
-    testApp = await startTestApp({ sandbox, env: { KIE_WEBHOOK_HMAC_KEY: HMAC_KEY } });
-    events = recordEvents(testApp);
+  beforeAll(() => {
+    events = recordEvents(ctx.testApp);
   });
 
-  afterAll(async () => {
-    await testApp.close();
-    await sandbox.stop();
-  });
-
-  const getTask = async (id: string) => (await request(testApp.url).get(`/lyrics/${id}`).expect(200)).body;
-  const waitForStatus = (id: string, status: string) =>
-    waitFor(`task ${id} to be ${status}`, async () => {
-      const task = await getTask(id);
-      return task.status === status ? task : undefined;
-    });
   const eventsFor = (id: string) => events.filter((event) => event.task.id === id);
 
   /** A task KIE accepted and will never call back about, and the callBackUrl KIE was given for it. */
   async function submittedTask(prompt: string) {
-    const { body } = await request(testApp.url)
-      .post('/lyrics')
-      .send({ prompt: `[sandbox:drop] ${prompt}` })
-      .expect(202);
-    const task = await waitForStatus(body.id, 'submitted');
-    const create = sandbox.requests.find((r) => r.endpoint === 'create' && r.taskId === task.kieTaskId)!;
-    return { id: body.id as string, kieTaskId: task.kieTaskId as string, callbackPath: new URL(create.callBackUrl!).pathname };
+    const { id } = await ctx.submit(`[sandbox:drop] ${prompt}`);
+    const { kieTaskId } = await ctx.waitForStatus(id, 'submitted');
+    return { id: id as string, kieTaskId: kieTaskId as string, callbackPath: ctx.callbackPathOf(kieTaskId) };
   }
 
   function snakeCaseSuccess(kieTaskId: string) {
@@ -49,26 +34,25 @@ describe("KIE's callbacks", () => {
   }
 
   it("applies the sandbox's signed callback: succeeded with exactly its variants, one event, one receipt, no polling", async () => {
-    const { body } = await request(testApp.url).post('/lyrics').send({ prompt: 'A song about the tide' }).expect(202);
-    const task = await waitForStatus(body.id, 'succeeded');
-    const truth = sandbox.task(task.kieTaskId)!;
+    const { id } = await ctx.submit('A song about the tide');
+    const task = await ctx.waitForStatus(id, 'succeeded');
+    const truth = ctx.sandbox.task(task.kieTaskId)!;
     expect(task.variants).toEqual(truth.variants.map((v) => ({ title: v.title, text: v.text, status: 'complete', errorMessage: null })));
     expect(task.variants.length).toBeGreaterThanOrEqual(2);
     expect(task.error).toBeNull();
-    expect((await answeredDeliveries(sandbox, task.kieTaskId)).map((d) => d.status)).toEqual([200]);
-    await waitFor('the event', () => eventsFor(body.id).length === 1);
-    expect(eventsFor(body.id)[0]).toMatchObject({
+    expect((await answeredDeliveries(ctx.sandbox, task.kieTaskId)).map((d) => d.status)).toEqual([200]);
+    await waitFor('the event', () => eventsFor(id).length === 1);
+    expect(eventsFor(id)[0]).toMatchObject({
       name: 'lyrics.succeeded',
-      task: { id: body.id, status: 'succeeded', variants: task.variants },
+      task: { id, status: 'succeeded', variants: task.variants },
     });
-    const receipts = await receiptsOf(testApp, body.id);
+    const receipts = await receiptsOf(ctx.testApp, id);
     expect(receipts).toMatchObject([
       { outcome: 'applied', kie_task_id: task.kieTaskId, remote_address: expect.stringContaining('127.0.0.1') },
     ]);
     expect(JSON.parse(receipts[0].body).data.task_id).toBe(task.kieTaskId);
-    const [{ result_source }] = await testApp.dataSource.query('SELECT result_source FROM lyrics_tasks WHERE id = $1', [body.id]);
-    expect(result_source).toBe('callback');
-    expect(sandbox.requests.filter((r) => r.endpoint === 'record-info')).toHaveLength(0);
+    expect((await ctx.taskRow(id)).result_source).toBe('callback');
+    expect(ctx.requestsTo('record-info')).toHaveLength(0);
   });
 
   it.each([
@@ -83,8 +67,8 @@ describe("KIE's callbacks", () => {
     ],
   ])('applies %s, signed as the docs say', async (_, makeBody) => {
     const { id, kieTaskId, callbackPath } = await submittedTask('fixture');
-    await request(testApp.url).post(callbackPath).set(signatureHeaders(kieTaskId, HMAC_KEY)).send(makeBody(kieTaskId)).expect(200);
-    const task = await getTask(id);
+    await request(ctx.url).post(callbackPath).set(signatureHeaders(kieTaskId, HMAC_KEY)).send(makeBody(kieTaskId)).expect(200);
+    const task = await ctx.task(id);
     expect(task.status).toBe('succeeded');
     expect(task.variants.map((v: { title: string }) => v.title)).toEqual(['Harbor Night', 'City Sleeps']);
     expect(task.variants[0].text).toContain('[Verse]\nLamplight on the harbor wall');
@@ -94,11 +78,11 @@ describe("KIE's callbacks", () => {
     const { id, kieTaskId, callbackPath } = await submittedTask('five copies');
     const headers = signatureHeaders(kieTaskId, HMAC_KEY);
     const body = snakeCaseSuccess(kieTaskId);
-    const answers = await Promise.all(Array.from({ length: 5 }, () => request(testApp.url).post(callbackPath).set(headers).send(body)));
+    const answers = await Promise.all(Array.from({ length: 5 }, () => request(ctx.url).post(callbackPath).set(headers).send(body)));
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
-    expect((await getTask(id)).variants).toHaveLength(2);
+    expect((await ctx.task(id)).variants).toHaveLength(2);
     await waitFor('the event', () => eventsFor(id).length === 1);
-    const outcomes = (await receiptsOf(testApp, id)).map((r) => r.outcome).sort();
+    const outcomes = (await receiptsOf(ctx.testApp, id)).map((r) => r.outcome).sort();
     expect(outcomes).toEqual(['applied', 'duplicate', 'duplicate', 'duplicate', 'duplicate']);
     expect(eventsFor(id)).toHaveLength(1);
   });
@@ -123,32 +107,32 @@ describe("KIE's callbacks", () => {
 
     it.each(cases)('%s', async (_, attack) => {
       const { id, kieTaskId, callbackPath } = await submittedTask('attacked');
-      const before = await getTask(id);
+      const before = await ctx.task(id);
       const { path, headers } = attack(kieTaskId, callbackPath);
-      const answer = await request(testApp.url).post(path).set(headers).send(snakeCaseSuccess(kieTaskId)).expect(401);
+      const answer = await request(ctx.url).post(path).set(headers).send(snakeCaseSuccess(kieTaskId)).expect(401);
       expect(JSON.stringify(answer.body)).not.toMatch(/token|hmac/i);
-      expect(await getTask(id)).toEqual(before);
+      expect(await ctx.task(id)).toEqual(before);
       expect(eventsFor(id)).toHaveLength(0);
-      if (path === callbackPath) expect((await receiptsOf(testApp, id)).map((r) => r.outcome)).toEqual(['unauthorized']);
+      if (path === callbackPath) expect((await receiptsOf(ctx.testApp, id)).map((r) => r.outcome)).toEqual(['unauthorized']);
     });
   });
 
   it("refuses a body whose task id is not the URL's task (401, mismatch), changing nothing", async () => {
     const { id, callbackPath } = await submittedTask('mismatch');
     const other = 'ee9c2715375b7837f8bb51d641ff5863';
-    await request(testApp.url).post(callbackPath).set(signatureHeaders(other, HMAC_KEY)).send(snakeCaseSuccess(other)).expect(401);
-    expect((await getTask(id)).status).toBe('submitted');
-    expect((await receiptsOf(testApp, id)).map((r) => r.outcome)).toEqual(['mismatch']);
+    await request(ctx.url).post(callbackPath).set(signatureHeaders(other, HMAC_KEY)).send(snakeCaseSuccess(other)).expect(401);
+    expect((await ctx.task(id)).status).toBe('submitted');
+    expect((await receiptsOf(ctx.testApp, id)).map((r) => r.outcome)).toEqual(['mismatch']);
   });
 
   it("fails the task on a failure callback with data: null, keeping KIE's message", async () => {
-    const { body } = await request(testApp.url).post('/lyrics').send({ prompt: '[sandbox:fail] a failing song' }).expect(202);
-    const task = await waitForStatus(body.id, 'failed');
-    expect(task.error).toEqual({ code: 'generation_failed', message: sandbox.task(task.kieTaskId)!.errorMessage });
+    const { id } = await ctx.submit('[sandbox:fail] a failing song');
+    const task = await ctx.waitForStatus(id, 'failed');
+    expect(task.error).toEqual({ code: 'generation_failed', message: ctx.sandbox.task(task.kieTaskId)!.errorMessage });
     expect(task.variants).toEqual([]);
-    await waitFor('the event', () => eventsFor(body.id).length === 1);
-    expect(eventsFor(body.id)[0]).toMatchObject({ name: 'lyrics.failed', task: { status: 'failed' } });
-    const delivered = sandbox.callbacks.find((d) => d.taskId === task.kieTaskId)!;
+    await waitFor('the event', () => eventsFor(id).length === 1);
+    expect(eventsFor(id)[0]).toMatchObject({ name: 'lyrics.failed', task: { status: 'failed' } });
+    const delivered = ctx.sandbox.callbacks.find((d) => d.taskId === task.kieTaskId)!;
     expect((delivered.body as { data: { data: unknown } }).data.data).toBeNull();
   });
 
@@ -156,76 +140,73 @@ describe("KIE's callbacks", () => {
     const { id, kieTaskId, callbackPath } = await submittedTask('moderated');
     const failure = kieFixture('callback-failure-kie.json');
     failure.data.task_id = kieTaskId;
-    await request(testApp.url).post(callbackPath).set(signatureHeaders(kieTaskId, HMAC_KEY)).send(failure).expect(200);
-    expect((await getTask(id)).error).toEqual({ code: 'sensitive_content', message: 'Song Description flagged for moderation' });
+    await request(ctx.url).post(callbackPath).set(signatureHeaders(kieTaskId, HMAC_KEY)).send(failure).expect(200);
+    expect((await ctx.task(id)).error).toEqual({ code: 'sensitive_content', message: 'Song Description flagged for moderation' });
   });
 
   it('answers 200 to a callback for a task already final, changing nothing', async () => {
     const { id, kieTaskId, callbackPath } = await submittedTask('late');
-    await request(testApp.url).post(callbackPath).set(signatureHeaders(kieTaskId, HMAC_KEY)).send(snakeCaseSuccess(kieTaskId)).expect(200);
-    const done = await getTask(id);
+    await request(ctx.url).post(callbackPath).set(signatureHeaders(kieTaskId, HMAC_KEY)).send(snakeCaseSuccess(kieTaskId)).expect(200);
+    const done = await ctx.task(id);
     const failure = kieFixture('callback-failure-kie.json');
     failure.data.task_id = kieTaskId;
-    const answer = await request(testApp.url).post(callbackPath).set(signatureHeaders(kieTaskId, HMAC_KEY)).send(failure).expect(200);
+    const answer = await request(ctx.url).post(callbackPath).set(signatureHeaders(kieTaskId, HMAC_KEY)).send(failure).expect(200);
     expect(answer.body).toEqual({ status: 'received', outcome: 'already_final' });
-    expect(await getTask(id)).toEqual(done);
+    expect(await ctx.task(id)).toEqual(done);
     expect(eventsFor(id)).toHaveLength(1);
   });
 
   it('applies a callback that arrives before the create was answered, and the late answer does not undo it', async () => {
-    const { body } = await request(testApp.url).post('/lyrics').send({ prompt: '[sandbox:early] a fast song' }).expect(202);
-    const task = await waitForStatus(body.id, 'succeeded');
-    const create = sandbox.requests.find((r) => r.endpoint === 'create' && r.prompt === '[sandbox:early] a fast song')!;
-    const [delivery] = await answeredDeliveries(sandbox, create.taskId!);
+    const { id } = await ctx.submit('[sandbox:early] a fast song');
+    const task = await ctx.waitForStatus(id, 'succeeded');
+    const [create] = ctx.createsFor('[sandbox:early] a fast song');
+    const [delivery] = await answeredDeliveries(ctx.sandbox, create.taskId!);
     expect(delivery.status).toBe(200);
     // The callback was answered before the create's answer left the sandbox, and that answer changed nothing.
     const createAnsweredAt = await waitFor('the create to be answered', () => create.finishedAt);
     expect(delivery.sentAt).toBeLessThan(createAnsweredAt);
     await waitFor('the create answer to be handled', () => create.httpStatus === 200);
-    expect((await request(testApp.url).get(`/lyrics/${body.id}`).expect(200)).body.status).toBe('succeeded');
+    expect((await ctx.task(id)).status).toBe('succeeded');
     expect(task.kieTaskId).toBe(create.taskId);
-    expect(task.variants).toHaveLength(sandbox.task(create.taskId!)!.variants.length);
-    await waitFor('the event', () => eventsFor(body.id).length === 1);
-    expect((await receiptsOf(testApp, body.id)).map((r) => r.outcome)).toEqual(['applied']);
+    expect(task.variants).toHaveLength(ctx.sandbox.task(create.taskId!)!.variants.length);
+    await waitFor('the event', () => eventsFor(id).length === 1);
+    expect((await receiptsOf(ctx.testApp, id)).map((r) => r.outcome)).toEqual(['applied']);
   });
 
   it('applies duplicated and camelCase deliveries from the sandbox once', async () => {
-    const { body } = await request(testApp.url)
-      .post('/lyrics')
-      .send({ prompt: '[sandbox:duplicate=3,camel,lyricsData] twice told' })
-      .expect(202);
-    const task = await waitForStatus(body.id, 'succeeded');
-    await waitFor('three deliveries', () => sandbox.callbacks.filter((d) => d.taskId === task.kieTaskId).length === 3);
-    await waitFor('three receipts', async () => (await receiptsOf(testApp, body.id)).length === 3);
-    expect((await receiptsOf(testApp, body.id)).map((r) => r.outcome).sort()).toEqual(['applied', 'duplicate', 'duplicate']);
-    expect(task.variants.map((v: { title: string }) => v.title)).toEqual(sandbox.task(task.kieTaskId)!.variants.map((v) => v.title));
-    expect(eventsFor(body.id)).toHaveLength(1);
+    const { id } = await ctx.submit('[sandbox:duplicate=3,camel,lyricsData] twice told');
+    const task = await ctx.waitForStatus(id, 'succeeded');
+    await waitFor('three deliveries', () => ctx.sandbox.callbacks.filter((d) => d.taskId === task.kieTaskId).length === 3);
+    await waitFor('three receipts', async () => (await receiptsOf(ctx.testApp, id)).length === 3);
+    expect((await receiptsOf(ctx.testApp, id)).map((r) => r.outcome).sort()).toEqual(['applied', 'duplicate', 'duplicate']);
+    expect(task.variants.map((v: { title: string }) => v.title)).toEqual(ctx.sandbox.task(task.kieTaskId)!.variants.map((v) => v.title));
+    expect(eventsFor(id)).toHaveLength(1);
   });
 
   describe('bad bodies: never a 5xx, and the process stays healthy', () => {
     it('answers 413 to a body over the limit', async () => {
       const { kieTaskId, callbackPath } = await submittedTask('huge');
       const body = { ...snakeCaseSuccess(kieTaskId), padding: 'x'.repeat(300 * 1024) };
-      await request(testApp.url).post(callbackPath).set(signatureHeaders(kieTaskId, HMAC_KEY)).send(body).expect(413);
+      await request(ctx.url).post(callbackPath).set(signatureHeaders(kieTaskId, HMAC_KEY)).send(body).expect(413);
     });
 
     it('answers 400 to malformed JSON, and records it', async () => {
       const { id, kieTaskId, callbackPath } = await submittedTask('garbled');
-      await request(testApp.url)
+      await request(ctx.url)
         .post(callbackPath)
         .set(signatureHeaders(kieTaskId, HMAC_KEY))
         .set('content-type', 'application/json')
         .send('{"code": 200, "data": {')
         .expect(400);
-      expect(await receiptsOf(testApp, id)).toMatchObject([
+      expect(await receiptsOf(ctx.testApp, id)).toMatchObject([
         { outcome: 'malformed', body: '{"code": 200, "data": {', detail: expect.stringContaining('not valid JSON') },
       ]);
-      expect((await getTask(id)).status).toBe('submitted');
+      expect((await ctx.task(id)).status).toBe('submitted');
     });
 
     it('answers 400 to JSON that is not a callback', async () => {
       const { kieTaskId, callbackPath } = await submittedTask('shapeless');
-      const answer = await request(testApp.url)
+      const answer = await request(ctx.url)
         .post(callbackPath)
         .set(signatureHeaders(kieTaskId, HMAC_KEY))
         .send({ hello: 'world' })
@@ -234,12 +215,12 @@ describe("KIE's callbacks", () => {
     });
 
     afterAll(async () => {
-      await request(testApp.url).get('/health').expect(200);
+      await request(ctx.url).get('/health').expect(200);
     });
   });
 
   it('documents the route in Swagger as KIE webhook', async () => {
-    const { body } = await request(testApp.url).get('/docs-json').expect(200);
+    const { body } = await request(ctx.url).get('/docs-json').expect(200);
     const route = body.paths['/lyrics/callback/{taskId}/{token}'].post;
     expect(route.tags).toEqual(['kie-webhook']);
     expect(route.summary).toMatch(/called by KIE, not by clients/);
@@ -247,30 +228,25 @@ describe("KIE's callbacks", () => {
 });
 
 describe("KIE's callbacks, confirmed with record-info (LYRICS_CONFIRM_CALLBACKS=true)", () => {
+  const afterTest = teardownAfterEach();
+
   it("stores record-info's result, not the (unsigned) body's", async () => {
-    const sandbox = await KieSandbox.start({ hmacKey: HMAC_KEY, resultDelayMs: 0 });
-    const testApp = await startTestApp({ sandbox, env: { KIE_WEBHOOK_HMAC_KEY: HMAC_KEY, LYRICS_CONFIRM_CALLBACKS: 'true' } });
-    try {
-      const { body } = await request(testApp.url).post('/lyrics').send({ prompt: '[sandbox:drop] confirmed' }).expect(202);
-      const task = await waitFor('submitted', async () => {
-        const t = (await request(testApp.url).get(`/lyrics/${body.id}`)).body;
-        return t.status === 'submitted' ? t : undefined;
-      });
-      const create = sandbox.requests.find((r) => r.taskId === task.kieTaskId && r.endpoint === 'create')!;
-      const tampered = kieFixture('callback-success-kie-snake_case.json');
-      tampered.data.task_id = task.kieTaskId;
-      tampered.data.data[0].text = 'words KIE never wrote';
-      await request(testApp.url)
-        .post(new URL(create.callBackUrl!).pathname)
-        .set(signatureHeaders(task.kieTaskId, HMAC_KEY))
-        .send(tampered)
-        .expect(200);
-      const stored = (await request(testApp.url).get(`/lyrics/${body.id}`)).body;
-      expect(stored.variants.map((v: { text: string }) => v.text)).toEqual(sandbox.task(task.kieTaskId)!.variants.map((v) => v.text));
-      expect(sandbox.requests.filter((r) => r.endpoint === 'record-info')).toHaveLength(1);
-    } finally {
-      await testApp.close();
-      await sandbox.stop();
-    }
+    const ctx = await startLyricsApp(afterTest, {
+      sandbox: { hmacKey: HMAC_KEY, resultDelayMs: 0 },
+      env: { KIE_WEBHOOK_HMAC_KEY: HMAC_KEY, LYRICS_CONFIRM_CALLBACKS: 'true' },
+    });
+    const { id } = await ctx.submit('[sandbox:drop] confirmed');
+    const task = await ctx.waitForStatus(id, 'submitted');
+    const tampered = kieFixture('callback-success-kie-snake_case.json');
+    tampered.data.task_id = task.kieTaskId;
+    tampered.data.data[0].text = 'words KIE never wrote';
+    await request(ctx.url)
+      .post(ctx.callbackPathOf(task.kieTaskId))
+      .set(signatureHeaders(task.kieTaskId, HMAC_KEY))
+      .send(tampered)
+      .expect(200);
+    const stored = await ctx.task(id);
+    expect(stored.variants.map((v: { text: string }) => v.text)).toEqual(ctx.sandbox.task(task.kieTaskId)!.variants.map((v) => v.text));
+    expect(ctx.requestsTo('record-info')).toHaveLength(1);
   });
 });
