@@ -1,0 +1,186 @@
+-- Every statement of src/lyrics/persistence, rendered by test/persistence/queries-sql.spec.ts (npm run queries:sql).
+-- <TASK_COLUMNS> stands for: id, status, prompt, metadata, idempotency_key AS "idempotencyKey", request_hash AS "requestHash", kie_task_id AS "kieTaskId", callback_token_hash AS "callbackTokenHash", error_code AS "errorCode", error_message AS "errorMessage", attempts, result_source AS "resultSource", polls, next_attempt_at AS "nextAttemptAt", lease_until AS "leaseUntil", created_at AS "createdAt", submitted_at AS "submittedAt", completed_at AS "completedAt", updated_at AS "updatedAt"
+
+-- lyrics.insert_task
+INSERT INTO lyrics_tasks (status, prompt, metadata, idempotency_key, request_hash, next_attempt_at)
+VALUES ('queued', $1, $2, $3, $4, clock_timestamp())
+ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING <TASK_COLUMNS>;
+
+-- lyrics.task_by_id
+SELECT <TASK_COLUMNS> FROM lyrics_tasks WHERE id = $1;
+
+-- lyrics.task_by_idempotency_key
+SELECT <TASK_COLUMNS> FROM lyrics_tasks WHERE idempotency_key = $1;
+
+-- lyrics.callback_target
+SELECT id, kie_task_id AS "kieTaskId", callback_token_hash AS "callbackTokenHash" FROM lyrics_tasks WHERE id = $1;
+
+-- lyrics.task_page
+SELECT <TASK_COLUMNS>, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorCreatedAt"
+FROM lyrics_tasks
+ORDER BY created_at DESC, id DESC
+LIMIT $1;
+
+-- lyrics.task_page_status
+SELECT <TASK_COLUMNS>, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorCreatedAt"
+FROM lyrics_tasks WHERE status = $2
+ORDER BY created_at DESC, id DESC
+LIMIT $1;
+
+-- lyrics.task_page_after
+SELECT <TASK_COLUMNS>, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorCreatedAt"
+FROM lyrics_tasks WHERE (created_at, id) < ($2::timestamptz, $3::uuid)
+ORDER BY created_at DESC, id DESC
+LIMIT $1;
+
+-- lyrics.task_page_status_after
+SELECT <TASK_COLUMNS>, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorCreatedAt"
+FROM lyrics_tasks WHERE status = $2 AND (created_at, id) < ($3::timestamptz, $4::uuid)
+ORDER BY created_at DESC, id DESC
+LIMIT $1;
+
+-- lyrics.variants_of
+SELECT task_id AS "taskId", position, title, text, status, error_message AS "errorMessage" FROM lyrics_variants WHERE task_id = ANY($1::uuid[]) ORDER BY task_id, position;
+
+-- lyrics.transition_create_accepted
+WITH changed AS (UPDATE lyrics_tasks SET status = 'submitted', lease_until = NULL, updated_at = clock_timestamp(), kie_task_id = $2, submitted_at = clock_timestamp(), next_attempt_at = $3 WHERE id = $1 AND ((status = 'queued')) RETURNING *)
+SELECT <TASK_COLUMNS>, NULL AS notified FROM changed;
+
+-- lyrics.transition_create_deferred
+WITH changed AS (UPDATE lyrics_tasks SET status = 'queued', lease_until = NULL, updated_at = clock_timestamp(), next_attempt_at = $2 WHERE id = $1 AND ((status = 'queued')) RETURNING *)
+SELECT <TASK_COLUMNS>, NULL AS notified FROM changed;
+
+-- lyrics.transition_create_failed
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'queued')) RETURNING *)
+SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+
+-- lyrics.transition_create_orphaned
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'queued' AND lease_until < clock_timestamp())) RETURNING *)
+SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+
+-- lyrics.transition_poll_deferred
+WITH changed AS (UPDATE lyrics_tasks SET status = 'submitted', lease_until = NULL, updated_at = clock_timestamp(), next_attempt_at = $2 WHERE id = $1 AND ((status = 'submitted')) RETURNING *)
+SELECT <TASK_COLUMNS>, NULL AS notified FROM changed;
+
+-- lyrics.transition_timed_out
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'submitted')) RETURNING *)
+SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+
+-- lyrics.transition_result_succeeded
+WITH changed AS (UPDATE lyrics_tasks SET status = 'succeeded', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = NULL, error_message = NULL, result_source = $2, kie_task_id = COALESCE(kie_task_id, $3), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out')) RETURNING *),
+variants AS (
+      INSERT INTO lyrics_variants (task_id, position, title, text, status, error_message)
+      SELECT changed.id, v.position - 1, v.title, v.text, v.status, v.error_message
+      FROM changed, unnest($4::text[], $5::text[],
+                           $6::text[], $7::text[])
+           WITH ORDINALITY AS v(title, text, status, error_message, position))
+     SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+
+-- lyrics.transition_result_succeeded_with_receipt
+WITH changed AS (UPDATE lyrics_tasks SET status = 'succeeded', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = NULL, error_message = NULL, result_source = $2, kie_task_id = COALESCE(kie_task_id, $3), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out')) RETURNING *),
+variants AS (
+      INSERT INTO lyrics_variants (task_id, position, title, text, status, error_message)
+      SELECT changed.id, v.position - 1, v.title, v.text, v.status, v.error_message
+      FROM changed, unnest($4::text[], $5::text[],
+                           $6::text[], $7::text[])
+           WITH ORDINALITY AS v(title, text, status, error_message, position)),
+receipt AS (
+      INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)
+      SELECT changed.id, $8, 'applied', $9,
+             $10, $11
+      FROM changed)
+     SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+
+-- lyrics.transition_result_failed
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3, result_source = $4, kie_task_id = COALESCE(kie_task_id, $5), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted')) RETURNING *)
+SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+
+-- lyrics.transition_result_failed_with_receipt
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3, result_source = $4, kie_task_id = COALESCE(kie_task_id, $5), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted')) RETURNING *),
+receipt AS (
+      INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)
+      SELECT changed.id, $6, 'applied', $7,
+             $8, $9
+      FROM changed)
+     SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+
+-- lyrics.lock_due_creates
+SELECT id, prompt, attempts + 1 AS attempts FROM lyrics_tasks
+WHERE status = 'queued' AND lease_until IS NULL AND next_attempt_at <= now()
+ORDER BY next_attempt_at LIMIT $1
+FOR UPDATE SKIP LOCKED;
+
+-- lyrics.lease_creates
+UPDATE lyrics_tasks AS task
+SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
+    attempts = task.attempts + 1, callback_token_hash = claimed.hash, updated_at = clock_timestamp()
+FROM unnest($2::uuid[], $3::text[]) AS claimed(id, hash)
+WHERE task.id = claimed.id;
+
+-- lyrics.orphaned_creates
+SELECT id FROM lyrics_tasks WHERE lease_until < now() AND status = 'queued' LIMIT $1;
+
+-- lyrics.lock_due_checks
+SELECT id, kie_task_id AS "kieTaskId", polls + 1 AS polls, submitted_at + make_interval(secs => $2::double precision / 1000) AS deadline
+FROM lyrics_tasks
+WHERE status = 'submitted' AND next_attempt_at <= now()
+ORDER BY next_attempt_at LIMIT $1
+FOR UPDATE SKIP LOCKED;
+
+-- lyrics.lease_checks
+UPDATE lyrics_tasks SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
+       next_attempt_at = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
+       polls = polls + 1, updated_at = clock_timestamp()
+WHERE id = ANY($2::uuid[]);
+
+-- unnamed
+UPDATE lyrics_tasks SET lease_until = NULL, next_attempt_at = now() WHERE id = ANY($1::uuid[]) AND status = 'submitted';
+
+-- lyrics.ms_until_due_create
+SELECT (EXTRACT(EPOCH FROM (MIN(next_attempt_at) - clock_timestamp())) * 1000)::float8 AS "waitMs"
+FROM lyrics_tasks WHERE status = 'queued' AND lease_until IS NULL;
+
+-- lyrics.ms_until_due_check
+SELECT (EXTRACT(EPOCH FROM (MIN(next_attempt_at) - clock_timestamp())) * 1000)::float8 AS "waitMs"
+FROM lyrics_tasks WHERE status = 'submitted';
+
+-- unnamed
+SELECT status, count(*)::int AS n FROM lyrics_tasks WHERE status IN ('queued', 'submitted') GROUP BY status;
+
+-- unnamed
+SELECT status, count(*)::int AS n FROM lyrics_tasks WHERE status IN ('succeeded', 'failed') GROUP BY status;
+
+-- unnamed
+SELECT CASE status WHEN 'queued' THEN 'create' ELSE 'check' END AS queue, count(*)::int AS n,
+       EXTRACT(EPOCH FROM now() - min(next_attempt_at))::float8 AS oldest
+FROM lyrics_tasks WHERE status IN ('queued', 'submitted') AND next_attempt_at <= now()
+GROUP BY 1;
+
+-- lyrics.insert_receipt
+INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, detail, remote_address, body, body_truncated)
+VALUES ($1, $2, $3, $4, $5, $6, $7);
+
+-- unnamed
+DELETE FROM lyrics_callback_receipts WHERE id IN (
+SELECT id FROM lyrics_callback_receipts
+WHERE received_at < now() - make_interval(days => $1) LIMIT $2);
+
+-- unnamed
+INSERT INTO lyrics_rate_slots (bucket, slot) SELECT $1, generate_series(1, $2) ON CONFLICT (bucket, slot) DO NOTHING;
+
+-- unnamed
+DELETE FROM lyrics_rate_slots WHERE bucket = $1 AND slot > $2;
+
+-- lyrics.lock_free_slots
+SELECT slot FROM lyrics_rate_slots
+WHERE bucket = $1 AND used_at <= now() - make_interval(secs => $2::double precision / 1000)
+ORDER BY used_at LIMIT $3
+FOR UPDATE SKIP LOCKED;
+
+-- lyrics.mark_slots_used
+UPDATE lyrics_rate_slots SET used_at = clock_timestamp() WHERE bucket = $1 AND slot = ANY($2::int[]);
+
+-- lyrics.ms_until_next_slot
+SELECT GREATEST(0, EXTRACT(EPOCH FROM (MIN(used_at) + make_interval(secs => $2::double precision / 1000) - clock_timestamp())) * 1000)::float8 AS "waitMs"
+FROM lyrics_rate_slots WHERE bucket = $1 AND used_at > '-infinity';

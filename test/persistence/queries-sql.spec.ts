@@ -1,0 +1,123 @@
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Statement } from '../../src/lyrics/persistence/lyrics-database';
+import * as rateSlots from '../../src/lyrics/persistence/rate-slots.sql';
+import * as receipts from '../../src/lyrics/persistence/receipts.sql';
+import * as tasks from '../../src/lyrics/persistence/tasks.sql';
+import { TASK_TRANSITIONS, TaskChange, TaskChangeType } from '../../src/lyrics/task-transitions';
+
+/**
+ * Every statement the module sends, rendered to src/lyrics/persistence/queries.sql, so that a change to a query shows
+ * up in review as a SQL diff. Regenerate with `npm run queries:sql`.
+ */
+const QUERIES_FILE = join(__dirname, '..', '..', 'src', 'lyrics', 'persistence', 'queries.sql');
+
+const when = new Date(0);
+const SAMPLE_CHANGES: { [T in TaskChangeType]: Extract<TaskChange, { type: T }> } = {
+  create_accepted: { type: 'create_accepted', kieTaskId: 'k', firstCheckAt: when },
+  create_deferred: { type: 'create_deferred', retryAt: when, reason: 'throttled' },
+  create_failed: { type: 'create_failed', code: 'upstream_rejected', message: 'm' },
+  create_orphaned: { type: 'create_orphaned' },
+  poll_deferred: { type: 'poll_deferred', nextCheckAt: when },
+  timed_out: { type: 'timed_out', maxAgeMs: 1 },
+  result_succeeded: { type: 'result_succeeded', source: 'callback', kieTaskId: 'k', variants: [] },
+  result_failed: { type: 'result_failed', source: 'poll', kieTaskId: 'k', code: 'generation_failed', message: 'm' },
+};
+const receipt = { kieTaskId: 'k', remoteAddress: null, body: '{}', bodyTruncated: false };
+const id = '00000000-0000-0000-0000-000000000000';
+const after = { createdAt: '2026-01-01T00:00:00.000000Z', id };
+
+function statements(): Statement[] {
+  const transitions = (Object.keys(TASK_TRANSITIONS) as TaskChangeType[]).flatMap((type) => {
+    const change = SAMPLE_CHANGES[type];
+    const fromCallback = type === 'result_succeeded' || type === 'result_failed';
+    return [tasks.applyTransition(id, change), ...(fromCallback ? [tasks.applyTransition(id, change, receipt)] : [])];
+  });
+  return [
+    tasks.insertQueuedTask({ prompt: 'p', metadataJson: null, idempotencyKey: null, requestHash: null }),
+    tasks.taskById(id),
+    tasks.taskByIdempotencyKey('k'),
+    tasks.callbackTarget(id),
+    tasks.taskPage({ limit: 1 }),
+    tasks.taskPage({ limit: 1, status: 'queued' }),
+    tasks.taskPage({ limit: 1, after }),
+    tasks.taskPage({ limit: 1, status: 'queued', after }),
+    tasks.variantsOf([id]),
+    ...transitions,
+    tasks.lockDueCreates(1),
+    tasks.leaseCreates({ ids: [id], tokenHashes: ['h'], leaseMs: 1 }),
+    tasks.orphanedCreates(1),
+    tasks.lockDueChecks({ limit: 1, maxAgeMs: 1 }),
+    tasks.leaseChecks({ ids: [id], leaseMs: 1 }),
+    tasks.releaseChecks([id]),
+    tasks.msUntilDue('create'),
+    tasks.msUntilDue('check'),
+    tasks.countActiveTasks(),
+    tasks.countFinalTasks(),
+    tasks.dueBacklog(),
+    receipts.insertReceipt({ ...receipt, taskId: id, outcome: 'applied', detail: null }),
+    receipts.pruneReceipts({ days: 1, batch: 1 }),
+    rateSlots.addSlots({ bucket: 'b', size: 1 }),
+    rateSlots.removeSlotsBeyond({ bucket: 'b', size: 1 }),
+    rateSlots.lockFreeSlots({ bucket: 'b', windowMs: 1, count: 1 }),
+    rateSlots.markSlotsUsed({ bucket: 'b', slots: [1] }),
+    rateSlots.msUntilNextSlot({ bucket: 'b', windowMs: 1 }),
+  ];
+}
+
+/** One statement per block: its name (prepared) or "unnamed", then its text with each line's indentation evened. */
+function render(all: Statement[]): string {
+  const blocks = all.map((statement) => {
+    const lines = statement.text.split('\n').map((line) => line.trimEnd());
+    const indent = Math.min(
+      ...lines
+        .slice(1)
+        .filter((line) => line.trim())
+        .map((line) => line.match(/^ */)![0].length),
+    );
+    const text = [lines[0], ...lines.slice(1).map((line) => line.slice(Number.isFinite(indent) ? indent : 0))].join('\n');
+    return `-- ${statement.name ?? 'unnamed'}\n${text.replaceAll(tasks.TASK_COLUMNS, '<TASK_COLUMNS>')};\n`;
+  });
+  return [
+    '-- Every statement of src/lyrics/persistence, rendered by test/persistence/queries-sql.spec.ts (npm run queries:sql).',
+    `-- <TASK_COLUMNS> stands for: ${tasks.TASK_COLUMNS}`,
+    '',
+    blocks.join('\n'),
+  ].join('\n');
+}
+
+describe('src/lyrics/persistence/queries.sql', () => {
+  it('shows every statement the module sends, as the builders write them', () => {
+    const rendered = render(statements());
+    if (process.env.UPDATE_QUERIES_SQL === '1') writeFileSync(QUERIES_FILE, rendered);
+    expect(readFileSync(QUERIES_FILE, 'utf8')).toBe(rendered);
+  });
+
+  it('gives a statement name one text, whatever the values', () => {
+    const variants = [1, 2, 3].map((n) => ({ title: `t${n}`, text: 'x', status: 'complete' as const, errorMessage: null }));
+    const pairs: [Statement, Statement][] = [
+      [
+        tasks.applyTransition(id, SAMPLE_CHANGES.result_succeeded),
+        tasks.applyTransition('other', { ...SAMPLE_CHANGES.result_succeeded, source: 'poll', variants }),
+      ],
+      [
+        tasks.applyTransition(id, SAMPLE_CHANGES.create_failed, receipt),
+        tasks.applyTransition(id, { type: 'create_failed', code: 'submit_outcome_unknown', message: 'other' }, receipt),
+      ],
+      [
+        tasks.insertQueuedTask({ prompt: 'p', metadataJson: null, idempotencyKey: null, requestHash: null }),
+        tasks.insertQueuedTask({ prompt: 'q', metadataJson: '{}', idempotencyKey: 'k', requestHash: 'h' }),
+      ],
+      [
+        tasks.taskPage({ limit: 1, status: 'queued', after }),
+        tasks.taskPage({ limit: 50, status: 'failed', after: { ...after, id: 'x' } }),
+      ],
+    ];
+    for (const [one, other] of pairs) {
+      expect(other.name).toBe(one.name);
+      expect(other.text).toBe(one.text);
+    }
+    const names = statements().flatMap((statement) => (statement.name ? [statement.name] : []));
+    expect(names.length).toBe(new Set(names).size);
+  });
+});
