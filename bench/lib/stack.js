@@ -242,6 +242,17 @@ class Database {
     );
   }
 
+  /** Executing and planning time of every statement since the last reset (pg_stat_statements' own excepted). */
+  async statementTotals() {
+    const [totals] = await this.query(
+      `SELECT coalesce(sum(calls), 0)::float8 AS calls, coalesce(sum(total_exec_time), 0)::float8 AS "execMs",
+              coalesce(sum(total_plan_time), 0)::float8 AS "planMs"
+       FROM pg_stat_statements
+       WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) AND query NOT LIKE '%pg_stat_statements%'`,
+    );
+    return totals;
+  }
+
   async resetStatements() {
     await this.query('SELECT pg_stat_statements_reset()');
   }
@@ -421,8 +432,8 @@ class Stack {
     }
     if (statements) {
       await database.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-      // Planning time too (a setting that exists only once the library is loaded): every statement TypeORM sends is
-      // unnamed, so planned again each time.
+      // Planning time too (a setting that exists only once the library is loaded): an unnamed statement is planned on
+      // every call, a named (prepared) one only until PostgreSQL settles on its generic plan.
       await database.query(`ALTER SYSTEM SET pg_stat_statements.track_planning = on`);
       await database.query('SELECT pg_reload_conf()');
     }
