@@ -19,6 +19,12 @@ describe('starting the service (node dist/main.js, as npm start runs it)', () =>
     expect(service.logs.trim()).toBe('Invalid configuration: PORT must be an integer number');
   });
 
+  it('refuses a LYRICS_* value out of the bounds another variable sets, in one line naming both, without a stack trace', async () => {
+    const service = ServiceProcess.start({ LYRICS_POLL_MAX_INTERVAL_MS: '2000' });
+    expect(await service.exitCode()).toBe(1);
+    expect(service.logs.trim()).toBe('Invalid configuration: LYRICS_POLL_MAX_INTERVAL_MS must be at least LYRICS_POLL_INTERVAL_MS (10000)');
+  });
+
   it('stops the embedded PostgreSQL it started when the app cannot start (port taken), and exits 1', async () => {
     const workDir = mkdtempSync(join(tmpdir(), 'kie-lyrics-start-'));
     chmodSync(workDir, 0o755);

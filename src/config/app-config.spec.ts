@@ -1,3 +1,4 @@
+import { LYRICS_SETTING_NAMES, lyricsSettingSpec } from '../lyrics';
 import { loadConfig } from './app-config';
 import { ConfigError } from './environment';
 
@@ -72,5 +73,80 @@ describe('loadConfig', () => {
     const message = configError({ NODE_ENV: 'production', DATABASE_URL: 'mysql://user:hunter2@db/x' });
     expect(message).toContain('DATABASE_URL');
     expect(message).not.toContain('hunter2');
+  });
+
+  describe('the LYRICS_* variables', () => {
+    it('leave every option unset when unset (or empty), so that the module defaults apply', () => {
+      const config = loadConfig({ LYRICS_POLL_BUDGET: ' ', LYRICS_CONFIRM_CALLBACKS: '' });
+      expect(Object.keys(config.lyrics).sort()).toEqual([...LYRICS_SETTING_NAMES].sort());
+      expect(Object.values(config.lyrics).every((value) => value === undefined)).toBe(true);
+    });
+
+    it('set their module options', () => {
+      const config = loadConfig({ LYRICS_POLL_BUDGET: ' 50 ', LYRICS_CONFIRM_CALLBACKS: 'TRUE', LYRICS_SIGNATURE_TOLERANCE_S: '60' });
+      expect(config.lyrics).toMatchObject({
+        pollBudget: 50,
+        confirmCallbacks: true,
+        signatureToleranceSeconds: 60,
+        pollWindowMs: undefined,
+      });
+    });
+
+    it.each([
+      ['their smallest values', (spec: { min: number }) => spec.min, { KIE_TIMEOUT_MS: '100' }],
+      ['their largest values', (spec: { max: number }) => spec.max, {}],
+    ])('accept %s', (_, pick, rest: Record<string, string>) => {
+      const env: Record<string, string> = { ...rest };
+      for (const name of LYRICS_SETTING_NAMES) {
+        const spec = lyricsSettingSpec(name);
+        env[spec.env] = spec.type === 'integer' ? String(pick(spec)) : 'false';
+      }
+      const { lyrics } = loadConfig(env);
+      for (const name of LYRICS_SETTING_NAMES) expect(String(lyrics[name])).toBe(env[lyricsSettingSpec(name).env]);
+    });
+
+    it.each([
+      ['LYRICS_POLL_BUDGET', 'lots', 'LYRICS_POLL_BUDGET must be an integer from 1 to 100000'],
+      ['LYRICS_POLL_BUDGET', '1.5', 'LYRICS_POLL_BUDGET must be an integer from 1 to 100000'],
+      ['LYRICS_DISPATCH_INTERVAL_MS', '9', 'LYRICS_DISPATCH_INTERVAL_MS must be an integer from 10 to 600000'],
+      ['LYRICS_TASK_MAX_AGE_MS', '2592000001', 'LYRICS_TASK_MAX_AGE_MS must be an integer from 1000 to 2592000000'],
+      ['LYRICS_CONFIRM_CALLBACKS', 'maybe', 'LYRICS_CONFIRM_CALLBACKS must be true or false'],
+      ['LYRICS_POLL_MAX_INTERVAL_MS', '2000', 'LYRICS_POLL_MAX_INTERVAL_MS must be at least LYRICS_POLL_INTERVAL_MS (10000)'],
+      ['LYRICS_CREATE_RETRY_MAX_MS', '1999', 'LYRICS_CREATE_RETRY_MAX_MS must be at least LYRICS_CREATE_RETRY_BASE_MS (2000)'],
+      ['LYRICS_LEASE_MS', '15000', 'LYRICS_LEASE_MS must be greater than KIE_TIMEOUT_MS (15000)'],
+      ['KIE_TIMEOUT_MS', '60000', 'LYRICS_LEASE_MS must be greater than KIE_TIMEOUT_MS (60000)'],
+    ])('refuse %s=%s in one line naming it (and what bounds it)', (name, value, expected) => {
+      expect(configError({ [name]: value })).toBe(`Invalid configuration: ${expected}`);
+    });
+
+    it('are bounded by the values of the others, not only by their defaults', () => {
+      expect(configError({ LYRICS_POLL_INTERVAL_MS: '60000', LYRICS_POLL_MAX_INTERVAL_MS: '30000' })).toBe(
+        'Invalid configuration: LYRICS_POLL_MAX_INTERVAL_MS must be at least LYRICS_POLL_INTERVAL_MS (60000)',
+      );
+      expect(loadConfig({ LYRICS_POLL_INTERVAL_MS: '1000', LYRICS_POLL_MAX_INTERVAL_MS: '2000' }).lyrics).toMatchObject({
+        pollIntervalMs: 1000,
+        pollMaxIntervalMs: 2000,
+      });
+      expect(loadConfig({ KIE_TIMEOUT_MS: '1000', LYRICS_LEASE_MS: '1001' }).lyrics.leaseMs).toBe(1001);
+    });
+
+    it('name a wrong bound once, not again in the settings it bounds', () => {
+      expect(configError({ LYRICS_POLL_INTERVAL_MS: '0', LYRICS_POLL_MAX_INTERVAL_MS: '2000' })).toBe(
+        'Invalid configuration: LYRICS_POLL_INTERVAL_MS must be an integer from 1 to 86400000',
+      );
+      expect(configError({ KIE_TIMEOUT_MS: '700000' })).toBe('Invalid configuration: KIE_TIMEOUT_MS must not be greater than 600000');
+    });
+
+    it('are reported together with the other wrong variables, in one line', () => {
+      const message = configError({ PORT: 'eighty', LYRICS_POLL_MAX_INTERVAL_MS: '2000', LYRICS_POLL_BUDGET: '0' });
+      expect(message).toBe(
+        'Invalid configuration: PORT must be an integer number; LYRICS_POLL_MAX_INTERVAL_MS must be at least LYRICS_POLL_INTERVAL_MS (10000); ' +
+          'LYRICS_POLL_BUDGET must be an integer from 1 to 100000',
+      );
+    });
+
+    it('never echo a refused value', () => {
+      expect(configError({ LYRICS_PROMPT_MAX_CHARS: 'hunter2' })).not.toContain('hunter2');
+    });
   });
 });

@@ -1,6 +1,7 @@
 import { LogLevelName } from '../logging/app-logger';
-import { LyricsModuleOptions } from '../lyrics/lyrics.options';
-import { Environment, NodeEnv, validateEnvironment } from './environment';
+import { LyricsTuningOptions } from '../lyrics';
+import { NodeEnv, validateEnvironment, ValidatedEnvironment } from './environment';
+import { lyricsOptionsFrom } from './lyrics-environment';
 
 /** The service's configuration, typed and grouped; built once from the environment at start. */
 export interface AppConfig {
@@ -40,7 +41,7 @@ export interface AppConfig {
     kieCacheMs: number;
   };
   /** LYRICS_* tuning; unset fields take the module's defaults. */
-  lyrics: Omit<LyricsModuleOptions, 'kie' | 'publicBaseUrl'>;
+  lyrics: LyricsTuningOptions;
 }
 
 function splitList(value: string | undefined): string[] {
@@ -57,7 +58,7 @@ function parseTrustProxy(value: string | undefined): boolean | number | string |
   return /^\d+$/.test(value) ? Number(value) : value;
 }
 
-export function toAppConfig(env: Environment): AppConfig {
+export function toAppConfig(env: ValidatedEnvironment): AppConfig {
   return {
     nodeEnv: env.NODE_ENV,
     port: env.PORT,
@@ -84,27 +85,7 @@ export function toAppConfig(env: Environment): AppConfig {
     },
     metricsPort: env.METRICS_PORT,
     health: { kieMinCredits: env.HEALTH_KIE_MIN_CREDITS, kieCacheMs: env.HEALTH_KIE_CACHE_MS ?? 60000 },
-    lyrics: {
-      promptMaxChars: env.LYRICS_PROMPT_MAX_CHARS,
-      createBudget: env.LYRICS_CREATE_BUDGET,
-      createWindowMs: env.LYRICS_CREATE_WINDOW_MS,
-      leaseMs: env.LYRICS_LEASE_MS,
-      dispatchIntervalMs: env.LYRICS_DISPATCH_INTERVAL_MS,
-      dispatchConcurrency: env.LYRICS_DISPATCH_CONCURRENCY,
-      createRetryBaseMs: env.LYRICS_CREATE_RETRY_BASE_MS,
-      createRetryMaxMs: env.LYRICS_CREATE_RETRY_MAX_MS,
-      pollInitialDelayMs: env.LYRICS_POLL_INITIAL_DELAY_MS,
-      pollIntervalMs: env.LYRICS_POLL_INTERVAL_MS,
-      pollMaxIntervalMs: env.LYRICS_POLL_MAX_INTERVAL_MS,
-      pollBudget: env.LYRICS_POLL_BUDGET,
-      pollWindowMs: env.LYRICS_POLL_WINDOW_MS,
-      pollConcurrency: env.LYRICS_POLL_CONCURRENCY,
-      taskMaxAgeMs: env.LYRICS_TASK_MAX_AGE_MS,
-      shutdownGraceMs: env.LYRICS_SHUTDOWN_GRACE_MS,
-      signatureToleranceSeconds: env.LYRICS_SIGNATURE_TOLERANCE_S,
-      confirmCallbacks: env.LYRICS_CONFIRM_CALLBACKS,
-      receiptRetentionDays: env.LYRICS_RECEIPT_RETENTION_DAYS,
-    },
+    lyrics: lyricsOptionsFrom(env),
   };
 }
 

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { plainToInstance, Transform, Type } from 'class-transformer';
 import { LOG_LEVELS, LogLevelName } from '../logging/app-logger';
+import { LyricsEnvironment, readLyricsEnvironment } from './lyrics-environment';
 import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, Min, ValidateIf, validateSync } from 'class-validator';
 
 const NODE_ENVS = ['development', 'production', 'test'] as const;
@@ -31,9 +32,9 @@ function OptionalInteger(min: number, max: number): PropertyDecorator {
 }
 
 /**
- * The process environment as the service accepts it. Every variable in DESIGN.md's configuration table is
- * declared here, so that a wrong value is refused at start with a message naming it. Messages never echo values:
- * several of these are secrets.
+ * The process environment as the service accepts it, but for the LYRICS_* variables (see validateEnvironment).
+ * Every variable of the README's configuration table is declared, so that a wrong value is refused at start with a
+ * message naming it. Messages never echo values: several of these are secrets.
  */
 export class Environment {
   @IsIn(NODE_ENVS)
@@ -126,78 +127,27 @@ export class Environment {
 
   @OptionalInteger(1000, 86400000)
   HEALTH_KIE_CACHE_MS?: number;
-
-  // Tuning of the lyrics module; unset means the module's default (see LyricsModuleOptions).
-  @OptionalInteger(1, 100000)
-  LYRICS_PROMPT_MAX_CHARS?: number;
-
-  @OptionalInteger(1, 10000)
-  LYRICS_CREATE_BUDGET?: number;
-
-  @OptionalInteger(1, 3600000)
-  LYRICS_CREATE_WINDOW_MS?: number;
-
-  @OptionalInteger(1000, 3600000)
-  LYRICS_LEASE_MS?: number;
-
-  @OptionalInteger(10, 600000)
-  LYRICS_DISPATCH_INTERVAL_MS?: number;
-
-  @OptionalInteger(1, 100)
-  LYRICS_DISPATCH_CONCURRENCY?: number;
-
-  @OptionalInteger(1, 3600000)
-  LYRICS_CREATE_RETRY_BASE_MS?: number;
-
-  @OptionalInteger(1, 86400000)
-  LYRICS_CREATE_RETRY_MAX_MS?: number;
-
-  @OptionalInteger(0, 86400000)
-  LYRICS_POLL_INITIAL_DELAY_MS?: number;
-
-  @OptionalInteger(1, 86400000)
-  LYRICS_POLL_INTERVAL_MS?: number;
-
-  @OptionalInteger(1, 86400000)
-  LYRICS_POLL_MAX_INTERVAL_MS?: number;
-
-  @OptionalInteger(1, 100000)
-  LYRICS_POLL_BUDGET?: number;
-
-  @OptionalInteger(1, 3600000)
-  LYRICS_POLL_WINDOW_MS?: number;
-
-  @OptionalInteger(1, 100)
-  LYRICS_POLL_CONCURRENCY?: number;
-
-  @OptionalInteger(1000, 2592000000)
-  LYRICS_TASK_MAX_AGE_MS?: number;
-
-  @OptionalInteger(0, 600000)
-  LYRICS_SHUTDOWN_GRACE_MS?: number;
-
-  @OptionalInteger(1, 86400)
-  LYRICS_SIGNATURE_TOLERANCE_S?: number;
-
-  @Transform(toBoolean)
-  @IsIn([true, false], { message: 'LYRICS_CONFIRM_CALLBACKS must be true or false' })
-  LYRICS_CONFIRM_CALLBACKS = false;
-
-  @OptionalInteger(0, 36500)
-  LYRICS_RECEIPT_RETENTION_DAYS?: number;
 }
 
 export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
-/** Validates the environment; throws a ConfigError whose one-line message names every wrong variable. */
-export function validateEnvironment(raw: Record<string, string | undefined>): Environment {
+/** The environment as validated: the variables above, and the LYRICS_* ones. */
+export type ValidatedEnvironment = Environment & LyricsEnvironment;
+
+/**
+ * Validates the environment; throws a ConfigError whose one-line message names every wrong variable.
+ *
+ * The LYRICS_* variables are not decorated properties of Environment: they are read from LYRICS_SETTING_TABLE, whose
+ * bounds can refer to another setting or to KIE_TIMEOUT_MS, defaults included. The module's own check of the table
+ * does that; class-validator would need each relation written again as a custom constraint.
+ */
+export function validateEnvironment(raw: Record<string, string | undefined>): ValidatedEnvironment {
   const env = plainToInstance(Environment, raw, { exposeDefaultValues: true });
   const errors = validateSync(env, { stopAtFirstError: true });
-  if (errors.length > 0) {
-    const problems = errors.flatMap((error) => Object.values(error.constraints ?? {}));
-    throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
-  }
-  return env;
+  const { lyrics, problems } = readLyricsEnvironment(raw, env, new Set(errors.map((error) => error.property)));
+  problems.unshift(...errors.flatMap((error) => Object.values(error.constraints ?? {})));
+  if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
+  return Object.assign(env, lyrics);
 }

@@ -1,7 +1,17 @@
 /** The public surface of the lyrics module, for host apps (the package's entry point). */
 export { LyricsModule } from './lyrics.module';
 export { LyricsModuleExtras } from './lyrics.tokens';
-export { LyricsModuleOptions, LyricsOptionsError } from './lyrics.options';
+export { LyricsModuleOptions, LyricsOptionsError, LyricsTuningOptions } from './lyrics.options';
+export {
+  checkLyricsSettings,
+  LYRICS_SETTING_NAMES,
+  LYRICS_SETTING_TABLE,
+  LyricsOutsideValue,
+  LyricsSettingName,
+  LyricsSettingReference,
+  LyricsSettingSpec,
+  lyricsSettingSpec,
+} from './lyrics-settings';
 export {
   LyricsService,
   LyricsTaskNotFoundError,

@@ -1,0 +1,87 @@
+import { LYRICS_SETTING_NAMES, lyricsSettingSpec } from './lyrics-settings';
+import { LyricsModuleOptions, LyricsOptionsError, resolveLyricsSettings } from './lyrics.options';
+
+const withCallbacks = { routePrefix: 'lyrics', callbackController: true };
+const base: LyricsModuleOptions = { kie: { apiKey: 'k' }, publicBaseUrl: 'https://lyrics.example.com/' };
+
+function optionsError(options: Partial<LyricsModuleOptions>): string {
+  try {
+    resolveLyricsSettings({ ...base, ...options }, withCallbacks);
+  } catch (error) {
+    expect(error).toBeInstanceOf(LyricsOptionsError);
+    return (error as Error).message;
+  }
+  throw new Error('expected a LyricsOptionsError');
+}
+
+describe('resolveLyricsSettings', () => {
+  it('fills the defaults of LYRICS_SETTING_TABLE', () => {
+    expect(resolveLyricsSettings(base, withCallbacks)).toEqual({
+      kie: { apiKey: 'k', baseUrl: 'https://api.kie.ai', timeoutMs: 15000, connectTimeoutMs: 5000, webhookHmacKey: undefined },
+      callbackBaseUrl: 'https://lyrics.example.com/lyrics',
+      promptMaxChars: 200,
+      createBudget: 20,
+      createWindowMs: 10000,
+      leaseMs: 60000,
+      dispatchIntervalMs: 1000,
+      dispatchConcurrency: 4,
+      createRetryBaseMs: 2000,
+      createRetryMaxMs: 60000,
+      pollInitialDelayMs: 30000,
+      pollIntervalMs: 10000,
+      pollMaxIntervalMs: 300000,
+      pollBudget: 100,
+      pollWindowMs: 10000,
+      pollConcurrency: 4,
+      taskMaxAgeMs: 1800000,
+      shutdownGraceMs: 10000,
+      signatureToleranceSeconds: 300,
+      confirmCallbacks: false,
+      receiptBodyMaxBytes: 65536,
+      receiptRetentionDays: 30,
+      runWorkers: true,
+    });
+  });
+
+  it('checks for results sooner when KIE is given no callback URL', () => {
+    expect(resolveLyricsSettings({ kie: { apiKey: 'k' } }, withCallbacks).pollInitialDelayMs).toBe(3000);
+    expect(resolveLyricsSettings(base, { routePrefix: '', callbackController: false }).pollInitialDelayMs).toBe(3000);
+    expect(resolveLyricsSettings({ ...base, pollInitialDelayMs: 0 }, withCallbacks).pollInitialDelayMs).toBe(0);
+  });
+
+  it.each([
+    [{ createBudget: 0 }, 'LyricsModule: createBudget must be an integer from 1 to 10000'],
+    [{ pollBudget: 1.5 }, 'LyricsModule: pollBudget must be an integer from 1 to 100000'],
+    [{ confirmCallbacks: 'yes' as unknown as boolean }, 'LyricsModule: confirmCallbacks must be true or false'],
+    [{ pollMaxIntervalMs: 2000 }, 'LyricsModule: pollMaxIntervalMs must be at least pollIntervalMs (10000)'],
+    [{ pollIntervalMs: 500, pollMaxIntervalMs: 499 }, 'LyricsModule: pollMaxIntervalMs must be at least pollIntervalMs (500)'],
+    [{ createRetryMaxMs: 1000 }, 'LyricsModule: createRetryMaxMs must be at least createRetryBaseMs (2000)'],
+    [{ leaseMs: 15000 }, 'LyricsModule: leaseMs must be greater than kie.timeoutMs (15000)'],
+    [{ kie: { apiKey: 'k', timeoutMs: 90000 } }, 'LyricsModule: leaseMs must be greater than kie.timeoutMs (90000)'],
+    [{ pollIntervalMs: 0, pollMaxIntervalMs: 2000 }, 'LyricsModule: pollIntervalMs must be an integer from 1 to 86400000'],
+  ])('refuses %j, naming the option and what bounds it', (options, expected) => {
+    expect(optionsError(options)).toBe(expected);
+  });
+
+  it('accepts an option equal to the one bounding it from below', () => {
+    const settings = resolveLyricsSettings(
+      { ...base, pollIntervalMs: 2000, pollMaxIntervalMs: 2000, createRetryMaxMs: 2000 },
+      withCallbacks,
+    );
+    expect(settings).toMatchObject({ pollMaxIntervalMs: 2000, createRetryMaxMs: 2000 });
+  });
+
+  it.each([
+    ['their smallest values', (spec: { min: number }) => spec.min, 100],
+    ['their largest values', (spec: { max: number }) => spec.max, 15000],
+  ])('accepts every setting at %s', (_, pick, timeoutMs) => {
+    const options: LyricsModuleOptions = { ...base, kie: { apiKey: 'k', timeoutMs } };
+    const given = Object.fromEntries(
+      LYRICS_SETTING_NAMES.map((name) => {
+        const spec = lyricsSettingSpec(name);
+        return [name, spec.type === 'integer' ? pick(spec) : true];
+      }),
+    );
+    expect(resolveLyricsSettings({ ...options, ...given }, withCallbacks)).toMatchObject(given);
+  });
+});
