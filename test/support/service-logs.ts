@@ -21,7 +21,13 @@ export function appendServiceLog(text: string): void {
   const heading = `--- ${expect.getState().currentTestName ?? 'hooks (beforeAll, afterAll)'} ---\n`;
   const prefix = heading === lastHeading ? '' : heading;
   lastHeading = heading;
-  appendFileSync(serviceLogFile(), prefix + stripVTControlCharacters(text));
+  const entry = prefix + stripVTControlCharacters(text);
+  try {
+    appendFileSync(serviceLogFile(), entry);
+  } catch (error) {
+    // Output that cannot reach the file (a process outliving its run's folder) is shown rather than lost.
+    process.stderr.write(`Service log not written (${error instanceof Error ? error.message : String(error)}):\n${entry}`);
+  }
 }
 
 /**

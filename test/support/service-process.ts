@@ -1,19 +1,35 @@
 import { ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import { appendServiceLog } from './service-logs';
 import { waitFor } from './wait';
 
 const root = join(__dirname, '..', '..');
 
-/** The built service (`node dist/main.js`, what `npm start` runs) as a child process. */
+/**
+ * The built service (`node dist/main.js`, what `npm start` runs) as a child process. Its output is kept for the test
+ * (`logs`, and the errors of waitForHealthy and exitCode) and copied, line by line, to the test file's service log.
+ */
 export class ServiceProcess {
   private output = '';
+  /** The output's last line while it is incomplete, held back from the service log. */
+  private partialLine = '';
   private readonly exited: Promise<number | null>;
 
   private constructor(readonly child: ChildProcess) {
-    child.stdout?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    child.stderr?.on('data', (chunk: Buffer) => (this.output += chunk.toString()));
-    this.exited = once(child, 'exit').then(([code]) => code as number | null);
+    child.stdout?.on('data', (chunk: Buffer) => this.record(chunk.toString()));
+    child.stderr?.on('data', (chunk: Buffer) => this.record(chunk.toString()));
+    this.exited = once(child, 'exit').then(([code, signal]) => {
+      this.record(`${this.partialLine === '' ? '' : '\n'}exited with ${signal ?? code}\n`, false);
+      return code as number | null;
+    });
+  }
+
+  private record(text: string, keep = true): void {
+    if (keep) this.output += text;
+    const lines = (this.partialLine + text).split('\n');
+    this.partialLine = lines.pop()!;
+    if (lines.length > 0) appendServiceLog(lines.map((line) => `[service ${this.child.pid}] ${line}\n`).join(''));
   }
 
   /** Starts the service with exactly `env` (plus PATH and HOME): nothing leaks in from the test's own environment. */
