@@ -11,7 +11,10 @@ import { LYRICS_MIGRATIONS, LYRICS_SUCCEEDED, LyricsModule, LyricsModuleExtras, 
 import { KieSandbox } from '../src/sandbox/kie-sandbox';
 import { answeredDeliveries } from './support/callbacks';
 import { createTestDatabase, TestDatabase } from './support/database';
+import { LyricsContext } from './support/lyrics-client';
 import { freePort } from './support/postgres-server';
+import { FileLogger } from './support/service-logs';
+import { teardownAfterEach } from './support/teardown';
 import { waitFor } from './support/wait';
 
 /** The host's own authentication: only Alice may use the lyrics API. */
@@ -70,6 +73,7 @@ function hostModule(settings: { databaseUrl: string; kieUrl: string; publicBaseU
 }
 
 describe('LyricsModule inside a host app', () => {
+  const afterTest = teardownAfterEach();
   let sandbox: KieSandbox;
   let database: TestDatabase;
 
@@ -79,70 +83,63 @@ describe('LyricsModule inside a host app', () => {
 
   beforeEach(async () => {
     // The host runs the module's migrations itself, on an empty database.
-    database = await createTestDatabase();
+    database = afterTest.add(await createTestDatabase(), (own) => own.drop());
     await database.query('DROP TABLE lyrics_variants, lyrics_tasks, lyrics_rate_slots, lyrics_callback_receipts, migrations');
-  });
-
-  afterEach(async () => {
-    await database.drop();
   });
 
   afterAll(async () => {
     await sandbox.stop();
   });
 
-  async function startHost(extras: LyricsModuleExtras) {
+  /** The host app on a free port, closed after the test, and a context speaking to its API as the host mounted it. */
+  async function startHost(extras: LyricsModuleExtras, mounting: { basePath?: string; headers?: Record<string, string> } = {}) {
     const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
     const moduleRef = await Test.createTestingModule({
-      imports: [hostModule({ databaseUrl: database.url, kieUrl: sandbox.url, publicBaseUrl: `http://127.0.0.1:${port}` }, extras)],
+      imports: [hostModule({ databaseUrl: database.url, kieUrl: sandbox.url, publicBaseUrl: url }, extras)],
     }).compile();
-    const app = moduleRef.createNestApplication({ logger: ['error'] });
+    const app = afterTest.add(moduleRef.createNestApplication({ logger: new FileLogger() }), (host) => host.close());
     await app.listen(port, '127.0.0.1');
-    return { app, url: `http://127.0.0.1:${port}` };
+    return { app, ctx: new LyricsContext({ url, query: database.query, sandbox, ...mounting }) };
   }
 
   it('serves the API under its prefix behind the host guard, takes the callback there, and emits lyrics.succeeded once', async () => {
-    const { app, url } = await startHost({ routePrefix: 'api/v1', clientGuards: [HostAuthGuard] });
-    try {
-      await request(url).post('/api/v1/lyrics').send({ prompt: 'A host song' }).expect(403);
-      await request(url).post('/lyrics').set('x-host-user', 'alice').send({ prompt: 'A host song' }).expect(404);
-      const { body } = await request(url).post('/api/v1/lyrics').set('x-host-user', 'alice').send({ prompt: 'A host song' }).expect(202);
+    const { app, ctx } = await startHost(
+      { routePrefix: 'api/v1', clientGuards: [HostAuthGuard] },
+      { basePath: '/api/v1', headers: { 'x-host-user': 'alice' } },
+    );
+    await request(ctx.url).post('/api/v1/lyrics').send({ prompt: 'A host song' }).expect(403);
+    await request(ctx.url).post('/lyrics').set('x-host-user', 'alice').send({ prompt: 'A host song' }).expect(404);
+    const { id } = await ctx.submit('A host song');
 
-      const listener = app.get(HostListener);
-      await waitFor('lyrics.succeeded', () => listener.succeeded.length === 1);
-      expect(listener.succeeded[0].task).toMatchObject({ id: body.id, status: 'succeeded' });
-      const create = sandbox.requests.find((r) => r.endpoint === 'create' && r.prompt === 'A host song')!;
-      expect(create.callBackUrl).toMatch(new RegExp(`^${url}/api/v1/lyrics/callback/${body.id}/`));
-      expect((await answeredDeliveries(sandbox, create.taskId!)).map((d) => d.status)).toEqual([200]);
-      const { body: task } = await request(url).get(`/api/v1/lyrics/${body.id}`).set('x-host-user', 'alice').expect(200);
-      expect(task.variants.map((v: { title: string }) => v.title)).toEqual(sandbox.task(create.taskId!)!.variants.map((v) => v.title));
-      expect(listener.succeeded).toHaveLength(1);
-    } finally {
-      await app.close();
-    }
+    const listener = app.get(HostListener);
+    await waitFor('lyrics.succeeded', () => listener.succeeded.length === 1);
+    expect(listener.succeeded[0].task).toMatchObject({ id, status: 'succeeded' });
+    const [create] = ctx.createsFor('A host song');
+    expect(create.callBackUrl).toMatch(new RegExp(`^${ctx.url}/api/v1/lyrics/callback/${id}/`));
+    expect((await answeredDeliveries(sandbox, create.taskId!)).map((d) => d.status)).toEqual([200]);
+    const task = await ctx.task(id);
+    expect(task.variants.map((v: { title: string }) => v.title)).toEqual(sandbox.task(create.taskId!)!.variants.map((v) => v.title));
+    expect(listener.succeeded).toHaveLength(1);
   });
 
   it('with both controllers off, is driven through LyricsService alone (results by polling)', async () => {
-    const { app, url } = await startHost({ clientController: false, callbackController: false });
-    try {
-      await request(url).post('/lyrics').send({ prompt: 'x' }).expect(404);
-      const lyrics = app.get(LyricsService);
-      const first = await lyrics.submit({ prompt: 'A service song', metadata: { ref: 7 }, idempotencyKey: 'host-1' });
-      expect(first).toMatchObject({ created: true, task: { status: 'queued', metadata: { ref: 7 } } });
-      expect(await lyrics.submit({ prompt: 'A service song', metadata: { ref: 7 }, idempotencyKey: 'host-1' })).toMatchObject({
-        created: false,
-        task: { id: first.task.id },
-      });
-      const done = await lyrics.waitForFinal(first.task.id, { timeoutMs: 15000 });
-      expect(done).toMatchObject({ id: first.task.id, status: 'succeeded' });
-      const create = sandbox.requests.find((r) => r.endpoint === 'create' && r.prompt === 'A service song')!;
-      expect(create.callBackUrl).not.toContain(url);
-      expect(await lyrics.get(first.task.id)).toEqual(done);
-      expect((await lyrics.list({ limit: 10 })).items.map((t) => t.id)).toEqual([first.task.id]);
-      await expect(lyrics.waitForFinal('7a4c1c39-5a0e-4a54-9d8a-000000000000')).rejects.toThrow('not found');
-    } finally {
-      await app.close();
-    }
+    const { app, ctx } = await startHost({ clientController: false, callbackController: false });
+    await request(ctx.url).post('/lyrics').send({ prompt: 'x' }).expect(404);
+    const lyrics = app.get(LyricsService);
+    const first = await lyrics.submit({ prompt: 'A service song', metadata: { ref: 7 }, idempotencyKey: 'host-1' });
+    expect(first).toMatchObject({ created: true, task: { status: 'queued', metadata: { ref: 7 } } });
+    expect(await lyrics.submit({ prompt: 'A service song', metadata: { ref: 7 }, idempotencyKey: 'host-1' })).toMatchObject({
+      created: false,
+      task: { id: first.task.id },
+    });
+    const done = await lyrics.waitForFinal(first.task.id, { timeoutMs: 15000 });
+    expect(done).toMatchObject({ id: first.task.id, status: 'succeeded' });
+    const [create] = ctx.createsFor('A service song');
+    expect(create.callBackUrl).not.toContain(ctx.url);
+    expect(await lyrics.get(first.task.id)).toEqual(done);
+    expect((await lyrics.list({ limit: 10 })).items.map((t) => t.id)).toEqual([first.task.id]);
+    await expect(lyrics.waitForFinal('7a4c1c39-5a0e-4a54-9d8a-000000000000')).rejects.toThrow('not found');
   });
 });
 

@@ -5,11 +5,13 @@ import { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { KieClient } from '../src/lyrics/kie/kie.client';
 import { KieSandbox } from '../src/sandbox/kie-sandbox';
+import { FileLogger } from './support/service-logs';
+import { teardownAfterEach } from './support/teardown';
 
 const API_KEY = 'kie-client-test-key';
 
-// The client logs every exchange at debug level; these tests read outcomes, not logs.
-beforeAll(() => Logger.overrideLogger(['error']));
+// The client logs through Nest's static Logger; these tests read outcomes, and its warnings go to the test's log.
+beforeAll(() => Logger.overrideLogger(new FileLogger()));
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', 'kie', name), 'utf8');
 
 function clientFor(baseUrl: string, overrides: Partial<ConstructorParameters<typeof KieClient>[0]> = {}) {
@@ -143,6 +145,10 @@ describe('KieClient against the sandbox over HTTP', () => {
 });
 
 describe('KieClient on the transport edges', () => {
+  const afterTest = teardownAfterEach();
+  const fixedServerForTest = async (handler: Parameters<typeof fixedServer>[0]) =>
+    afterTest.add(await fixedServer(handler), (server) => server.close());
+
   it('classifies connection refused (nothing sent) as retry not_sent, without the key in the message', async () => {
     const closed = await fixedServer(() => undefined);
     await closed.close();
@@ -152,37 +158,25 @@ describe('KieClient on the transport edges', () => {
   });
 
   it('classifies a reset after the request was sent as ambiguous', async () => {
-    const server = await fixedServer((req) => req.on('end', () => req.socket.destroy()).resume());
-    try {
-      expect(await clientFor(server.url).createLyricsTask('p', 'https://example.com/cb')).toMatchObject({ kind: 'ambiguous' });
-    } finally {
-      await server.close();
-    }
+    const server = await fixedServerForTest((req) => req.on('end', () => req.socket.destroy()).resume());
+    expect(await clientFor(server.url).createLyricsTask('p', 'https://example.com/cb')).toMatchObject({ kind: 'ambiguous' });
   });
 
   it('classifies a 200 whose body has no task id as ambiguous', async () => {
-    const server = await fixedServer((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>ok</html>'));
-    try {
-      expect(await clientFor(server.url).createLyricsTask('p', 'https://example.com/cb')).toMatchObject({ kind: 'ambiguous' });
-    } finally {
-      await server.close();
-    }
+    const server = await fixedServerForTest((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>ok</html>'));
+    expect(await clientFor(server.url).createLyricsTask('p', 'https://example.com/cb')).toMatchObject({ kind: 'ambiguous' });
   });
 
   it('honours Retry-After on a throttle', async () => {
-    const server = await fixedServer((_, res) =>
+    const server = await fixedServerForTest((_, res) =>
       res.writeHead(429, { 'retry-after': '7' }).end('{"code":429,"msg":"slow down","data":null}'),
     );
-    try {
-      expect(await clientFor(server.url).createLyricsTask('p', 'https://example.com/cb')).toEqual({
-        kind: 'retry',
-        reason: 'throttled',
-        message: 'slow down',
-        retryAfterMs: 7000,
-      });
-    } finally {
-      await server.close();
-    }
+    expect(await clientFor(server.url).createLyricsTask('p', 'https://example.com/cb')).toEqual({
+      kind: 'retry',
+      reason: 'throttled',
+      message: 'slow down',
+      retryAfterMs: 7000,
+    });
   });
 
   it.each([
@@ -195,27 +189,18 @@ describe('KieClient on the transport edges', () => {
       { kind: 'record', result: { state: 'failed', code: 'sensitive_content', message: 'Song Description flagged for moderation' } },
     ],
   ])('reads the fixture %s as KIE sends it', async (name, call, expected) => {
-    const server = await fixedServer((_, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(fixture(name)));
-    try {
-      const client = clientFor(server.url);
-      const outcome =
-        call === 'create' ? await client.createLyricsTask('p', 'https://example.com/cb') : await client.getLyricsRecord('a41f');
-      expect(outcome).toEqual(expected);
-    } finally {
-      await server.close();
-    }
+    const server = await fixedServerForTest((_, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(fixture(name)));
+    const client = clientFor(server.url);
+    const outcome = call === 'create' ? await client.createLyricsTask('p', 'https://example.com/cb') : await client.getLyricsRecord('a41f');
+    expect(outcome).toEqual(expected);
   });
 
   it('reads the record-info-success fixture (lyricsData) to its two variants', async () => {
-    const server = await fixedServer((_, res) => res.writeHead(200).end(fixture('record-info-success.json')));
-    try {
-      const outcome = await clientFor(server.url).getLyricsRecord('a41f7c2e9b8d4e0f9c3a6b5d2e1f0a97');
-      expect(outcome).toMatchObject({
-        kind: 'record',
-        result: { state: 'succeeded', variants: [{ title: 'Harbor Night' }, { title: 'City Sleeps' }] },
-      });
-    } finally {
-      await server.close();
-    }
+    const server = await fixedServerForTest((_, res) => res.writeHead(200).end(fixture('record-info-success.json')));
+    const outcome = await clientFor(server.url).getLyricsRecord('a41f7c2e9b8d4e0f9c3a6b5d2e1f0a97');
+    expect(outcome).toMatchObject({
+      kind: 'record',
+      result: { state: 'succeeded', variants: [{ title: 'Harbor Night' }, { title: 'City Sleeps' }] },
+    });
   });
 });

@@ -1,12 +1,10 @@
 import request from 'supertest';
-import { KieSandbox } from '../src/sandbox/kie-sandbox';
 import { answeredDeliveries } from './support/callbacks';
-import { startTestApp, TestApp } from './support/test-app';
-import { waitFor } from './support/wait';
+import { bearer, startLyricsApp, useLyricsApp } from './support/lyrics-client';
+import { teardownAfterEach } from './support/teardown';
 
 const KEY = 'client-key-one';
 const OTHER_KEY = 'client-key-two';
-const bearer = (key: string) => ({ Authorization: `Bearer ${key}` });
 
 /** The value of one sample in Prometheus text, or undefined when the series is absent. */
 function sample(metrics: string, series: string): number | undefined {
@@ -15,75 +13,60 @@ function sample(metrics: string, series: string): number | undefined {
 }
 
 describe('the standalone service in front of clients', () => {
-  let sandbox: KieSandbox;
-  let testApp: TestApp;
-
-  beforeAll(async () => {
-    sandbox = await KieSandbox.start({ resultDelayMs: 30 });
-    testApp = await startTestApp({ sandbox, env: { API_KEYS: `${KEY}, ${OTHER_KEY}`, THROTTLE_LIMIT: '20', THROTTLE_TTL_MS: '60000' } });
+  const ctx = useLyricsApp({
+    sandbox: { resultDelayMs: 30 },
+    env: { API_KEYS: `${KEY}, ${OTHER_KEY}`, THROTTLE_LIMIT: '20', THROTTLE_TTL_MS: '60000' },
+    apiKey: KEY,
   });
-
-  afterAll(async () => {
-    await testApp.close();
-    await sandbox.stop();
-  });
+  const afterTest = teardownAfterEach();
 
   describe('API keys', () => {
     it('refuses the client API without a key, or with a wrong one (401, WWW-Authenticate), and stores nothing', async () => {
-      const missing = await request(testApp.url).post('/lyrics').send({ prompt: 'no key' }).expect(401);
+      const missing = await request(ctx.url).post('/lyrics').send({ prompt: 'no key' }).expect(401);
       expect(missing.headers['www-authenticate']).toBe('Bearer');
-      await request(testApp.url).post('/lyrics').set(bearer('not-a-key')).send({ prompt: 'wrong key' }).expect(401);
-      await request(testApp.url).post('/lyrics').set({ Authorization: KEY }).send({ prompt: 'not bearer' }).expect(401);
-      await request(testApp.url).get('/lyrics').expect(401);
-      const [{ n }] = await testApp.dataSource.query(
-        `SELECT count(*) AS n FROM lyrics_tasks WHERE prompt IN ('no key', 'wrong key', 'not bearer')`,
-      );
+      await request(ctx.url).post('/lyrics').set(bearer('not-a-key')).send({ prompt: 'wrong key' }).expect(401);
+      await request(ctx.url).post('/lyrics').set({ Authorization: KEY }).send({ prompt: 'not bearer' }).expect(401);
+      await request(ctx.url).get('/lyrics').expect(401);
+      const [{ n }] = await ctx.query(`SELECT count(*) AS n FROM lyrics_tasks WHERE prompt IN ('no key', 'wrong key', 'not bearer')`);
       expect(Number(n)).toBe(0);
     });
 
     it('accepts either configured key, and leaves the callback route to its own authentication', async () => {
-      const { body } = await request(testApp.url).post('/lyrics').set(bearer(OTHER_KEY)).send({ prompt: 'keyed' }).expect(202);
+      const { id } = await ctx.submit('keyed', { apiKey: OTHER_KEY });
       // The sandbox's callback carries no API key: it is authenticated by its token alone.
-      await waitFor(
-        'the callback',
-        async () => (await request(testApp.url).get(`/lyrics/${body.id}`).set(bearer(KEY))).body.status === 'succeeded',
-      );
-      const create = sandbox.requests.find((r) => r.endpoint === 'create' && r.prompt === 'keyed')!;
-      expect((await answeredDeliveries(sandbox, create.taskId!)).map((d) => d.status)).toEqual([200]);
+      await ctx.waitForStatus(id, 'succeeded');
+      const [create] = ctx.createsFor('keyed');
+      expect((await answeredDeliveries(ctx.sandbox, create.taskId!)).map((d) => d.status)).toEqual([200]);
     });
 
     it('keeps /health and /health/live open, and /metrics behind the keys', async () => {
-      await request(testApp.url).get('/health').expect(200);
-      await request(testApp.url).get('/health/live').expect(200);
-      await request(testApp.url).get('/metrics').expect(401);
-      await request(testApp.url).get('/metrics').set(bearer(KEY)).expect(200);
+      await request(ctx.url).get('/health').expect(200);
+      await request(ctx.url).get('/health/live').expect(200);
+      await request(ctx.url).get('/metrics').expect(401);
+      await request(ctx.url).get('/metrics').set(bearer(KEY)).expect(200);
     });
   });
 
   describe('throttling per client key', () => {
     it('answers 429 with Retry-After past the limit, counts each key apart, and never throttles callbacks', async () => {
-      const throttled = await startTestApp({
-        sandbox,
+      const throttled = await startLyricsApp(afterTest, {
+        sandbox: ctx.sandbox,
         env: { API_KEYS: `${KEY},${OTHER_KEY}`, THROTTLE_LIMIT: '3', THROTTLE_TTL_MS: '60000' },
       });
-      try {
-        for (let i = 0; i < 3; i++) await request(throttled.url).get('/lyrics').set(bearer(KEY)).expect(200);
-        const refused = await request(throttled.url).get('/lyrics').set(bearer(KEY)).expect(429);
-        expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
-        await request(throttled.url).get('/lyrics').set(bearer(OTHER_KEY)).expect(200);
-        // Ten callbacks in a row (refused for their token, but never for their rate).
-        for (let i = 0; i < 10; i++) {
-          await request(throttled.url).post('/lyrics/callback/7a4c1c39-5a0e-4a54-9d8a-000000000000/x').send({}).expect(401);
-        }
-      } finally {
-        await throttled.close();
+      for (let i = 0; i < 3; i++) await request(throttled.url).get('/lyrics').set(bearer(KEY)).expect(200);
+      const refused = await request(throttled.url).get('/lyrics').set(bearer(KEY)).expect(429);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      await request(throttled.url).get('/lyrics').set(bearer(OTHER_KEY)).expect(200);
+      // Ten callbacks in a row (refused for their token, but never for their rate).
+      for (let i = 0; i < 10; i++) {
+        await request(throttled.url).post('/lyrics/callback/7a4c1c39-5a0e-4a54-9d8a-000000000000/x').send({}).expect(401);
       }
     });
   });
 
   describe('metrics', () => {
     it('exposes every family, and the values move when tasks move', async () => {
-      const scrape = async () => (await request(testApp.url).get('/metrics').set(bearer(KEY)).expect(200)).text;
+      const scrape = async () => (await request(ctx.url).get('/metrics').set(bearer(KEY)).expect(200)).text;
       const before = await scrape();
       for (const family of [
         'lyrics_tasks',
@@ -104,14 +87,11 @@ describe('the standalone service in front of clients', () => {
       const appliedBefore = sample(before, 'lyrics_callback_receipts_total{outcome="applied"}') ?? 0;
       const createsBefore = sample(before, 'kie_requests_total{endpoint="create",outcome="accepted"}') ?? 0;
 
-      const { body } = await request(testApp.url).post('/lyrics').set(bearer(KEY)).send({ prompt: 'measured' }).expect(202);
-      await waitFor(
-        'the task to succeed',
-        async () => (await request(testApp.url).get(`/lyrics/${body.id}`).set(bearer(KEY))).body.status === 'succeeded',
-      );
+      const { id } = await ctx.submit('measured');
+      await ctx.waitForStatus(id, 'succeeded');
 
       // A task KIE keeps throttling stays queued: the table's gauge follows it at once.
-      await request(testApp.url).post('/lyrics').set(bearer(KEY)).send({ prompt: '[sandbox:throttle=1000] kept waiting' }).expect(202);
+      await ctx.submit('[sandbox:throttle=1000] kept waiting');
 
       const after = await scrape();
       expect(sample(after, 'lyrics_tasks{status="queued"}')).toBe(queuedBefore + 1);
@@ -126,31 +106,27 @@ describe('the standalone service in front of clients', () => {
 
   describe('request ids and headers', () => {
     it('echoes a given X-Request-Id, makes one when there is none or it is unusable', async () => {
-      const given = await request(testApp.url).get('/health/live').set('X-Request-Id', 'req-abc.123').expect(200);
+      const given = await request(ctx.url).get('/health/live').set('X-Request-Id', 'req-abc.123').expect(200);
       expect(given.headers['x-request-id']).toBe('req-abc.123');
-      const made = await request(testApp.url).get('/health/live').expect(200);
+      const made = await request(ctx.url).get('/health/live').expect(200);
       expect(made.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
-      const replaced = await request(testApp.url).get('/health/live').set('X-Request-Id', 'x'.repeat(300)).expect(200);
+      const replaced = await request(ctx.url).get('/health/live').set('X-Request-Id', 'x'.repeat(300)).expect(200);
       expect(replaced.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     });
 
     it('sends security headers and no CORS headers unless configured', async () => {
-      const response = await request(testApp.url).get('/health/live').set('Origin', 'https://example.com').expect(200);
+      const response = await request(ctx.url).get('/health/live').set('Origin', 'https://example.com').expect(200);
       expect(response.headers['x-content-type-options']).toBe('nosniff');
       expect(response.headers['x-powered-by']).toBeUndefined();
       expect(response.headers['access-control-allow-origin']).toBeUndefined();
     });
 
     it('allows the configured CORS origins', async () => {
-      const cors = await startTestApp({ env: { CORS_ORIGINS: 'https://app.example.com' } });
-      try {
-        const allowed = await request(cors.url).get('/health/live').set('Origin', 'https://app.example.com').expect(200);
-        expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example.com');
-        const other = await request(cors.url).get('/health/live').set('Origin', 'https://evil.example.com').expect(200);
-        expect(other.headers['access-control-allow-origin']).toBeUndefined();
-      } finally {
-        await cors.close();
-      }
+      const cors = await startLyricsApp(afterTest, { env: { CORS_ORIGINS: 'https://app.example.com' } });
+      const allowed = await request(cors.url).get('/health/live').set('Origin', 'https://app.example.com').expect(200);
+      expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example.com');
+      const other = await request(cors.url).get('/health/live').set('Origin', 'https://evil.example.com').expect(200);
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
     });
   });
 });
