@@ -1,19 +1,11 @@
 import request from 'supertest';
-import { startTestApp, TestApp } from './support/test-app';
+import { useLyricsApp } from './support/lyrics-client';
 
 describe('API documentation', () => {
-  let testApp: TestApp;
-
-  beforeAll(async () => {
-    testApp = await startTestApp();
-  });
-
-  afterAll(async () => {
-    await testApp.close();
-  });
+  const ctx = useLyricsApp();
 
   it('serves an OpenAPI 3 document at /docs-json that describes every route', async () => {
-    const { body } = await request(testApp.url).get('/docs-json').expect(200);
+    const { body } = await request(ctx.url).get('/docs-json').expect(200);
     expect(body.openapi).toMatch(/^3\./);
     expect(body.info.title).toBe('nestjs-kie-lyrics');
     expect(Object.keys(body.paths).sort()).toEqual(
@@ -28,7 +20,7 @@ describe('API documentation', () => {
   });
 
   it('serves the Swagger UI at /docs', async () => {
-    const response = await request(testApp.url).get('/docs').expect(200);
+    const response = await request(ctx.url).get('/docs').expect(200);
     expect(response.headers['content-type']).toMatch(/text\/html/);
     expect(response.text).toContain('swagger-ui');
   });

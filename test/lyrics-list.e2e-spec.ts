@@ -1,24 +1,13 @@
 import request from 'supertest';
-import { startTestApp, TestApp } from './support/test-app';
+import { useLyricsApp } from './support/lyrics-client';
 
 describe('GET /lyrics', () => {
-  let testApp: TestApp;
+  // No KIE here: the tasks stay queued, which is all a listing needs.
+  const ctx = useLyricsApp();
   const created: string[] = [];
 
   beforeAll(async () => {
-    // No KIE here: the tasks stay queued, which is all a listing needs.
-    testApp = await startTestApp();
-    for (let i = 0; i < 25; i++) {
-      const { body } = await request(testApp.url)
-        .post('/lyrics')
-        .send({ prompt: `listed ${i}` })
-        .expect(202);
-      created.push(body.id);
-    }
-  });
-
-  afterAll(async () => {
-    await testApp.close();
+    for (let i = 0; i < 25; i++) created.push((await ctx.submit(`listed ${i}`)).id);
   });
 
   async function readAll(query: Record<string, string>, whileReading?: () => Promise<void>) {
@@ -26,7 +15,7 @@ describe('GET /lyrics', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const { body }: { body: { items: { id: string; createdAt: string }[]; nextCursor: string | null } } = await request(testApp.url)
+      const { body }: { body: { items: { id: string; createdAt: string }[]; nextCursor: string | null } } = await request(ctx.url)
         .get('/lyrics')
         .query({ ...query, ...(cursor ? { cursor } : {}) })
         .expect(200);
@@ -47,10 +36,7 @@ describe('GET /lyrics', () => {
   it('misses and repeats nothing while new tasks are being inserted', async () => {
     let inserted = 0;
     const { seen } = await readAll({ limit: '4' }, async () => {
-      await request(testApp.url)
-        .post('/lyrics')
-        .send({ prompt: `inserted while listing ${inserted++}` })
-        .expect(202);
+      await ctx.submit(`inserted while listing ${inserted++}`);
     });
     const ids = seen.map((task) => task.id);
     expect(new Set(ids).size).toBe(ids.length);
@@ -60,16 +46,14 @@ describe('GET /lyrics', () => {
   });
 
   it('filters by status', async () => {
-    await testApp.dataSource.query(`UPDATE lyrics_tasks SET status = 'failed', error_code = 'timed_out' WHERE id = ANY($1)`, [
-      created.slice(0, 3),
-    ]);
-    const { body } = await request(testApp.url).get('/lyrics').query({ status: 'failed' }).expect(200);
+    await ctx.query(`UPDATE lyrics_tasks SET status = 'failed', error_code = 'timed_out' WHERE id = ANY($1)`, [created.slice(0, 3)]);
+    const { body } = await request(ctx.url).get('/lyrics').query({ status: 'failed' }).expect(200);
     expect(body.items.map((task: { id: string }) => task.id)).toEqual(created.slice(0, 3).reverse());
     expect(body.nextCursor).toBeNull();
   });
 
   it('defaults to 20 items', async () => {
-    const { body } = await request(testApp.url).get('/lyrics').expect(200);
+    const { body } = await request(ctx.url).get('/lyrics').expect(200);
     expect(body.items).toHaveLength(20);
     expect(typeof body.nextCursor).toBe('string');
   });
@@ -81,7 +65,7 @@ describe('GET /lyrics', () => {
     [{ status: 'done' }, /status must be one of the following values/],
     [{ cursor: 'bm90LWEtY3Vyc29y' }, /cursor is not a cursor this API returned/],
   ])('refuses %j with a 400 naming the parameter', async (query, expected) => {
-    const { body } = await request(testApp.url).get('/lyrics').query(query).expect(400);
+    const { body } = await request(ctx.url).get('/lyrics').query(query).expect(400);
     expect(JSON.stringify(body.message)).toMatch(expected);
   });
 });

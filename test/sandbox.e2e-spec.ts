@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { verifyWebhook } from '../src/lyrics/kie/kie-signature';
 import { KieSandbox, KieSandboxOptions, SandboxDelivery } from '../src/sandbox/kie-sandbox';
+import { teardownAfterEach } from './support/teardown';
 import { waitFor } from './support/wait';
 
 const HMAC_KEY = 'kie-sim-test-hmac-key-0001';
@@ -67,12 +68,11 @@ class Receiver {
 
 let receiver: Receiver;
 let sandbox: KieSandbox;
-const extraSandboxes: KieSandbox[] = [];
+const afterTest = teardownAfterEach();
 
+/** A sandbox of the test's own, stopped after it. */
 async function startSandbox(options: KieSandboxOptions): Promise<KieSandbox> {
-  const started = await KieSandbox.start({ resultDelayMs: 30, callbackRetryDelayMs: 10, ...options });
-  extraSandboxes.push(started);
-  return started;
+  return afterTest.add(await KieSandbox.start({ resultDelayMs: 30, callbackRetryDelayMs: 10, ...options }), (own) => own.stop());
 }
 
 async function call(
@@ -125,8 +125,7 @@ beforeAll(async () => {
   sandbox = await KieSandbox.start({ apiKeys: [API_KEY], hmacKey: HMAC_KEY, resultDelayMs: 30, callbackRetryDelayMs: 10 });
 });
 
-afterEach(async () => {
-  await Promise.all(extraSandboxes.splice(0).map((s) => s.stop()));
+afterEach(() => {
   sandbox.reset();
   receiver.forget();
 });
@@ -626,18 +625,17 @@ describe('KIE sandbox: the standalone CLI (node dist/sandbox/main.js)', () => {
     const child = run(['--port', '0', '--api-key', 'k1', '--api-key', 'k2', '--hmac-key', HMAC_KEY, '--result-delay-ms', '20']);
     const text = output(child);
     const exited = once(child, 'exit');
-    try {
-      await waitFor('the listening line', () => text.stdout.includes('\n'), { timeoutMs: 10000 });
-      expect(text.stdout).toMatch(/^KIE sandbox listening on http:\/\/127\.0\.0\.1:\d+\n$/);
-      const url = text.stdout.trim().split(' ').pop()!;
-      expect(await call(url, '/api/v1/chat/credit', { key: 'k2' })).toMatchObject({ status: 200, body: { data: 10000 } });
-      expect(await call(url, '/api/v1/chat/credit', { key: 'k3' })).toMatchObject({ status: 401 });
-      const taskId = (await create(url, 'A song from the command line', { key: 'k1' })).body.data.taskId;
-      await waitForCallbacks(taskId);
-      expect(receiver.received[0].headers['x-webhook-signature']).toBeDefined();
-    } finally {
-      child.kill('SIGTERM');
-    }
+    afterTest.add(child, (started) => started.exitCode === null && started.signalCode === null && started.kill('SIGKILL'));
+    await waitFor('the listening line', () => text.stdout.includes('\n'), { timeoutMs: 10000 });
+    expect(text.stdout).toMatch(/^KIE sandbox listening on http:\/\/127\.0\.0\.1:\d+\n$/);
+    const url = text.stdout.trim().split(' ').pop()!;
+    expect(await call(url, '/api/v1/chat/credit', { key: 'k2' })).toMatchObject({ status: 200, body: { data: 10000 } });
+    expect(await call(url, '/api/v1/chat/credit', { key: 'k3' })).toMatchObject({ status: 401 });
+    const taskId = (await create(url, 'A song from the command line', { key: 'k1' })).body.data.taskId;
+    await waitForCallbacks(taskId);
+    expect(receiver.received[0].headers['x-webhook-signature']).toBeDefined();
+
+    child.kill('SIGTERM');
     expect(await exited).toEqual([0, null]);
     expect(text.stderr).toBe('');
   });

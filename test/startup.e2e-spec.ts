@@ -5,8 +5,17 @@ import { join } from 'node:path';
 import { isProcessAlive } from '../src/database/embedded-postgres';
 import { freePort } from './support/postgres-server';
 import { ServiceProcess } from './support/service-process';
+import { teardownAfterEach } from './support/teardown';
 
 describe('starting the service (node dist/main.js, as npm start runs it)', () => {
+  const afterTest = teardownAfterEach();
+  /** A folder the embedded PostgreSQL (which runs as the postgres user) can reach, removed after the test. */
+  const workDirForTest = () => {
+    const workDir = afterTest.add(mkdtempSync(join(tmpdir(), 'kie-lyrics-start-')), (dir) => rmSync(dir, { recursive: true, force: true }));
+    chmodSync(workDir, 0o755); // run as root, the server runs as the postgres user, which must reach it
+    return workDir;
+  };
+
   it('refuses to start in production without DATABASE_URL, in one line naming it', async () => {
     const service = ServiceProcess.start({ NODE_ENV: 'production', KIE_API_KEY: 'k', API_KEYS: 'a' });
     expect(await service.exitCode()).toBe(1);
@@ -26,51 +35,44 @@ describe('starting the service (node dist/main.js, as npm start runs it)', () =>
   });
 
   it('stops the embedded PostgreSQL it started when the app cannot start (port taken), and exits 1', async () => {
-    const workDir = mkdtempSync(join(tmpdir(), 'kie-lyrics-start-'));
-    chmodSync(workDir, 0o755);
-    const taken = createServer();
+    const workDir = workDirForTest();
+    const taken = afterTest.add(createServer(), (server) => server.close());
     await new Promise<void>((resolve) => taken.listen(0, resolve));
     const port = (taken.address() as AddressInfo).port;
-    try {
-      const service = ServiceProcess.start({
+    const service = afterTest.add(
+      ServiceProcess.start({
         PORT: String(port),
         EMBEDDED_POSTGRES_DIR: join(workDir, 'postgres'),
         EMBEDDED_POSTGRES_PORT: String(await freePort()),
-      });
-      expect(await service.exitCode(60000)).toBe(1);
-      expect(service.logs).toMatch(/Failed to start: .*EADDRINUSE/);
-      expect(service.logs).toContain('Embedded PostgreSQL stopped');
-      expect(existsSync(join(workDir, 'postgres', 'postmaster.pid'))).toBe(false);
-    } finally {
-      taken.close();
-      rmSync(workDir, { recursive: true, force: true });
-    }
+      }),
+      (started) => started.stop('SIGKILL'),
+    );
+    expect(await service.exitCode(60000)).toBe(1);
+    expect(service.logs).toMatch(/Failed to start: .*EADDRINUSE/);
+    expect(service.logs).toContain('Embedded PostgreSQL stopped');
+    expect(existsSync(join(workDir, 'postgres', 'postmaster.pid'))).toBe(false);
   });
 
   it('with nothing configured, runs on an embedded PostgreSQL and stops it on SIGINT', async () => {
-    const workDir = mkdtempSync(join(tmpdir(), 'kie-lyrics-start-'));
-    chmodSync(workDir, 0o755); // run as root, the server runs as the postgres user, which must reach it
-    const dataDir = join(workDir, 'postgres');
+    const dataDir = join(workDirForTest(), 'postgres');
     const port = await freePort();
-    const service = ServiceProcess.start({
-      PORT: String(port),
-      EMBEDDED_POSTGRES_DIR: dataDir,
-      EMBEDDED_POSTGRES_PORT: String(await freePort()),
-    });
-    try {
-      await service.waitForHealthy(`http://127.0.0.1:${port}`);
-      const postmasterPid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-      expect(isProcessAlive(postmasterPid)).toBe(true);
-      expect(service.logs).toContain(`Embedded PostgreSQL at postgres://`);
-      expect(service.logs).toContain(join(dataDir, 'server.log'));
+    const service = afterTest.add(
+      ServiceProcess.start({
+        PORT: String(port),
+        EMBEDDED_POSTGRES_DIR: dataDir,
+        EMBEDDED_POSTGRES_PORT: String(await freePort()),
+      }),
+      (started) => started.stop('SIGKILL'),
+    );
+    await service.waitForHealthy(`http://127.0.0.1:${port}`);
+    const postmasterPid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    expect(isProcessAlive(postmasterPid)).toBe(true);
+    expect(service.logs).toContain(`Embedded PostgreSQL at postgres://`);
+    expect(service.logs).toContain(join(dataDir, 'server.log'));
 
-      expect(await service.stop('SIGINT')).toBe(0);
-      expect(isProcessAlive(postmasterPid)).toBe(false);
-      expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
-      expect(existsSync(join(dataDir, 'PG_VERSION'))).toBe(true);
-    } finally {
-      await service.stop('SIGKILL');
-      rmSync(workDir, { recursive: true, force: true });
-    }
+    expect(await service.stop('SIGINT')).toBe(0);
+    expect(isProcessAlive(postmasterPid)).toBe(false);
+    expect(existsSync(join(dataDir, 'postmaster.pid'))).toBe(false);
+    expect(existsSync(join(dataDir, 'PG_VERSION'))).toBe(true);
   });
 });

@@ -55,16 +55,22 @@ export class ServiceProcess {
     ]);
   }
 
+  /** Waits for /health to answer 200; fails, with the output so far, as soon as the service exits or at the deadline. */
   async waitForHealthy(baseUrl: string, timeoutMs = 60000): Promise<void> {
-    await waitFor(
+    const outcome = await waitFor(
       `${baseUrl}/health to answer 200`,
       async () => {
-        if (this.child.exitCode !== null) throw new Error(`service exited with ${this.child.exitCode}:\n${this.output}`);
+        if (this.child.exitCode !== null || this.child.signalCode !== null) return 'exited';
         const response = await fetch(`${baseUrl}/health`).catch(() => undefined);
-        return response?.status === 200;
+        return response?.status === 200 && 'healthy';
       },
       { timeoutMs, intervalMs: 200 },
-    );
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; the service's output:\n${this.output}`);
+    });
+    if (outcome === 'exited') {
+      throw new Error(`service exited with ${this.child.exitCode ?? this.child.signalCode} before /health answered:\n${this.output}`);
+    }
   }
 
   async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
