@@ -12,7 +12,7 @@
 //   npm run bench:economy -- --tasks 50
 const { setTimeout: sleep } = require('node:timers/promises');
 const { fmt, machineInfo, parseFlags, pct, printTable, printTargets, saveResults } = require('./lib/report');
-const { cpuMeter, Stack, waitUntil } = require('./lib/stack');
+const { cpuMeter, requireDist, Stack, waitUntil } = require('./lib/stack');
 const { summarize } = require('./lib/stats');
 const { clientHeaders, HMAC_KEY } = require('./lib/tasks');
 
@@ -188,14 +188,15 @@ async function idle(stack, database) {
   await service.stop();
   await sandbox.stop();
   const calls = statements.reduce((sum, st) => sum + Number(st.calls), 0);
+  // Rounds of the two workers: each starts with its budget's slot lock (lockFreeSlots), found in pg_stat_statements
+  // by its text before the WHERE (after it, pg_stat_statements shows the constants as parameters).
+  const { lockFreeSlots } = requireDist('lyrics/persistence/rate-slots.sql');
+  const slotLockText = lockFreeSlots({ bucket: '', windowMs: 0, count: 0 }).text.replace(/\s+/g, ' ');
+  const slotLock = slotLockText.slice(0, slotLockText.indexOf(' WHERE '));
   return {
     seconds: cpu.seconds,
     statementsPerSecond: calls / cpu.seconds,
-    // Rounds of the two workers: each starts with the slot lock of its budget.
-    roundsPerSecond:
-      statements
-        .filter((st) => /FROM lyrics_rate_slots/.test(st.query) && /FOR UPDATE/.test(st.query))
-        .reduce((sum, st) => sum + Number(st.calls), 0) / cpu.seconds,
+    roundsPerSecond: statements.filter((st) => st.query.startsWith(slotLock)).reduce((sum, st) => sum + Number(st.calls), 0) / cpu.seconds,
     serviceCpuShare: cpu.service / cpu.seconds,
     postgresCpuShare: cpu.postgres / cpu.seconds,
     statements: statements.slice(0, 8),

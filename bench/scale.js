@@ -1,18 +1,18 @@
 'use strict';
 // One million task rows (10% active: queued or submitted), generated in SQL on a migrated database; then
-//  (a) the due-work claims of the dispatcher and the poller (their SELECT ... FOR UPDATE SKIP LOCKED statements,
-//      copied from src/lyrics/workers/*.ts, each inside a transaction that is rolled back): p50/p99 over many runs,
-//      with EXPLAIN (ANALYZE, BUFFERS) plans;
+//  (a) the due-work claims of the dispatcher and the poller (the service's own statements, built by
+//      dist/lyrics/persistence/ and named as the service names them, each inside a transaction that is rolled back):
+//      p50/p99 over many runs, with EXPLAIN (ANALYZE, BUFFERS) plans;
 //  (b) GET /lyrics pages over HTTP with the service running on that database (first page, a deep page by cursor,
-//      status filters): p50/p99, with EXPLAIN (ANALYZE, BUFFERS) of the list query the service builds;
+//      status filters): p50/p99, with EXPLAIN (ANALYZE, BUFFERS) of the list and variants statements the service sends;
 // and the service's RSS meanwhile.
 //
 //   npm run bench:scale                                   # 1,000,000 rows, ~3-5 minutes (mostly generating rows)
 //   npm run bench:scale -- --rows 100000 --runs 200       # a quicker trial
 const { setTimeout: sleep } = require('node:timers/promises');
 const { Client } = require('pg');
-const { fmt, machineInfo, parseFlags, pct, printTable, printTargets, saveResults } = require('./lib/report');
-const { requireDist, Stack, sampleRss } = require('./lib/stack');
+const { fmt, machineInfo, parseFlags, printTable, printTargets, saveResults } = require('./lib/report');
+const { requireDist, Stack, sampleRss, withClient } = require('./lib/stack');
 const { summarize } = require('./lib/stats');
 const { clientHeaders, HMAC_KEY } = require('./lib/tasks');
 
@@ -25,55 +25,41 @@ const flags = parseFlags({
   keep: { default: false, help: 'keep logs and data in the temp folder' },
 });
 
-// The work-claim statements, exactly as src/lyrics/workers/*.ts send them (LIMIT = free places, 4 by default).
-const CLAIMS = {
-  'dispatcher: due queued tasks': {
-    sql: `SELECT id, prompt, attempts + 1 AS attempts FROM lyrics_tasks
-         WHERE status = 'queued' AND lease_until IS NULL AND next_attempt_at <= now()
-         ORDER BY next_attempt_at LIMIT $1
-         FOR UPDATE SKIP LOCKED`,
-    params: [4],
-  },
-  'dispatcher: free create slots': {
-    sql: `SELECT slot FROM lyrics_rate_slots
-       WHERE bucket = $1 AND used_at <= now() - make_interval(secs => $2::double precision / 1000)
-       ORDER BY used_at LIMIT $3
-       FOR UPDATE SKIP LOCKED`,
-    params: ['create', 10000, 4],
-  },
-  'dispatcher: orphan sweep': {
-    sql: `SELECT id FROM lyrics_tasks WHERE lease_until < now() AND status = 'queued' LIMIT 100`,
-    params: [],
-  },
-  'dispatcher: next due (wait)': {
-    sql: `SELECT GREATEST(0, EXTRACT(EPOCH FROM (MIN(next_attempt_at) - clock_timestamp())) * 1000)::float8 AS wait_ms
-       FROM lyrics_tasks WHERE status = 'queued' AND lease_until IS NULL`,
-    params: [],
-  },
-  'poller: due submitted tasks': {
-    sql: `SELECT id, kie_task_id, polls + 1 AS polls,
-                submitted_at + make_interval(secs => $2::double precision / 1000) AS deadline
-         FROM lyrics_tasks
-         WHERE status = 'submitted' AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
-         ORDER BY next_attempt_at LIMIT $1
-         FOR UPDATE SKIP LOCKED`,
-    params: [4, 1800000],
-  },
-  'poller: next due (wait)': {
-    sql: `SELECT GREATEST(0, EXTRACT(EPOCH FROM (MIN(next_attempt_at) - clock_timestamp())) * 1000)::float8 AS wait_ms
-       FROM lyrics_tasks WHERE status = 'submitted'`,
-    params: [],
-  },
-};
+// The work claims' statements, built by the service's own builders (dist/lyrics/persistence/), with the default
+// settings: 4 free places per worker, the create budget's 10 s window, tasks' 30 min maximum age, 60 s leases.
+const PLACES = 4;
+const CREATE_WINDOW_MS = 10000;
+const TASK_MAX_AGE_MS = 1800000;
+const LEASE_MS = 60000;
 
-// What a /metrics scrape runs (src/lyrics/lyrics.metrics.ts; the due query runs twice per scrape).
-const METRICS_QUERIES = {
-  'lyrics_tasks by status': 'SELECT status, count(*)::int AS n FROM lyrics_tasks GROUP BY status',
-  'due backlog (x2)': `SELECT CASE status WHEN 'queued' THEN 'create' ELSE 'check' END AS queue, count(*)::int AS n,
-                EXTRACT(EPOCH FROM now() - min(next_attempt_at))::float8 AS oldest
-         FROM lyrics_tasks WHERE status IN ('queued', 'submitted') AND next_attempt_at <= now()
-         GROUP BY 1`,
-};
+function claimStatements() {
+  const tasks = requireDist('lyrics/persistence/tasks.sql');
+  const slots = requireDist('lyrics/persistence/rate-slots.sql');
+  return {
+    'dispatcher: due queued tasks': tasks.lockDueCreates(PLACES),
+    'dispatcher: free create slots': slots.lockFreeSlots({ bucket: 'create', windowMs: CREATE_WINDOW_MS, count: PLACES }),
+    'dispatcher: orphan sweep': tasks.orphanedCreates(100),
+    'dispatcher: next due (wait)': tasks.msUntilDue('create'),
+    'poller: due submitted tasks': tasks.lockDueChecks({ limit: PLACES, maxAgeMs: TASK_MAX_AGE_MS }),
+    'poller: next due (wait)': tasks.msUntilDue('check'),
+  };
+}
+
+/** What a /metrics scrape runs (src/lyrics/lyrics.metrics.ts: the final counts at most every 30 s). */
+function metricsStatements() {
+  const tasks = requireDist('lyrics/persistence/tasks.sql');
+  return {
+    'active tasks by status': tasks.countActiveTasks(),
+    'final tasks by status (every 30 s)': tasks.countFinalTasks(),
+    'due backlog': tasks.dueBacklog(),
+  };
+}
+
+/** EXPLAIN (ANALYZE, BUFFERS) of a statement, with its values: the plan PostgreSQL makes for these values. */
+async function explain(client, statement) {
+  const plan = (await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${statement.text}`, statement.values)).rows.map((r) => r['QUERY PLAN']);
+  return { plan, executionMs: Number(/Execution Time: ([\d.]+) ms/.exec(plan.join('\n'))?.[1]) };
+}
 
 async function generate(database, rows, activeShare, withVariants) {
   const timings = {};
@@ -159,55 +145,47 @@ async function generate(database, rows, activeShare, withVariants) {
 }
 
 async function measureClaims(database, runs) {
+  const slots = requireDist('lyrics/persistence/rate-slots.sql');
+  const tasks = requireDist('lyrics/persistence/tasks.sql');
   const client = new Client({ connectionString: database.url });
   await client.connect();
   const out = {};
   try {
-    // The rate slots as RateBudget.ensureSlots makes them (20 create, 100 record-info), all free.
-    await client.query(`INSERT INTO lyrics_rate_slots (bucket, slot) SELECT 'create', generate_series(1, 20) ON CONFLICT DO NOTHING`);
-    await client.query(`INSERT INTO lyrics_rate_slots (bucket, slot) SELECT 'record-info', generate_series(1, 100) ON CONFLICT DO NOTHING`);
-    for (const [name, { sql, params }] of Object.entries(CLAIMS)) {
+    // The rate slots as RateBudget makes them at start (20 create, 100 record-info), all free.
+    await client.query(slots.addSlots({ bucket: 'create', size: 20 }));
+    await client.query(slots.addSlots({ bucket: 'record-info', size: 100 }));
+    for (const [name, statement] of Object.entries(claimStatements())) {
       const latencies = [];
       let rows = 0;
       for (let i = 0; i < runs; i++) {
         await client.query('BEGIN');
         const t0 = process.hrtime.bigint();
-        const result = await client.query(sql, params);
+        const result = await client.query(statement);
         latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
         rows = result.rowCount;
         await client.query('ROLLBACK');
       }
       await client.query('BEGIN');
-      const plan = (await client.query(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, params)).rows.map((r) => r['QUERY PLAN']);
+      const { plan, executionMs } = await explain(client, statement);
       await client.query('ROLLBACK');
-      const execution = Number(/Execution Time: ([\d.]+) ms/.exec(plan.join('\n'))?.[1]);
-      out[name] = { latencyMs: summarize(latencies), rows, executionMs: execution, plan };
+      out[name] = { latencyMs: summarize(latencies), rows, executionMs, plan };
     }
-    // The whole claim round of the dispatcher, as one transaction (slots, due rows, slots marked, leases), rolled back.
+    // The dispatcher's whole claim round, as LyricsDispatcher.claim sends it in its transaction (free slots, due
+    // rows, the slots marked used, the leases), rolled back.
     const latencies = [];
     for (let i = 0; i < runs; i++) {
       const t0 = process.hrtime.bigint();
       await client.query('BEGIN');
-      const slots = (
-        await client.query(CLAIMS['dispatcher: free create slots'].sql, CLAIMS['dispatcher: free create slots'].params)
-      ).rows.map((r) => r.slot);
-      const due = (await client.query(CLAIMS['dispatcher: due queued tasks'].sql, [slots.length])).rows;
-      await client.query(`UPDATE lyrics_rate_slots SET used_at = clock_timestamp() WHERE bucket = $1 AND slot = ANY($2)`, [
-        'create',
-        slots.slice(0, due.length),
-      ]);
+      const free = (await client.query(slots.lockFreeSlots({ bucket: 'create', windowMs: CREATE_WINDOW_MS, count: PLACES }))).rows;
+      const due = (await client.query(tasks.lockDueCreates(free.length))).rows;
+      await client.query(slots.markSlotsUsed({ bucket: 'create', slots: free.slice(0, due.length).map((row) => row.slot) }));
       await client.query(
-        `UPDATE lyrics_tasks AS task
-         SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
-             attempts = task.attempts + 1, callback_token_hash = claimed.hash, updated_at = clock_timestamp()
-         FROM unnest($2::uuid[], $3::text[]) AS claimed(id, hash)
-         WHERE task.id = claimed.id`,
-        [60000, due.map((d) => d.id), due.map(() => 'x'.repeat(64))],
+        tasks.leaseCreates({ ids: due.map((row) => row.id), tokenHashes: due.map(() => 'x'.repeat(64)), leaseMs: LEASE_MS }),
       );
       await client.query('ROLLBACK');
       latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
-    out['dispatcher: whole claim transaction (5 statements)'] = {
+    out['dispatcher: whole claim transaction (BEGIN, 4 statements, ROLLBACK)'] = {
       latencyMs: summarize(latencies),
       rows: null,
       executionMs: null,
@@ -219,21 +197,11 @@ async function measureClaims(database, runs) {
   return out;
 }
 
-/** The list query exactly as LyricsService.list builds it (same TypeORM query builder calls), for EXPLAIN. */
-function listQuery(dataSource, { status, limit, cursor }) {
-  const { LyricsTaskEntity } = requireDist('lyrics/entities/lyrics-task.entity');
+/** A list page's statement as LyricsService.list builds it (its variants are read by `variantsOf` the page's ids). */
+function listPageStatement({ status, limit, cursor }) {
   const { decodeCursor } = requireDist('lyrics/lyrics-cursor');
-  const query = dataSource
-    .getRepository(LyricsTaskEntity)
-    .createQueryBuilder('task')
-    .addSelect(`to_char(task.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`, 'cursor_created_at')
-    .orderBy('task.created_at', 'DESC')
-    .addOrderBy('task.id', 'DESC')
-    .limit(limit + 1);
-  if (status) query.andWhere('task.status = :status', { status });
-  const after = cursor ? decodeCursor(cursor) : undefined;
-  if (after) query.andWhere('(task.created_at, task.id) < (:createdAt::timestamptz, :id::uuid)', after);
-  return query.getQueryAndParameters();
+  const { taskPage } = requireDist('lyrics/persistence/tasks.sql');
+  return taskPage({ status, limit, after: cursor ? decodeCursor(cursor) : undefined });
 }
 
 async function cursorAt(database, offset, status) {
@@ -308,41 +276,34 @@ async function main() {
       scrapes.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
     results.metricsScrape = { latencyMs: summarize(scrapes), plans: {} };
-    for (const [name, sql] of Object.entries(METRICS_QUERIES)) {
-      const plan = (await database.query(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`)).map((r) => r['QUERY PLAN']);
-      results.metricsScrape.plans[name] = { plan, executionMs: Number(/Execution Time: ([\d.]+) ms/.exec(plan.join('\n'))?.[1]) };
-    }
     results.memory = await service.memoryBreakdown();
     results.listStatements = await database.statements(10);
-    // EXPLAIN (ANALYZE, BUFFERS) of the list query the service builds, and of its variants read, for each page.
+    // EXPLAIN (ANALYZE, BUFFERS) of the statements a scrape sends, and of each page's list and variants statements.
     results.listPlans = {};
-    const { LyricsVariantEntity } = requireDist('lyrics/entities/lyrics-variant.entity');
-    for (const [name, path] of Object.entries(pages)) {
-      if (!path.startsWith('/lyrics')) continue;
-      const params = new URL(path, 'http://x').searchParams;
-      const [sql, parameters] = listQuery(dataSource, {
-        status: params.get('status') ?? undefined,
-        limit: Number(params.get('limit')),
-        cursor: params.get('cursor') ?? undefined,
-      });
-      const plan = (await dataSource.query(`EXPLAIN (ANALYZE, BUFFERS) ${sql}`, parameters)).map((r) => r['QUERY PLAN']);
-      const ids = (await dataSource.query(sql, parameters)).map((r) => r.task_id);
-      const [vsql, vparams] = dataSource
-        .getRepository(LyricsVariantEntity)
-        .createQueryBuilder('variant')
-        .where('variant.task_id = ANY(:taskIds)', { taskIds: ids })
-        .orderBy('variant.task_id')
-        .addOrderBy('variant.position')
-        .getQueryAndParameters();
-      const variantsPlan = (await dataSource.query(`EXPLAIN (ANALYZE, BUFFERS) ${vsql}`, vparams)).map((r) => r['QUERY PLAN']);
-      results.listPlans[name] = {
-        sql,
-        plan,
-        executionMs: Number(/Execution Time: ([\d.]+) ms/.exec(plan.join('\n'))?.[1]),
-        variantsPlan,
-        variantsExecutionMs: Number(/Execution Time: ([\d.]+) ms/.exec(variantsPlan.join('\n'))?.[1]),
-      };
-    }
+    await withClient(database.url, async (client) => {
+      for (const [name, statement] of Object.entries(metricsStatements()))
+        results.metricsScrape.plans[name] = await explain(client, statement);
+      const { variantsOf } = requireDist('lyrics/persistence/tasks.sql');
+      for (const [name, path] of Object.entries(pages)) {
+        if (!path.startsWith('/lyrics')) continue;
+        const params = new URL(path, 'http://x').searchParams;
+        const page = listPageStatement({
+          status: params.get('status') ?? undefined,
+          limit: Number(params.get('limit')),
+          cursor: params.get('cursor') ?? undefined,
+        });
+        const list = await explain(client, page);
+        const ids = (await client.query(page)).rows.map((row) => row.id);
+        const variants = await explain(client, variantsOf(ids));
+        results.listPlans[name] = {
+          sql: page.text,
+          plan: list.plan,
+          executionMs: list.executionMs,
+          variantsPlan: variants.plan,
+          variantsExecutionMs: variants.executionMs,
+        };
+      }
+    });
     await sleep(500);
     results.rssMiB = rss.stop();
     await dataSource.destroy();
@@ -391,7 +352,9 @@ function report(r) {
     ['measure', 'p50 ms', 'p99 ms', 'max ms', ...Object.keys(m.plans).map((n) => `${n} exec ms`)],
     [['scrape', m.latencyMs.p50, m.latencyMs.p99, m.latencyMs.max, ...Object.values(m.plans).map((p) => p.executionMs)]],
   );
-  console.log(`\nEXPLAIN (ANALYZE, BUFFERS) of the scrape's count by status:\n  ${m.plans['lyrics_tasks by status'].plan.join('\n  ')}`);
+  console.log(
+    `\nEXPLAIN (ANALYZE, BUFFERS) of the scrape's count of active tasks:\n  ${m.plans['active tasks by status'].plan.join('\n  ')}`,
+  );
   const mem = r.memory;
   console.log(
     `\nService memory at the end: RSS ${fmt(mem.rssMiB)} MiB = V8 heap ${fmt(mem.heapTotalMiB)} MiB committed (${fmt(mem.heapUsedMiB)} used; ` +
@@ -412,7 +375,6 @@ function report(r) {
     { target: 'list page p99 <= 20 ms (worst page)', measured: `${fmt(listP99)} ms`, met: listP99 <= 20 },
     { target: 'service RSS <= 200 MB', measured: `${fmt(r.rssMiB.maxMiB)} MiB`, met: r.rssMiB.maxMiB <= 200 },
   ]);
-  void pct;
 }
 
 main();
