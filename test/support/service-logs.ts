@@ -5,12 +5,19 @@ import { stripVTControlCharacters } from 'node:util';
 import { AppLogger, LogLevelName } from '../../src/logging/app-logger';
 
 let lastHeading: string | undefined;
+/** Known while the test file loads; jest removes `expect` from the globals once the file is done. */
+const testPath = expect.getState().testPath ?? 'outside-a-test-file';
+let testFileDone = false;
+// A hook of the importing test file's root block: once it has run, jest may remove `expect`.
+afterAll(() => {
+  testFileDone = true;
+});
 
 /** This test file's service log: one file per test file, in the run's folder (made by global-setup.ts). */
 export function serviceLogFile(): string {
   const dir = process.env.TEST_LOG_DIR;
   if (!dir) throw new Error('TEST_LOG_DIR is not set: run the tests through jest (its global setup sets it)');
-  return join(dir, `${basename(expect.getState().testPath ?? 'outside-a-test-file')}.log`);
+  return join(dir, `${basename(testPath)}.log`);
 }
 
 /**
@@ -18,7 +25,8 @@ export function serviceLogFile(): string {
  * failure's report (test/support/service-log-reporter.js) shows which test each line came with.
  */
 export function appendServiceLog(text: string): void {
-  const heading = `--- ${expect.getState().currentTestName ?? 'hooks (beforeAll, afterAll)'} ---\n`;
+  const running = testFileDone ? 'after the test file ended' : (expect.getState().currentTestName ?? 'hooks (beforeAll, afterAll)');
+  const heading = `--- ${running} ---\n`;
   const prefix = heading === lastHeading ? '' : heading;
   lastHeading = heading;
   const entry = prefix + stripVTControlCharacters(text);
