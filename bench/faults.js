@@ -2,14 +2,15 @@
 // The fault test (test/faults.e2e-spec.ts) at a larger size: 1,000 tasks over two instances of the service, one
 // killed with SIGKILL mid-run and restarted on its port, the database restarted while work is in flight, and a
 // sandbox that drops, duplicates, re-spells and forges callbacks and fails some tasks. Prints every check of
-// bench/lib/fault-scenario.js and the run's figures. Every part is a separate process.
+// bench/lib/fault-scenario.ts (built into dist/bench/) and the run's figures. Every part is a separate process.
 //
 //   npm run bench:faults                     # 1,000 tasks, about 1-2 minutes
 //   npm run bench:faults -- --tasks 200
 const { fmt, machineInfo, parseFlags, printTable, saveResults } = require('./lib/report');
-const { checkFaultRun, figuresOf, runFaultScenario } = require('./lib/fault-scenario');
-const { freePort, Stack } = require('./lib/stack');
+const { freePort, requireBenchBuild, Stack } = require('./lib/stack');
 const { HMAC_KEY, CLIENT_KEY } = require('./lib/tasks');
+
+const { checkFaultRun, figuresOf, runFaultScenario } = requireBenchBuild('lib/fault-scenario');
 
 const flags = parseFlags({
   tasks: { default: 1000, help: 'tasks in the run (half before the kill, a quarter while the instance is down, a quarter after)' },

@@ -12,7 +12,7 @@ const TASKS = 80;
  * Two instances of the built service (production mode, child processes) share one PostgreSQL of the test's own and a
  * sandbox that drops, duplicates, re-spells and forges callbacks and fails some tasks. Mid-run one instance is
  * killed with SIGKILL and started again on its port, and the database is stopped and started while creates,
- * callbacks and checks are in flight. The run itself is bench/lib/fault-scenario.js (bench/faults.js runs it with
+ * callbacks and checks are in flight. The run itself is bench/lib/fault-scenario.ts (bench/faults.js runs it with
  * 1,000 tasks); each test below is one of its checks, which name up to 10 offending tasks when they fail.
  */
 describe('faults: an instance killed and restarted, the database restarted, a misbehaving KIE', () => {

@@ -8,19 +8,29 @@ const { chmodSync, closeSync, existsSync, mkdtempSync, openSync, readFileSync, r
 const { createServer } = require('node:net');
 const os = require('node:os');
 const { dirname, join, resolve } = require('node:path');
-const { setTimeout: sleep } = require('node:timers/promises');
 const { Client } = require('pg');
 
 const ROOT = join(__dirname, '..', '..');
 // BENCH_DIST runs the benchmarks against another build (e.g. a copy of dist/ taken before a rebuild), with
 // node_modules reachable from its parent folder.
 const DIST = process.env.BENCH_DIST ? resolve(process.env.BENCH_DIST) : join(ROOT, 'dist');
+// The benchmarks' own TypeScript (bench/**/*.ts), as the build compiles it (tsconfig.bench.json); never BENCH_DIST's.
+const BENCH_BUILD = join(ROOT, 'dist', 'bench');
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
 function requireDist(path) {
   if (!existsSync(join(DIST, 'main.js'))) throw new Error('dist/ is missing: run `node scripts/build.js` (the npm bench scripts do)');
   return require(join(DIST, path));
 }
+
+function requireBenchBuild(path) {
+  if (!existsSync(join(BENCH_BUILD, `${path}.js`))) {
+    throw new Error('dist/bench/ is missing: run `node scripts/build.js` (the npm bench scripts do)');
+  }
+  return require(join(BENCH_BUILD, path));
+}
+
+const { waitUntil } = requireBenchBuild('lib/wait-until');
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -32,26 +42,6 @@ function freePort() {
       server.close(() => resolve(port));
     });
   });
-}
-
-/** Polls `probe` until it returns something other than undefined/false, or throws after `timeoutMs`. */
-async function waitUntil(description, probe, { timeoutMs = 30000, intervalMs = 50 } = {}) {
-  const deadline = Date.now() + timeoutMs;
-  let lastError;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `Timed out after ${timeoutMs} ms waiting for ${description}${lastError ? ` (last error: ${lastError.message})` : ''}`,
-      );
-    }
-    await sleep(intervalMs);
-  }
 }
 
 /** Resident set size of a process in MiB (VmRSS of /proc/<pid>/status), or null when it is gone. */
@@ -543,6 +533,7 @@ class Stack {
 module.exports = {
   Stack,
   requireDist,
+  requireBenchBuild,
   freePort,
   waitUntil,
   sampleRss,

@@ -1,21 +1,156 @@
-'use strict';
 // The fault scenario shared by test/faults.e2e-spec.ts (small, in CI) and bench/faults.js (1,000 tasks): two
 // service instances on one PostgreSQL, a sandbox misbehaving by its mix (dropped, duplicated, camelCase and forged
 // callbacks, failures), one instance killed with SIGKILL mid-run and restarted on its port, the database restarted
 // once while work is in flight; then every invariant checked against the sandbox's record of truth.
 //
 // The parts are given by the caller (the test's ServiceProcess and in-process sandbox, or the bench's processes),
-// so this file only drives the run and judges it. Plain CommonJS: the bench runs it as is, jest compiles it.
+// so this file only drives the run and judges it. jest compiles it with the test; the build compiles it into
+// dist/bench/ for bench/faults.js (tsconfig.bench.json), outside the npm package.
+import { waitUntil } from './wait-until';
 
-const { waitUntil } = require('./stack');
-
-const FINAL = new Set(['succeeded', 'failed']);
+const isFinal = (status: string | undefined) => status === 'succeeded' || status === 'failed';
 const UNKNOWN = 'submit_outcome_unknown';
 const EVENTS = new Set(['lyrics.succeeded', 'lyrics.failed']);
 
+/** The parts of the sandbox's records the checks read (src/sandbox/sandbox-records.ts has them whole). */
+export interface SandboxRequestRecord {
+  endpoint: string;
+  prompt?: string;
+  taskId?: string;
+}
+
+export interface SandboxDeliveryRecord {
+  taskId: string;
+  url: string;
+  copy: number;
+  sentAt: number;
+  status?: number;
+  error?: string;
+  forged: boolean;
+}
+
+export interface SandboxTaskRecord {
+  taskId: string;
+  behaviours: { drop: boolean; copies: number; spelling: 'snake' | 'camel'; forge: boolean };
+  readyAt: number | null;
+  outcome: string;
+  variants: { title: string; text: string }[];
+  errorMessage: string | null;
+}
+
+export interface FaultInstance {
+  url: string;
+  logs(): string;
+  /** SIGKILL; resolves once the process has exited. */
+  kill(): Promise<unknown>;
+  stop(): Promise<unknown>;
+  running(): boolean;
+}
+
+export interface FaultParts {
+  sandbox: {
+    url: string;
+    requests(): Promise<SandboxRequestRecord[]>;
+    callbacks(): Promise<SandboxDeliveryRecord[]>;
+    tasks(): Promise<SandboxTaskRecord[]>;
+  };
+  /** start() on the same folder and port. */
+  database: { url: string; query(sql: string, params?: unknown[]): Promise<any[]>; stop(): Promise<void>; start(): Promise<void> };
+  /**
+   * Starts an instance (NODE_ENV=production, PORT and PUBLIC_BASE_URL its own) and resolves once it is healthy.
+   */
+  startService(options: { name: string; port: number }): Promise<FaultInstance>;
+  freePort(): Promise<number>;
+  clientKey: string;
+  /** How many tasks the run submits. */
+  tasks: number;
+  /** How long every task may take to be final after the database restart; default 60000. */
+  timeoutMs?: number;
+  log?: (line: string) => void;
+}
+
+interface TaskRow {
+  id: string;
+  prompt: string;
+  status: string;
+  error_code: string | null;
+  error_message: string | null;
+  kie_task_id: string | null;
+  result_source: string | null;
+  attempts: number;
+  polls: number;
+}
+
+interface VariantRow {
+  task_id: string;
+  position: number;
+  title: string;
+  text: string;
+  status: string;
+}
+
+interface ReceiptRow {
+  task_id: string;
+  kie_task_id: string | null;
+  outcome: string;
+  detail: string | null;
+  received_at: Date;
+}
+
+interface StatusCounts {
+  queued: number;
+  submitted: number;
+  final: number;
+}
+
+export interface FaultEvent {
+  instance: string;
+  taskId: string;
+  name: string;
+  at: string;
+}
+
+export interface FaultTimeline {
+  startedAt: number;
+  killAt: number;
+  atKill: StatusCounts;
+  restartedAt: number;
+  atDatabaseStop: StatusCounts;
+  databaseDownAt: number;
+  databaseUpAt: number;
+  allFinalAt: number;
+  callbacksSettledAt: number;
+}
+
+export interface FaultObservations {
+  runId: string;
+  tasks: number;
+  submitted: { id: string; prompt: string; via: string }[];
+  timeline: FaultTimeline;
+  rows: TaskRow[];
+  variants: VariantRow[];
+  receipts: ReceiptRow[];
+  requests: SandboxRequestRecord[];
+  callbacks: SandboxDeliveryRecord[];
+  sandboxTasks: SandboxTaskRecord[];
+  events: FaultEvent[];
+  alive: { name: string; running: boolean }[];
+  logTails: Record<string, string>;
+}
+
+export interface FaultCheck {
+  id: 'final' | 'creates' | 'truth' | 'events-once' | 'events-present' | 'forged' | 'genuine' | 'no-5xx' | 'alive';
+  name: string;
+  ok: boolean;
+  /** Up to 10 examples. */
+  failures: string[];
+  failureCount: number;
+  detail: string;
+}
+
 /** Runs `fn` over `items` with at most `limit` at once; resolves with the results in order. */
-async function pool(items, limit, fn) {
-  const results = new Array(items.length);
+async function pool<T, R>(items: T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -35,9 +170,9 @@ const MAX_ATTEMPTS = 4;
  * True when the sandbox will send no more callbacks: every copy of every finished, undropped task has a delivery
  * answered 2xx or all its attempts made, and no attempt is waiting for its answer.
  */
-function callbacksSettled(callbacks, tasks) {
+export function callbacksSettled(callbacks: SandboxDeliveryRecord[], tasks: SandboxTaskRecord[]): boolean {
   if (callbacks.some((d) => d.status === undefined && d.error === undefined)) return false;
-  const byCopy = new Map();
+  const byCopy = new Map<string, SandboxDeliveryRecord[]>();
   for (const d of callbacks) {
     const key = `${d.taskId} ${d.copy}`;
     byCopy.set(key, [...(byCopy.get(key) ?? []), d]);
@@ -46,7 +181,7 @@ function callbacksSettled(callbacks, tasks) {
     if (task.behaviours.drop || task.readyAt === null) continue;
     for (let copy = 1; copy <= task.behaviours.copies; copy++) {
       const attempts = byCopy.get(`${task.taskId} ${copy}`) ?? [];
-      const delivered = attempts.some((d) => d.status >= 200 && d.status < 300);
+      const delivered = attempts.some((d) => d.status !== undefined && d.status >= 200 && d.status < 300);
       if (!delivered && attempts.length < MAX_ATTEMPTS) return false;
     }
   }
@@ -54,40 +189,32 @@ function callbacksSettled(callbacks, tasks) {
 }
 
 /** Every lyrics.succeeded / lyrics.failed line an instance logged (JSON lines; the task id top level or in params). */
-function eventsIn(logs, instance) {
-  const events = [];
+export function eventsIn(logs: string, instance: string): FaultEvent[] {
+  const events: FaultEvent[] = [];
   for (const line of logs.split('\n')) {
     if (!line.startsWith('{') || !line.includes('lyrics.')) continue;
-    let record;
+    let record: { message?: string; context?: string; taskId?: string; params?: { taskId?: string }; timestamp: string };
     try {
       record = JSON.parse(line);
     } catch {
       continue; // a line cut short by SIGKILL
     }
-    if (!EVENTS.has(record.message) || record.context !== 'LyricsEvents') continue;
-    const taskId = record.taskId ?? record.params?.taskId;
+    if (record.message === undefined || !EVENTS.has(record.message) || record.context !== 'LyricsEvents') continue;
+    const taskId = record.taskId ?? record.params?.taskId ?? '';
     events.push({ instance, taskId, name: record.message, at: record.timestamp });
   }
   return events;
 }
 
-/**
- * Drives the run. `parts`:
- *  - sandbox: { url, requests(), callbacks(), tasks() } (the last three async, the sandbox's records);
- *  - database: { url, query(sql, params), stop(), start() } (start() on the same folder and port);
- *  - startService({ name, port }): starts an instance (NODE_ENV=production, PORT and PUBLIC_BASE_URL its own) and
- *    resolves once it is healthy, with { url, logs(), kill() (SIGKILL, resolves on exit), stop(), running() };
- *  - freePort(), clientKey, tasks (how many), timeoutMs (for every task to be final), log(line).
- * Waits only on conditions (tasks reaching states, instances answering), never on fixed delays.
- */
-async function runFaultScenario(parts) {
+/** Drives the run. Waits only on conditions (tasks reaching states, instances answering), never on fixed delays. */
+export async function runFaultScenario(parts: FaultParts): Promise<FaultObservations> {
   const { sandbox, database, startService, clientKey, tasks: count, log = () => {} } = parts;
   const runId = Math.random().toString(36).slice(2, 8);
-  const timeline = { startedAt: Date.now() };
+  const timeline = { startedAt: Date.now() } as FaultTimeline;
   const portA = await parts.freePort();
   const portB = await parts.freePort();
-  const instances = [];
-  const start = async (name, port) => {
+  const instances: { name: string; instance: FaultInstance }[] = [];
+  const start = async (name: string, port: number) => {
     const t0 = Date.now();
     const instance = await startService({ name, port });
     instances.push({ name, instance });
@@ -98,26 +225,26 @@ async function runFaultScenario(parts) {
   const a1 = await start('A', portA);
   const b = await start('B', portB);
 
-  const submitted = [];
-  const submit = async (instance, name, prompts) => {
+  const submitted: FaultObservations['submitted'] = [];
+  const submit = async (instance: FaultInstance, name: string, prompts: string[]) => {
     const rows = await pool(prompts, 20, async (prompt) => {
       const response = await fetch(`${instance.url}/lyrics`, {
         method: 'POST',
         headers: { authorization: `Bearer ${clientKey}`, 'content-type': 'application/json' },
         body: JSON.stringify({ prompt }),
       });
-      const body = await response.json();
+      const body = (await response.json()) as { id: string };
       if (response.status !== 202) throw new Error(`POST /lyrics to ${name} answered ${response.status}: ${JSON.stringify(body)}`);
       return { id: body.id, prompt, via: name };
     });
     submitted.push(...rows);
     return rows;
   };
-  const prompt = (i) => `fault run ${runId}: a song about the number ${i}`;
+  const prompt = (i: number) => `fault run ${runId}: a song about the number ${i}`;
   const wave1 = Math.round(count / 2);
   const wave2 = Math.round(count / 4);
   const wave3 = count - wave1 - wave2;
-  const statusCounts = async (ids) => {
+  const statusCounts = async (ids: string[]): Promise<StatusCounts> => {
     const [row] = await database.query(
       `SELECT count(*) FILTER (WHERE status = 'queued')::int AS queued, count(*) FILTER (WHERE status = 'submitted')::int AS submitted,
               count(*) FILTER (WHERE status IN ('succeeded', 'failed'))::int AS final
@@ -203,7 +330,7 @@ async function runFaultScenario(parts) {
   const requests = await sandbox.requests();
   const callbacks = await sandbox.callbacks();
   const sandboxTasks = await sandbox.tasks();
-  const observations = {
+  const observations: FaultObservations = {
     runId,
     tasks: count,
     submitted,
@@ -232,35 +359,32 @@ async function runFaultScenario(parts) {
   return observations;
 }
 
-/**
- * Judges a run: a list of { id, name, ok, failures (up to 10 examples), detail }. Each check is one invariant of
- * DESIGN.md under the faults of the run.
- */
-function checkFaultRun(o) {
-  const checks = [];
-  const check = (id, name, failures, detail = '') =>
+/** Judges a run: each check is one invariant of the service under the faults of the run. */
+export function checkFaultRun(o: FaultObservations): FaultCheck[] {
+  const checks: FaultCheck[] = [];
+  const check = (id: FaultCheck['id'], name: string, failures: string[], detail = '') =>
     checks.push({ id, name, ok: failures.length === 0, failures: failures.slice(0, 10), failureCount: failures.length, detail });
   const rowById = new Map(o.rows.map((r) => [r.id, r]));
   const truthById = new Map(o.sandboxTasks.map((t) => [t.taskId, t]));
   const creates = o.requests.filter((r) => r.endpoint === 'create');
-  const createsByPrompt = new Map();
+  const createsByPrompt = new Map<string | undefined, SandboxRequestRecord[]>();
   for (const r of creates) createsByPrompt.set(r.prompt, [...(createsByPrompt.get(r.prompt) ?? []), r]);
-  const variantsOf = new Map();
+  const variantsOf = new Map<string, VariantRow[]>();
   for (const v of o.variants) variantsOf.set(v.task_id, [...(variantsOf.get(v.task_id) ?? []), v]);
-  const taskIdOfUrl = (url) => /\/lyrics\/callback\/([^/]+)\//.exec(url)?.[1];
+  const taskIdOfUrl = (url: string) => /\/lyrics\/callback\/([^/]+)\//.exec(url)?.[1];
   const outage = { from: o.timeline.databaseDownAt - 1000, to: o.timeline.databaseUpAt + 3000 };
-  const inOutage = (at) => at >= outage.from && at <= outage.to;
+  const inOutage = (at: number) => at >= outage.from && at <= outage.to;
 
   // 1. Every task is final.
   check(
     'final',
     'every task is final',
-    o.submitted.filter((s) => !FINAL.has(rowById.get(s.id)?.status)).map((s) => `${s.id} is ${rowById.get(s.id)?.status ?? 'missing'}`),
+    o.submitted.filter((s) => !isFinal(rowById.get(s.id)?.status)).map((s) => `${s.id} is ${rowById.get(s.id)?.status ?? 'missing'}`),
   );
 
   // 2. No create sent twice; a create that was never sent, or whose answer was lost with its sender, ends
   //    submit_outcome_unknown and is never resent.
-  const createFailures = [];
+  const createFailures: string[] = [];
   const unknownReasons = { notSent: 0, sentAnswerLost: 0 };
   for (const s of o.submitted) {
     const row = rowById.get(s.id);
@@ -283,15 +407,15 @@ function checkFaultRun(o) {
   );
 
   // 3. Every stored result is the sandbox's record of truth.
-  const truthFailures = [];
+  const truthFailures: string[] = [];
   for (const row of o.rows) {
     const variants = (variantsOf.get(row.id) ?? []).map((v) => ({ title: v.title, text: v.text, status: v.status }));
     if (row.status === 'failed' && row.error_code === UNKNOWN) {
       if (variants.length > 0) truthFailures.push(`${row.id}: submit_outcome_unknown with ${variants.length} variants`);
       continue;
     }
-    if (!FINAL.has(row.status)) continue; // reported by check 1
-    const truth = truthById.get(row.kie_task_id);
+    if (!isFinal(row.status)) continue; // reported by check 1
+    const truth = row.kie_task_id === null ? undefined : truthById.get(row.kie_task_id);
     if (!truth) {
       truthFailures.push(`${row.id}: ${row.status}/${row.error_code ?? '-'} but KIE has no task ${row.kie_task_id}`);
     } else if (truth.outcome === 'success') {
@@ -308,7 +432,7 @@ function checkFaultRun(o) {
   check('truth', 'every stored result equals the sandbox record of truth', truthFailures);
 
   // 4. No event twice, across every instance (the killed one included).
-  const seen = new Map();
+  const seen = new Map<string, number>();
   for (const e of o.events) seen.set(`${e.taskId} ${e.name}`, (seen.get(`${e.taskId} ${e.name}`) ?? 0) + 1);
   check(
     'events-once',
@@ -319,15 +443,15 @@ function checkFaultRun(o) {
   // 5. Events match the final states, and (nearly) every final task has its event. A transition committed just
   //    before its instance died (SIGKILL), or whose COMMIT reached the database as it shut down, is final without
   //    an event: the event is published after commit, by design, so "never twice" is the hard rule and 90% the floor.
-  const eventFailures = [];
-  const withEvent = new Set();
+  const eventFailures: string[] = [];
+  const withEvent = new Set<string>();
   for (const e of o.events) {
     const row = rowById.get(e.taskId);
     if (!row) eventFailures.push(`event ${e.name} for unknown task ${e.taskId}`);
     else if (e.name !== `lyrics.${row.status}`) eventFailures.push(`${e.taskId}: ${e.name} but the task is ${row.status}`);
     else withEvent.add(e.taskId);
   }
-  const finals = o.rows.filter((r) => FINAL.has(r.status));
+  const finals = o.rows.filter((r) => isFinal(r.status));
   const share = finals.length === 0 ? 0 : withEvent.size / finals.length;
   if (share < 0.9)
     eventFailures.push(`only ${withEvent.size} of ${finals.length} final tasks have their event (${(share * 100).toFixed(1)}%)`);
@@ -342,8 +466,8 @@ function checkFaultRun(o) {
   // 6. No forged callback applied: each forged delivery answered was refused with 401 (or got no answer: its instance
   //    was down; or a 5xx while the database was), each left an 'unauthorized' receipt, and forged tasks were decided
   //    by polling.
-  const forgedFailures = [];
-  const forgedTasks = new Set(o.sandboxTasks.filter((t) => t.behaviours.forge).map((t) => t.taskId));
+  const forgedFailures: string[] = [];
+  const forgedTasks = new Set<string | null>(o.sandboxTasks.filter((t) => t.behaviours.forge).map((t) => t.taskId));
   const forgedDeliveries = o.callbacks.filter((d) => d.forged);
   for (const d of forgedDeliveries) {
     if (d.status === undefined || d.status === 401) continue;
@@ -374,7 +498,7 @@ function checkFaultRun(o) {
 
   // 7. A result by callback came from a genuine delivery and is its task's one 'applied' receipt (written in the
   //    transition's transaction); a result by poll has none.
-  const genuineFailures = [];
+  const genuineFailures: string[] = [];
   for (const row of o.rows) {
     const applied = o.receipts.filter((r) => r.task_id === row.id && r.outcome === 'applied').length;
     const expected = row.result_source === 'callback' ? 1 : 0;
@@ -386,7 +510,7 @@ function checkFaultRun(o) {
   check('genuine', "a result by callback is a genuine callback's one applied receipt; a result by poll has none", genuineFailures);
 
   // 8. Never a 5xx to KIE outside the database outage (anything else would be resent forever).
-  const serverErrors = o.callbacks.filter((d) => d.status >= 500);
+  const serverErrors = o.callbacks.filter((d) => d.status !== undefined && d.status >= 500);
   check(
     'no-5xx',
     'callbacks answered 5xx only while the database was down',
@@ -406,8 +530,8 @@ function checkFaultRun(o) {
 }
 
 /** Figures of a run, for the bench's report. */
-function figuresOf(o) {
-  const byStatus = {};
+export function figuresOf(o: FaultObservations) {
+  const byStatus: Record<string, number> = {};
   for (const r of o.rows) {
     const key = `${r.status}${r.error_code ? `/${r.error_code}` : ''}${r.result_source ? ` by ${r.result_source}` : ''}`;
     byStatus[key] = (byStatus[key] ?? 0) + 1;
@@ -420,12 +544,12 @@ function figuresOf(o) {
     if (t.behaviours.forge) mix.forged++;
     if (t.outcome !== 'success') mix.failure++;
   }
-  const deliveries = {};
+  const deliveries: Record<string, number> = {};
   for (const d of o.callbacks) {
     const key = d.status ?? d.error ?? 'none';
     deliveries[key] = (deliveries[key] ?? 0) + 1;
   }
-  const receipts = {};
+  const receipts: Record<string, number> = {};
   for (const r of o.receipts) receipts[r.outcome] = (receipts[r.outcome] ?? 0) + 1;
   const t = o.timeline;
   return {
@@ -452,5 +576,3 @@ function figuresOf(o) {
     },
   };
 }
-
-module.exports = { runFaultScenario, checkFaultRun, figuresOf, eventsIn, callbacksSettled };
