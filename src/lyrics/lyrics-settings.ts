@@ -194,6 +194,14 @@ export const LYRICS_SETTING_TABLE = {
     max: 36500,
     doc: 'days callback receipts are kept (0: forever)',
   },
+  receiptsPerTask: {
+    env: 'LYRICS_RECEIPTS_PER_TASK',
+    type: 'integer',
+    default: 50,
+    min: 1,
+    max: 10000,
+    doc: "receipts kept per task; a task's later callbacks are handled and counted but not stored",
+  },
 } as const satisfies { [Name in LyricsSettingName]-?: SettingFor<NonNullable<LyricsTuningOptions[Name]>> };
 
 export const LYRICS_SETTING_NAMES = Object.keys(LYRICS_SETTING_TABLE) as LyricsSettingName[];

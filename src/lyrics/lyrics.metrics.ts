@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { UnmatchedCallbackReason } from './callback/unmatched-callbacks';
 import { ReceiptOutcome } from './entities/lyrics-callback-receipt.entity';
 import { TaskStore } from './persistence/task.store';
 import { FinalPath } from './task-transitions';
@@ -22,8 +23,23 @@ export class LyricsMetrics {
 
   private readonly receipts = new Counter({
     name: 'lyrics_callback_receipts_total',
-    help: 'Callbacks received by this instance, by outcome',
+    help: 'Callbacks whose task and token matched, received by this instance, by outcome (stored as a receipt or not)',
     labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  private readonly receiptsNotStored = new Counter({
+    name: 'lyrics_callback_receipts_not_stored_total',
+    help: 'Callbacks whose task already had its LYRICS_RECEIPTS_PER_TASK receipts: handled as usual, no receipt stored, by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+
+  // Apart from the receipts: nothing is stored for these, and their rate alone says someone is probing the webhook.
+  private readonly unmatchedCallbacks = new Counter({
+    name: 'lyrics_callbacks_unmatched_total',
+    help: 'Callbacks refused (401) because no task matches their id and token, so nothing stored, by reason',
+    labelNames: ['reason'] as const,
     registers: [this.registry],
   });
 
@@ -96,6 +112,14 @@ export class LyricsMetrics {
 
   callbackReceipt(outcome: ReceiptOutcome): void {
     this.receipts.inc({ outcome });
+  }
+
+  callbackReceiptNotStored(outcome: ReceiptOutcome): void {
+    this.receiptsNotStored.inc({ outcome });
+  }
+
+  unmatchedCallback(reason: UnmatchedCallbackReason): void {
+    this.unmatchedCallbacks.inc({ reason });
   }
 
   upstreamRequest(endpoint: string, outcome: string, seconds: number): void {

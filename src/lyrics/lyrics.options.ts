@@ -43,6 +43,8 @@ export interface LyricsTuningOptions {
   confirmCallbacks?: boolean;
   /** Days callback receipts are kept; 0 keeps them forever. */
   receiptRetentionDays?: number;
+  /** Receipts kept per task (so that a leaked token cannot fill the table); later callbacks are handled, not recorded. */
+  receiptsPerTask?: number;
 }
 
 /** What a host passes to LyricsModule.forRoot / forRootAsync. Only `kie.apiKey` is required. */

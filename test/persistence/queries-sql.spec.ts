@@ -55,7 +55,7 @@ function statements(): Statement[] {
     tasks.countActiveTasks(),
     tasks.countFinalTasks(),
     tasks.dueBacklog(),
-    receipts.insertReceipt({ ...receipt, taskId: id, outcome: 'applied', detail: null }),
+    receipts.insertReceipt({ ...receipt, taskId: id, outcome: 'duplicate', detail: null }, 1),
     receipts.pruneReceipts({ days: 1, batch: 1 }),
     rateSlots.addSlots({ bucket: 'b', size: 1 }),
     rateSlots.removeSlotsBeyond({ bucket: 'b', size: 1 }),

@@ -12,6 +12,7 @@ import { ReceiptStore } from '../persistence/receipt.store';
 import { TaskStore } from '../persistence/task.store';
 import { TaskRecord } from '../persistence/tasks.sql';
 import { FinalResult, resultChange } from '../task-transitions';
+import { UnmatchedCallbackReason, UnmatchedCallbackWarnings } from './unmatched-callbacks';
 
 export interface IncomingCallback {
   taskId: string;
@@ -33,12 +34,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * KIE's callbacks (authenticated, idempotent, fast): authenticated by the per-task token in the URL and, where a webhook key
- * is configured, by KIE's signature; applied through the one door; recorded as a receipt whatever happens. Nothing
- * here calls KIE unless confirmation is turned on.
+ * is configured, by KIE's signature; applied through the one door. A callback whose task and token matched is recorded as
+ * a receipt whatever happens, up to receiptsPerTask per task; one that matched nothing stores nothing (the route is open,
+ * so only a token holder can make rows). Nothing here calls KIE unless confirmation is turned on.
  */
 @Injectable()
 export class LyricsCallbackService {
   private readonly logger = new Logger(LyricsCallbackService.name);
+  private readonly unmatchedWarnings = new UnmatchedCallbackWarnings(this.logger);
 
   constructor(
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
@@ -50,12 +53,11 @@ export class LyricsCallbackService {
   ) {}
 
   async handle(incoming: IncomingCallback): Promise<CallbackAnswer> {
-    const receipt = new ReceiptDraft(incoming, this.settings.receiptBodyMaxBytes);
-    const task = UUID.test(incoming.taskId) ? await this.tasks.callbackTarget(incoming.taskId) : undefined;
-    if (!task || !callbackTokenMatches(incoming.token, task.callbackTokenHash)) {
-      return this.refuse(receipt, 401, 'unauthorized', 'unknown task or wrong token');
-    }
-    receipt.taskId = task.id;
+    const validId = UUID.test(incoming.taskId);
+    const task = validId ? await this.tasks.callbackTarget(incoming.taskId) : undefined;
+    if (!task) return this.unmatched(validId ? 'unknown_task' : 'invalid_task_id', incoming);
+    if (!callbackTokenMatches(incoming.token, task.callbackTokenHash)) return this.unmatched('wrong_token', incoming);
+    const receipt = new ReceiptDraft(task.id, incoming, this.settings.receiptBodyMaxBytes);
 
     let callback: KieCallback;
     try {
@@ -91,6 +93,7 @@ export class LyricsCallbackService {
       kieTaskId: receipt.kieTaskId,
       remoteAddress: receipt.remoteAddress,
       ...receipt.storedBody(),
+      perTaskLimit: this.settings.receiptsPerTask,
     });
     // The applied receipt was written with the transition; a repeated or late callback's is written here.
     const outcome: ReceiptOutcome = applied ? 'applied' : sameResult(after, result) ? 'duplicate' : 'already_final';
@@ -105,6 +108,13 @@ export class LyricsCallbackService {
     return record.kind === 'record' && record.result.state !== 'pending' ? record.result : undefined;
   }
 
+  /** Answered like any refusal, but neither stored nor logged one by one: anyone can send these, as fast as they like. */
+  private unmatched(reason: UnmatchedCallbackReason, incoming: IncomingCallback): CallbackAnswer {
+    this.metrics.unmatchedCallback(reason);
+    this.unmatchedWarnings.refused(reason, incoming.remoteAddress?.slice(0, 64) ?? null);
+    return { status: 401, outcome: 'unauthorized', message: 'callback not authenticated' };
+  }
+
   private async refuse(receipt: ReceiptDraft, status: 400 | 401, outcome: ReceiptOutcome, detail: string): Promise<CallbackAnswer> {
     this.logger.warn(`Callback refused (${outcome}): ${detail}`, {
       taskId: receipt.taskId,
@@ -117,16 +127,20 @@ export class LyricsCallbackService {
 
   private async record(receipt: ReceiptDraft, outcome: ReceiptOutcome, detail: string | null): Promise<void> {
     const { body, bodyTruncated } = receipt.storedBody();
-    await this.receipts.insert({
-      taskId: receipt.taskId,
-      kieTaskId: receipt.kieTaskId,
-      outcome,
-      detail,
-      remoteAddress: receipt.remoteAddress,
-      body,
-      bodyTruncated,
-    });
+    const stored = await this.receipts.insert(
+      {
+        taskId: receipt.taskId,
+        kieTaskId: receipt.kieTaskId,
+        outcome,
+        detail,
+        remoteAddress: receipt.remoteAddress,
+        body,
+        bodyTruncated,
+      },
+      this.settings.receiptsPerTask,
+    );
     this.metrics.callbackReceipt(outcome);
+    if (!stored) this.metrics.callbackReceiptNotStored(outcome);
   }
 }
 
@@ -137,12 +151,12 @@ function sameResult(task: TaskRecord | undefined, result: FinalResult): boolean 
 
 /** What a receipt will say, gathered as the callback is checked. */
 class ReceiptDraft {
-  taskId: string | null = null;
   kieTaskId: string | null = null;
   readonly remoteAddress: string | null;
   private readonly text: string;
 
   constructor(
+    readonly taskId: string,
     incoming: IncomingCallback,
     private readonly maxBytes: number,
   ) {

@@ -89,7 +89,8 @@ receipt AS (
       INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)
       SELECT changed.id, $8, 'applied', $9,
              $10, $11
-      FROM changed)
+      FROM changed
+      WHERE (SELECT count(*) FROM lyrics_callback_receipts WHERE task_id = $1) < $12)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_failed
@@ -102,7 +103,8 @@ receipt AS (
       INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)
       SELECT changed.id, $6, 'applied', $7,
              $8, $9
-      FROM changed)
+      FROM changed
+      WHERE (SELECT count(*) FROM lyrics_callback_receipts WHERE task_id = $1) < $10)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.lock_due_creates
@@ -157,9 +159,10 @@ SELECT CASE status WHEN 'queued' THEN 'create' ELSE 'check' END AS queue, count(
 FROM lyrics_tasks WHERE status IN ('queued', 'submitted') AND next_attempt_at <= now()
 GROUP BY 1;
 
--- lyrics.insert_receipt
+-- lyrics.insert_receipt_within_limit
 INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, detail, remote_address, body, body_truncated)
-VALUES ($1, $2, $3, $4, $5, $6, $7);
+SELECT $1, $2, $3, $4, $5, $6, $7
+WHERE (SELECT count(*) FROM lyrics_callback_receipts WHERE task_id = $1) < $8;
 
 -- unnamed
 DELETE FROM lyrics_callback_receipts WHERE id IN (

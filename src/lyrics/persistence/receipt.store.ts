@@ -7,8 +7,9 @@ import { insertReceipt, pruneReceipts, ReceiptInput } from './receipts.sql';
 export class ReceiptStore {
   constructor(private readonly db: LyricsDatabase) {}
 
-  async insert(receipt: ReceiptInput): Promise<void> {
-    await this.db.count(insertReceipt(receipt));
+  /** Stores the receipt unless its task already has `perTaskLimit`; says whether it stored it. */
+  async insert(receipt: ReceiptInput, perTaskLimit: number): Promise<boolean> {
+    return (await this.db.count(insertReceipt(receipt, perTaskLimit))) > 0;
   }
 
   /** Deletes up to `batch` receipts older than `days`; returns how many it deleted. */

@@ -4,8 +4,9 @@ import { named, unnamed } from './sql';
 
 /** Every statement lyrics_callback_receipts sees, except the applied receipt the transition writes itself. */
 
+/** A receipt of a callback whose task and token matched (an unmatched callback stores nothing). */
 export interface ReceiptInput {
-  taskId: string | null;
+  taskId: string;
   kieTaskId: string | null;
   outcome: ReceiptOutcome;
   detail: string | null;
@@ -14,12 +15,27 @@ export interface ReceiptInput {
   bodyTruncated: boolean;
 }
 
-export function insertReceipt(receipt: ReceiptInput): Statement {
+/**
+ * Stores the receipt unless its task already has `perTaskLimit` receipts (lyrics_callback_receipts_task_idx counts
+ * them), so that one leaked token cannot fill the table. The count and the insert are one statement but not locked:
+ * callbacks racing for a task's last slots may each take one.
+ */
+export function insertReceipt(receipt: ReceiptInput, perTaskLimit: number): Statement {
   return named(
-    'insert_receipt',
+    'insert_receipt_within_limit',
     `INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, detail, remote_address, body, body_truncated)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-    [receipt.taskId, receipt.kieTaskId, receipt.outcome, receipt.detail, receipt.remoteAddress, receipt.body, receipt.bodyTruncated],
+     SELECT $1, $2, $3, $4, $5, $6, $7
+     WHERE (SELECT count(*) FROM lyrics_callback_receipts WHERE task_id = $1) < $8`,
+    [
+      receipt.taskId,
+      receipt.kieTaskId,
+      receipt.outcome,
+      receipt.detail,
+      receipt.remoteAddress,
+      receipt.body,
+      receipt.bodyTruncated,
+      perTaskLimit,
+    ],
   );
 }
 

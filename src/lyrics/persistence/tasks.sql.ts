@@ -117,6 +117,8 @@ export interface AppliedReceipt {
   remoteAddress: string | null;
   body: string;
   bodyTruncated: boolean;
+  /** Not written when the task already has this many receipts (the webhook's LYRICS_RECEIPTS_PER_TASK); unset: no limit. */
+  perTaskLimit?: number;
 }
 
 /** The guard of a rule's from-states, as SQL over lyrics_tasks (constants of the code, never input). */
@@ -183,7 +185,8 @@ export function applyTransition(taskId: string, change: TaskChange, receipt?: Ap
       INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)
       SELECT changed.id, ${params.add(receipt.kieTaskId)}, 'applied', ${params.add(receipt.remoteAddress)},
              ${params.add(receipt.body)}, ${params.add(receipt.bodyTruncated)}
-      FROM changed)`);
+      FROM changed
+      WHERE (SELECT count(*) FROM lyrics_callback_receipts WHERE task_id = $1) < ${params.add(receipt.perTaskLimit ?? Number.MAX_SAFE_INTEGER)})`);
   }
   // Delivered at commit, to every instance's waiters (waitForFinal).
   const notify = rule.final ? `pg_notify('${FINAL_TASK_CHANNEL}', changed.id::text)` : 'NULL';
