@@ -1,5 +1,4 @@
 import {
-  Body,
   Controller,
   Get,
   HttpCode,
@@ -11,11 +10,13 @@ import {
   Query,
   Res,
   UseGuards,
+  UsePipes,
 } from '@nestjs/common';
 import {
   ApiAcceptedResponse,
   ApiBadRequestResponse,
   ApiBearerAuth,
+  ApiBody,
   ApiConflictResponse,
   ApiHeader,
   ApiNotFoundResponse,
@@ -32,17 +33,20 @@ import { LyricsClientGuard } from './lyrics-client.guard';
 import { LYRICS_ROUTE } from './lyrics-routes';
 import { LyricsService } from './lyrics.service';
 import { PromptLengthPipe } from './prompt-length.pipe';
+import { CreateLyricsBodyPipe, LyricsValidationPipe, SubmissionBody } from './lyrics-validation.pipe';
 
 @ApiTags('lyrics')
 @ApiBearerAuth()
 @Controller(LYRICS_ROUTE)
 @UseGuards(LyricsClientGuard)
+@UsePipes(new LyricsValidationPipe())
 export class LyricsController {
   constructor(private readonly lyrics: LyricsService) {}
 
   @Post()
   @HttpCode(HttpStatus.ACCEPTED)
   @ApiOperation({ summary: 'Submit a prompt; the task is sent to KIE in the background' })
+  @ApiBody({ type: CreateLyricsDto })
   @ApiHeader({
     name: IDEMPOTENCY_KEY_HEADER,
     required: false,
@@ -54,7 +58,7 @@ export class LyricsController {
   @ApiBadRequestResponse({ description: 'Invalid body or header; the message names the field and the reason' })
   @ApiConflictResponse({ description: 'The Idempotency-Key was used with a different request' })
   async create(
-    @Body(PromptLengthPipe) body: CreateLyricsDto,
+    @SubmissionBody(CreateLyricsBodyPipe, PromptLengthPipe) body: CreateLyricsDto,
     @IdempotencyKey() idempotencyKey: string | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<LyricsTaskDto> {

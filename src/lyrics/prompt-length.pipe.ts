@@ -3,8 +3,9 @@ import { CreateLyricsDto } from './dto/create-lyrics.dto';
 import { LYRICS_SETTINGS, LyricsSettings } from './lyrics.options';
 
 /**
- * The prompt's configurable upper bound. A decorator on the DTO cannot read the module's settings, so this pipe
- * checks it right after validation, in the same error shape.
+ * The prompt's configurable upper bound, in Unicode code points (an emoji is one, though two UTF-16 units). A
+ * decorator on the DTO cannot read the module's settings, so this pipe checks it right after validation, in the
+ * same error shape.
  */
 @Injectable()
 export class PromptLengthPipe implements PipeTransform<CreateLyricsDto, CreateLyricsDto> {
@@ -12,7 +13,7 @@ export class PromptLengthPipe implements PipeTransform<CreateLyricsDto, CreateLy
 
   transform(body: CreateLyricsDto): CreateLyricsDto {
     const max = this.settings.promptMaxChars;
-    if (body.prompt.length > max) {
+    if ([...body.prompt].length > max) {
       throw new BadRequestException({
         statusCode: 400,
         error: 'Bad Request',

@@ -2,17 +2,22 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsNotEmpty, IsObject, IsOptional, IsString } from 'class-validator';
 import { MaxJsonBytes } from './max-json-bytes.validator';
+import { HasNoLoneSurrogates, HasNoNulCharacters, IsStorableJson } from './storable-text.validator';
 
 export const METADATA_MAX_BYTES = 4096;
 
+/** POST /lyrics's body. CreateLyricsBodyPipe builds it: `metadata` is never passed through class-transformer. */
 export class CreateLyricsDto {
   @ApiProperty({
-    description: 'What the lyrics are about: theme, mood, story. Trimmed; 1 to LYRICS_PROMPT_MAX_CHARS (default 200) characters.',
+    description:
+      'What the lyrics are about: theme, mood, story. Trimmed; 1 to LYRICS_PROMPT_MAX_CHARS (default 200) Unicode code points (an emoji is one).',
     example: 'A calm song about the sea',
     minLength: 1,
     maxLength: 200,
   })
   @Transform(({ value }) => (typeof value === 'string' ? value.trim() : value))
+  @HasNoLoneSurrogates()
+  @HasNoNulCharacters()
   @IsNotEmpty()
   @IsString()
   prompt: string;
@@ -20,10 +25,11 @@ export class CreateLyricsDto {
   @ApiPropertyOptional({
     type: 'object',
     additionalProperties: true,
-    description: 'Any JSON object of yours (at most 4 KiB as JSON), returned with the task.',
+    description: 'Any JSON object of yours (at most 4 KiB as JSON, any key names), returned with the task as it was sent.',
     example: { customerRef: 'A-17' },
   })
   @IsOptional()
+  @IsStorableJson()
   @MaxJsonBytes(METADATA_MAX_BYTES)
   @IsObject()
   metadata?: Record<string, unknown>;

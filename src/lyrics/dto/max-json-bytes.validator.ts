@@ -1,5 +1,15 @@
 import { registerDecorator, ValidationOptions } from 'class-validator';
 
+/** The value's size as UTF-8 JSON; Infinity when JSON.stringify overflows the stack, thousands of levels deep (far over the limit). */
+function jsonBytes(value: unknown): number {
+  try {
+    return Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+  } catch (error) {
+    if (error instanceof RangeError) return Infinity;
+    throw error;
+  }
+}
+
 /** The value, serialised as JSON, takes at most `maxBytes` bytes of UTF-8. */
 export function MaxJsonBytes(maxBytes: number, options?: ValidationOptions): PropertyDecorator {
   return (target, propertyName) =>
@@ -10,7 +20,7 @@ export function MaxJsonBytes(maxBytes: number, options?: ValidationOptions): Pro
       constraints: [maxBytes],
       options: { message: `$property must be at most ${maxBytes} bytes as JSON`, ...options },
       validator: {
-        validate: (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8') <= maxBytes,
+        validate: (value: unknown) => jsonBytes(value) <= maxBytes,
       },
     });
 }
