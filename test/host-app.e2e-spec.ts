@@ -95,10 +95,13 @@ describe('LyricsModule inside a host app', () => {
   async function startHost(extras: LyricsModuleExtras, mounting: { basePath?: string; headers?: Record<string, string> } = {}) {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
+    const logger = new FileLogger();
     const moduleRef = await Test.createTestingModule({
       imports: [hostModule({ databaseUrl: database.url, kieUrl: sandbox.url, publicBaseUrl: url }, extras)],
-    }).compile();
-    const app = afterTest.add(moduleRef.createNestApplication({ logger: new FileLogger() }), (host) => host.close());
+    })
+      .setLogger(logger)
+      .compile();
+    const app = afterTest.add(moduleRef.createNestApplication({ logger }), (host) => host.close());
     await app.listen(port, '127.0.0.1');
     return { app, ctx: new LyricsContext({ url, query: database.query, sandbox, ...mounting }) };
   }

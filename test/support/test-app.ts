@@ -42,6 +42,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
     ...options.env,
   });
+  // Set on the builder too: what the modules log while they start (a database that will not connect) goes to the file.
+  const logger = new FileLogger('warn');
   const moduleRef = await Test.createTestingModule({
     imports: [
       AppModule.forRoot({
@@ -50,8 +52,9 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
         kie: { ...config.kie, apiKey: config.kie.apiKey! },
       }),
     ],
-  }).compile();
-  const logger = new FileLogger('warn');
+  })
+    .setLogger(logger)
+    .compile();
   const app = setupApp(moduleRef.createNestApplication({ bodyParser: false, logger }), config, logger);
   await app.listen(port, '127.0.0.1');
   let stopped: Promise<void> | undefined;
