@@ -14,7 +14,8 @@ const { Client } = require('pg');
 const { fmt, machineInfo, parseFlags, printTable, printTargets, saveResults } = require('./lib/report');
 const { requireDist, Stack, sampleRss, withClient } = require('./lib/stack');
 const { summarize } = require('./lib/stats');
-const { clientHeaders, HMAC_KEY } = require('./lib/tasks');
+const { CLIENT, clientHeaders } = require('./lib/client');
+const { HMAC_KEY } = require('./lib/tasks');
 
 const flags = parseFlags({
   rows: { default: 1000000, help: 'task rows to generate' },
@@ -36,7 +37,7 @@ function claimStatements() {
   const tasks = requireDist('lyrics/persistence/tasks.sql');
   const slots = requireDist('lyrics/persistence/rate-slots.sql');
   return {
-    'dispatcher: due queued tasks': tasks.lockDueCreates(PLACES),
+    'dispatcher: fair share of due creates': tasks.lockFairDueCreates(PLACES),
     'dispatcher: free create slots': slots.lockFreeSlots({ bucket: 'create', windowMs: CREATE_WINDOW_MS, count: PLACES }),
     'dispatcher: orphan sweep': tasks.orphanedCreates(100),
     'dispatcher: next due (wait)': tasks.msUntilDue('create'),
@@ -72,10 +73,11 @@ async function generate(database, rows, activeShare, withVariants) {
     // (all due, 1% of them leased: being sent) or submitted (next check from 10 minutes ago to 30 minutes ahead,
     // 1% leased). The rest are final: 1 in 9 failed, the others succeeded.
     await client.query(
-      `INSERT INTO lyrics_tasks (status, prompt, metadata, idempotency_key, request_hash, kie_task_id, callback_token_hash,
+      `INSERT INTO lyrics_tasks (owner, status, prompt, metadata, idempotency_key, request_hash, kie_task_id, callback_token_hash,
                                  error_code, error_message, attempts, result_source, polls, next_attempt_at, lease_until,
                                  created_at, submitted_at, completed_at, updated_at)
-       SELECT s.status,
+       SELECT CASE WHEN g % 10 = 0 THEN 'other-' || (g % 50) ELSE '${CLIENT}' END,
+              s.status,
               'A song about the number ' || g,
               CASE WHEN g % 3 = 0 THEN jsonb_build_object('customerRef', 'C-' || g) END,
               CASE WHEN g % 5 = 0 THEN 'idem-' || g END,
@@ -177,7 +179,8 @@ async function measureClaims(database, runs) {
       const t0 = process.hrtime.bigint();
       await client.query('BEGIN');
       const free = (await client.query(slots.lockFreeSlots({ bucket: 'create', windowMs: CREATE_WINDOW_MS, count: PLACES }))).rows;
-      const due = (await client.query(tasks.lockDueCreates(free.length))).rows;
+      await client.query(tasks.lockCreateClaims());
+      const due = (await client.query(tasks.lockFairDueCreates(free.length))).rows;
       await client.query(slots.markSlotsUsed({ bucket: 'create', slots: free.slice(0, due.length).map((row) => row.slot) }));
       await client.query(
         tasks.leaseCreates({ ids: due.map((row) => row.id), tokenHashes: due.map(() => 'x'.repeat(64)), leaseMs: LEASE_MS }),
@@ -185,7 +188,7 @@ async function measureClaims(database, runs) {
       await client.query('ROLLBACK');
       latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
     }
-    out['dispatcher: whole claim transaction (BEGIN, 4 statements, ROLLBACK)'] = {
+    out['dispatcher: whole claim transaction (BEGIN, 5 statements, ROLLBACK)'] = {
       latencyMs: summarize(latencies),
       rows: null,
       executionMs: null,
@@ -201,15 +204,15 @@ async function measureClaims(database, runs) {
 function listPageStatement({ status, limit, cursor }) {
   const { decodeCursor } = requireDist('lyrics/lyrics-cursor');
   const { taskPage } = requireDist('lyrics/persistence/tasks.sql');
-  return taskPage({ status, limit, after: cursor ? decodeCursor(cursor) : undefined });
+  return taskPage({ owner: CLIENT, status, limit, after: cursor ? decodeCursor(cursor) : undefined });
 }
 
 async function cursorAt(database, offset, status) {
   const { encodeCursor } = requireDist('lyrics/lyrics-cursor');
   const [row] = await database.query(
     `SELECT to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS created_at, id FROM lyrics_tasks
-     ${status ? 'WHERE status = $2' : ''} ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT 1`,
-    status ? [offset, status] : [offset],
+     WHERE owner = $2 ${status ? 'AND status = $3' : ''} ORDER BY created_at DESC, id DESC OFFSET $1 LIMIT 1`,
+    status ? [offset, CLIENT, status] : [offset, CLIENT],
   );
   return encodeCursor({ createdAt: row.created_at, id: row.id });
 }
@@ -330,7 +333,7 @@ function report(r) {
       c.executionMs ?? '-',
     ]),
   );
-  for (const name of ['dispatcher: due queued tasks', 'poller: due submitted tasks']) {
+  for (const name of ['dispatcher: fair share of due creates', 'poller: due submitted tasks']) {
     console.log(`\nEXPLAIN (ANALYZE, BUFFERS) ${name}:\n  ${r.claims[name].plan.join('\n  ')}`);
   }
   printTable(
@@ -364,7 +367,9 @@ function report(r) {
   );
   console.log(`\nEXPLAIN (ANALYZE, BUFFERS) list query, deep page:\n  ${r.listPlans['deep page (cursor mid-table)'].plan.join('\n  ')}`);
   console.log(`\nEXPLAIN (ANALYZE, BUFFERS) list query, status=failed:\n  ${r.listPlans['status=failed, first page'].plan.join('\n  ')}`);
-  const claimP99 = Math.max(...['dispatcher: due queued tasks', 'poller: due submitted tasks'].map((n) => r.claims[n].latencyMs.p99));
+  const claimP99 = Math.max(
+    ...['dispatcher: fair share of due creates', 'poller: due submitted tasks'].map((n) => r.claims[n].latencyMs.p99),
+  );
   const listP99 = Math.max(
     ...Object.entries(r.list)
       .filter(([name]) => !name.startsWith('baseline'))

@@ -9,6 +9,7 @@ const { createServer } = require('node:net');
 const os = require('node:os');
 const { dirname, join, resolve } = require('node:path');
 const { Client } = require('pg');
+const { CLIENT, CLIENT_KEY } = require('./client');
 
 const ROOT = join(__dirname, '..', '..');
 // BENCH_DIST runs the benchmarks against another build (e.g. a copy of dist/ taken before a rebuild), with
@@ -314,7 +315,7 @@ class Service extends Child {
   }
 
   /** GET /metrics (behind the API key) as { name{labels}: value }. */
-  async metrics(apiKey = 'bench-key') {
+  async metrics(apiKey = CLIENT_KEY) {
     const response = await fetch(`${this.url}/metrics`, { headers: { authorization: `Bearer ${apiKey}` } });
     if (!response.ok) throw new Error(`GET /metrics: HTTP ${response.status}`);
     const values = {};
@@ -477,7 +478,7 @@ class Stack {
         KIE_BASE_URL: sandbox.url,
         KIE_WEBHOOK_HMAC_KEY: hmacKey,
         PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
-        API_KEYS: 'bench-key',
+        API_KEYS: `${CLIENT}:${CLIENT_KEY}`,
         // The per-client throttle (1000 per 10 s by default) would refuse a benchmark's own load: the guard still
         // runs and counts, it just never says no.
         THROTTLE_LIMIT: '1000000',

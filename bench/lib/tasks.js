@@ -5,8 +5,7 @@ const { randomBytes, randomUUID } = require('node:crypto');
 const { requireDist } = require('./stack');
 
 const HMAC_KEY = 'bench-hmac-key';
-const CLIENT_KEY = 'bench-key';
-const clientHeaders = { authorization: `Bearer ${CLIENT_KEY}` };
+const { CLIENT, CLIENT_KEY, clientHeaders } = require('./client');
 
 /**
  * `count` tasks as the dispatcher leaves them after KIE accepted the create: status 'submitted', a KIE task id and
@@ -33,8 +32,8 @@ function makeSubmittedTasks(count, label) {
 /** Inserts the tasks in one statement; their first poll is a day away, so only callbacks finish them. */
 async function insertSubmittedTasks(database, tasks) {
   await database.query(
-    `INSERT INTO lyrics_tasks (id, status, prompt, kie_task_id, callback_token_hash, attempts, next_attempt_at, submitted_at)
-     SELECT id, 'submitted', prompt, kie_task_id, hash, 1, now() + interval '1 day', now()
+    `INSERT INTO lyrics_tasks (id, owner, status, prompt, kie_task_id, callback_token_hash, attempts, next_attempt_at, submitted_at)
+     SELECT id, '${CLIENT}', 'submitted', prompt, kie_task_id, hash, 1, now() + interval '1 day', now()
      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) AS t(id, prompt, kie_task_id, hash)`,
     [tasks.map((t) => t.id), tasks.map((t) => t.prompt), tasks.map((t) => t.kieTaskId), tasks.map((t) => t.tokenHash)],
   );
@@ -94,4 +93,13 @@ async function verifyCallbacks(database, tasks) {
   return { tasks: tasks.length, verified, failed: tasks.length - verified, problems };
 }
 
-module.exports = { HMAC_KEY, CLIENT_KEY, clientHeaders, makeSubmittedTasks, insertSubmittedTasks, callbackRequest, verifyCallbacks };
+module.exports = {
+  HMAC_KEY,
+  CLIENT,
+  CLIENT_KEY,
+  clientHeaders,
+  makeSubmittedTasks,
+  insertSubmittedTasks,
+  callbackRequest,
+  verifyCallbacks,
+};
