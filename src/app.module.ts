@@ -3,7 +3,8 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { ApiKeyGuard } from './auth/api-key.guard';
+import { Request } from 'express';
+import { ApiKeyGuard, AuthenticatedRequest, CLIENT_NAME } from './auth/api-key.guard';
 import { ClientThrottlerGuard } from './auth/client-throttler.guard';
 import { AppConfig } from './config/app-config';
 import { typeOrmOptions } from './database/typeorm-options';
@@ -54,6 +55,8 @@ export class AppModule {
                 webhookHmacKey: kie.webhookHmacKey,
               },
               publicBaseUrl: configService.get('publicBaseUrl', { infer: true }),
+              // ApiKeyGuard (a client guard, so it runs first) names the caller's client.
+              resolveOwner: (request: Request) => (request as AuthenticatedRequest)[CLIENT_NAME],
             };
           },
           isGlobal: true,

@@ -6,6 +6,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { Request } from 'express';
 import request from 'supertest';
 import { LYRICS_MIGRATIONS, LYRICS_SUCCEEDED, LyricsModule, LyricsModuleExtras, LyricsService, LyricsSucceededEvent } from '../src/lyrics';
 import { KieSandbox } from '../src/sandbox/kie-sandbox';
@@ -58,6 +59,7 @@ function hostModule(settings: { databaseUrl: string; kieUrl: string; publicBaseU
         useFactory: (config: ConfigService) => ({
           kie: { apiKey: 'host-kie-key', baseUrl: config.getOrThrow<string>('kieUrl') },
           publicBaseUrl: config.getOrThrow<string>('publicBaseUrl'),
+          resolveOwner: (request: Request) => request.header('x-host-user'),
           pollInitialDelayMs: 100,
           pollIntervalMs: 50,
           dispatchIntervalMs: 50,
@@ -84,7 +86,9 @@ describe('LyricsModule inside a host app', () => {
   beforeEach(async () => {
     // The host runs the module's migrations itself, on an empty database.
     database = afterTest.add(await createTestDatabase(), (own) => own.drop());
-    await database.query('DROP TABLE lyrics_variants, lyrics_tasks, lyrics_rate_slots, lyrics_callback_receipts, migrations');
+    await database.query(
+      'DROP TABLE lyrics_variants, lyrics_tasks, lyrics_rate_slots, lyrics_callback_receipts, lyrics_owner_turns, migrations',
+    );
   });
 
   afterAll(async () => {
@@ -130,19 +134,29 @@ describe('LyricsModule inside a host app', () => {
     const { app, ctx } = await startHost({ clientController: false, callbackController: false });
     await request(ctx.url).post('/lyrics').send({ prompt: 'x' }).expect(404);
     const lyrics = app.get(LyricsService);
-    const first = await lyrics.submit({ prompt: 'A service song', metadata: { ref: 7 }, idempotencyKey: 'host-1' });
+    const song = { owner: 'team-a', prompt: 'A service song', metadata: { ref: 7 }, idempotencyKey: 'host-1' };
+    const first = await lyrics.submit(song);
     expect(first).toMatchObject({ created: true, task: { status: 'queued', metadata: { ref: 7 } } });
-    expect(await lyrics.submit({ prompt: 'A service song', metadata: { ref: 7 }, idempotencyKey: 'host-1' })).toMatchObject({
-      created: false,
-      task: { id: first.task.id },
-    });
-    const done = await lyrics.waitForFinal(first.task.id, { timeoutMs: 15000 });
+    expect(await lyrics.submit(song)).toMatchObject({ created: false, task: { id: first.task.id } });
+    const done = await lyrics.waitForFinal('team-a', first.task.id, { timeoutMs: 15000 });
     expect(done).toMatchObject({ id: first.task.id, status: 'succeeded' });
     const [create] = ctx.createsFor('A service song');
     expect(create.callBackUrl).not.toContain(ctx.url);
-    expect(await lyrics.get(first.task.id)).toEqual(done);
-    expect((await lyrics.list({ limit: 10 })).items.map((t) => t.id)).toEqual([first.task.id]);
-    await expect(lyrics.waitForFinal('7a4c1c39-5a0e-4a54-9d8a-000000000000')).rejects.toThrow('not found');
+    expect(await lyrics.get('team-a', first.task.id)).toEqual(done);
+    expect((await lyrics.list({ owner: 'team-a', limit: 10 })).items.map((t) => t.id)).toEqual([first.task.id]);
+    await expect(lyrics.waitForFinal('team-a', '7a4c1c39-5a0e-4a54-9d8a-000000000000')).rejects.toThrow('not found');
+  });
+
+  it("keeps each owner's tasks to that owner, through LyricsService as through the routes", async () => {
+    const { app, ctx } = await startHost({ routePrefix: 'api/v1' }, { basePath: '/api/v1', headers: { 'x-host-user': 'alice' } });
+    await request(ctx.url).post('/api/v1/lyrics').send({ prompt: 'Nobody' }).expect(401);
+    const { id } = await ctx.submit('Alice only');
+    const lyrics = app.get(LyricsService);
+    expect(await lyrics.get('bob', id)).toBeUndefined();
+    expect((await lyrics.list({ owner: 'bob', limit: 10 })).items).toEqual([]);
+    await expect(lyrics.waitForFinal('bob', id, { timeoutMs: 100 })).rejects.toThrow('not found');
+    await request(ctx.url).get(`/api/v1/lyrics/${id}`).set('x-host-user', 'bob').expect(404);
+    expect((await lyrics.get('alice', id))?.id).toBe(id);
   });
 });
 
@@ -156,7 +170,7 @@ describe('LyricsModule registration', () => {
   @Module({ providers: [NeedsLyrics] })
   class FeatureModule {}
 
-  const base = { kie: { apiKey: 'k', baseUrl: 'http://127.0.0.1:9' }, runWorkers: false };
+  const base = { kie: { apiKey: 'k', baseUrl: 'http://127.0.0.1:9' }, runWorkers: false, resolveOwner: () => 'tester' };
   let database: TestDatabase;
 
   beforeAll(async () => {
@@ -199,6 +213,11 @@ describe('LyricsModule registration', () => {
     await expect(compile(LyricsModule.forRoot({ ...base, createBudget: 0 }))).rejects.toThrow(
       'LyricsModule: createBudget must be an integer from 1 to 10000',
     );
+    await expect(compile(LyricsModule.forRoot({ ...base, resolveOwner: undefined }))).rejects.toThrow(
+      'LyricsModule: resolveOwner is required when the client controller is mounted',
+    );
+    const withoutClientApi = await compile(LyricsModule.forRoot({ ...base, resolveOwner: undefined, clientController: false }));
+    await withoutClientApi.close();
   });
 });
 

@@ -67,12 +67,12 @@ describe('dispatching creates to KIE', () => {
       const orphanPrompt = 'a task an instance claimed and died with';
       const waitingPrompt = 'a task an instance stored and died before claiming';
       const [orphan] = await ctx.query(
-        `INSERT INTO lyrics_tasks (status, prompt, next_attempt_at, lease_until, attempts, callback_token_hash)
-         VALUES ('queued', $1, clock_timestamp(), clock_timestamp() - interval '1 second', 1, repeat('a', 64)) RETURNING id`,
+        `INSERT INTO lyrics_tasks (owner, status, prompt, next_attempt_at, lease_until, attempts, callback_token_hash)
+         VALUES ('anonymous', 'queued', $1, clock_timestamp(), clock_timestamp() - interval '1 second', 1, repeat('a', 64)) RETURNING id`,
         [orphanPrompt],
       );
       const [waiting] = await ctx.query(
-        `INSERT INTO lyrics_tasks (status, prompt, next_attempt_at) VALUES ('queued', $1, clock_timestamp()) RETURNING id`,
+        `INSERT INTO lyrics_tasks (owner, status, prompt, next_attempt_at) VALUES ('anonymous', 'queued', $1, clock_timestamp()) RETURNING id`,
         [waitingPrompt],
       );
       const failed = await ctx.waitForStatus(orphan.id, 'failed');

@@ -34,7 +34,10 @@ describe('the standalone service in front of clients', () => {
     it('accepts either configured key, and leaves the callback route to its own authentication', async () => {
       const { id } = await ctx.submit('keyed', { apiKey: OTHER_KEY });
       // The sandbox's callback carries no API key: it is authenticated by its token alone.
-      await ctx.waitForStatus(id, 'succeeded');
+      await ctx.waitForAll([id], 'succeeded');
+      // Two bare keys are two clients: each sees only its own tasks.
+      await request(ctx.url).get(`/lyrics/${id}`).set(bearer(OTHER_KEY)).expect(200);
+      await request(ctx.url).get(`/lyrics/${id}`).set(bearer(KEY)).expect(404);
       const [create] = ctx.createsFor('keyed');
       expect((await answeredDeliveries(ctx.sandbox, create.taskId!)).map((d) => d.status)).toEqual([200]);
     });

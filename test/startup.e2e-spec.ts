@@ -17,9 +17,20 @@ describe('starting the service (node dist/main.js, as npm start runs it)', () =>
   };
 
   it('refuses to start in production without DATABASE_URL, in one line naming it', async () => {
-    const service = ServiceProcess.start({ NODE_ENV: 'production', KIE_API_KEY: 'k', API_KEYS: 'a' });
+    const service = ServiceProcess.start({ NODE_ENV: 'production', KIE_API_KEY: 'k', API_KEYS: 'client:a-key-of-16-chars' });
     expect(await service.exitCode()).toBe(1);
     expect(service.logs.trim()).toBe('Invalid configuration: DATABASE_URL is required when NODE_ENV=production');
+  });
+
+  it('refuses production API_KEYS under 16 characters, naming the entry and never the key', async () => {
+    const service = ServiceProcess.start({
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://127.0.0.1:9/x',
+      KIE_API_KEY: 'k',
+      API_KEYS: 'alice:a-key-of-16-chars,bob:tiny',
+    });
+    expect(await service.exitCode()).toBe(1);
+    expect(service.logs.trim()).toBe('Invalid configuration: API_KEYS entry 2 has a key shorter than 16 characters (production)');
   });
 
   it('refuses a malformed value, naming the variable', async () => {

@@ -202,7 +202,14 @@ describe('task transitions: every change from every state', () => {
   });
 
   async function seed(state: StateName, overrides: Record<string, string> = {}): Promise<string> {
-    const columns = Object.entries({ status: "'queued'", prompt: "'a song'", next_attempt_at: 'now()', ...STATES[state], ...overrides });
+    const columns = Object.entries({
+      owner: "'someone'",
+      status: "'queued'",
+      prompt: "'a song'",
+      next_attempt_at: 'now()',
+      ...STATES[state],
+      ...overrides,
+    });
     const [{ id }] = await dataSource.query(
       `INSERT INTO lyrics_tasks (${columns.map(([column]) => column).join(', ')})
        VALUES (${columns.map(([, value]) => value).join(', ')}) RETURNING id`,

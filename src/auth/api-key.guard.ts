@@ -4,41 +4,48 @@ import { Request, Response } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { AppConfig } from '../config/app-config';
 
-/** The request's client, by a digest of its API key (set by ApiKeyGuard; used to throttle per client). */
-export const CLIENT_ID = Symbol('clientId');
-export type AuthenticatedRequest = Request & { [CLIENT_ID]?: string };
+/** The request's client (set by ApiKeyGuard): the owner of what it submits, and its throttling bucket. */
+export const CLIENT_NAME = Symbol('clientName');
+export type AuthenticatedRequest = Request & { [CLIENT_NAME]?: string };
+
+/** The client every caller is when API_KEYS is unset (development only). */
+export const ANONYMOUS_CLIENT = 'anonymous';
 
 const digest = (key: string) => createHash('sha256').update(key, 'utf8').digest();
 
 /**
  * The standalone service's client authentication: `Authorization: Bearer <one of API_KEYS>`, compared in constant
- * time (digests of equal length, every key compared, no early exit). With no API_KEYS (development only; production
- * refuses to start without them) every request passes, and the entry point warns about it at start.
+ * time (digests of equal length, every key compared, no early exit), naming the request's client. With no API_KEYS
+ * (development only; production refuses to start without them) every request passes as `anonymous`, and the entry
+ * point warns about it at start.
  */
 @Injectable()
 export class ApiKeyGuard implements CanActivate {
-  private readonly keys: Buffer[];
+  private readonly clients: { name: string; digest: Buffer }[];
 
   constructor(config: ConfigService<AppConfig, true>) {
-    this.keys = config.get('apiKeys', { infer: true }).map(digest);
+    this.clients = config.get('apiKeys', { infer: true }).map(({ name, key }) => ({ name, digest: digest(key) }));
   }
 
   get open(): boolean {
-    return this.keys.length === 0;
+    return this.clients.length === 0;
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (this.open) return true;
     const request = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    if (this.open) {
+      request[CLIENT_NAME] = ANONYMOUS_CLIENT;
+      return true;
+    }
     const match = /^Bearer\s+(\S+)\s*$/i.exec(request.headers.authorization ?? '');
     const given = digest(match?.[1] ?? '');
-    let known = false;
-    for (const key of this.keys) known = timingSafeEqual(key, given) || known;
-    if (!match || !known) {
+    let client: string | undefined;
+    for (const { name, digest: known } of this.clients) if (timingSafeEqual(known, given) && client === undefined) client = name;
+    if (!match || client === undefined) {
       context.switchToHttp().getResponse<Response>().setHeader('WWW-Authenticate', 'Bearer');
       throw new UnauthorizedException(match ? 'Invalid API key' : 'An API key is required (Authorization: Bearer <key>)');
     }
-    request[CLIENT_ID] = given.toString('hex').slice(0, 16);
+    request[CLIENT_NAME] = client;
     return true;
   }
 }

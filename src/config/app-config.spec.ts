@@ -1,4 +1,6 @@
 import { LYRICS_SETTING_NAMES, lyricsSettingSpec } from '../lyrics';
+import { createHash } from 'node:crypto';
+import { bareKeyClientName } from './api-keys';
 import { loadConfig } from './app-config';
 import { ConfigError } from './environment';
 
@@ -36,7 +38,7 @@ describe('loadConfig', () => {
       KIE_TIMEOUT_MS: '5000',
       KIE_WEBHOOK_HMAC_KEY: 'hmac',
       PUBLIC_BASE_URL: 'https://lyrics.example.com/',
-      API_KEYS: 'one, two,three',
+      API_KEYS: 'alice:alice-key-0123456789, alice:alice-key-rotated-01,bare-key-0123456789abc',
     });
     expect(config).toMatchObject({
       nodeEnv: 'production',
@@ -44,8 +46,34 @@ describe('loadConfig', () => {
       database: { url: 'postgres://app@db:5432/lyrics', migrationsRun: false },
       kie: { apiKey: 'kie-key', baseUrl: 'http://127.0.0.1:4010', timeoutMs: 5000, webhookHmacKey: 'hmac' },
       publicBaseUrl: 'https://lyrics.example.com',
-      apiKeys: ['one', 'two', 'three'],
+      apiKeys: [
+        { name: 'alice', key: 'alice-key-0123456789' },
+        { name: 'alice', key: 'alice-key-rotated-01' },
+        { name: bareKeyClientName('bare-key-0123456789abc'), key: 'bare-key-0123456789abc' },
+      ],
     });
+  });
+
+  it('names a bare key key- plus the first 8 hex characters of its SHA-256, never the key itself', () => {
+    expect(bareKeyClientName('bare-key-0123456789abc')).toBe(
+      `key-${createHash('sha256').update('bare-key-0123456789abc').digest('hex').slice(0, 8)}`,
+    );
+    expect(loadConfig({ API_KEYS: 'short' }).apiKeys).toEqual([{ name: bareKeyClientName('short'), key: 'short' }]);
+  });
+
+  it('reads an entry as client:key only when the part before the colon is a client name', () => {
+    expect(loadConfig({ API_KEYS: 'Upper:x,bob:b:c' }).apiKeys).toEqual([
+      { name: bareKeyClientName('Upper:x'), key: 'Upper:x' },
+      { name: 'bob', key: 'b:c' },
+    ]);
+  });
+
+  it('refuses keys under 16 characters in production, and a key given twice, naming the entries', () => {
+    const message = configError({ NODE_ENV: 'production', API_KEYS: 'alice:tiny-key,bob:long-enough-key-0001,carol:long-enough-key-0001' });
+    expect(message).toContain('API_KEYS entry 1 has a key shorter than 16 characters (production)');
+    expect(message).toContain('API_KEYS entries 2 and 3 have the same key');
+    expect(message).not.toContain('tiny-key');
+    expect(message).not.toContain('long-enough-key');
   });
 
   it('requires DATABASE_URL, KIE_API_KEY and API_KEYS in production, naming each', () => {
@@ -64,7 +92,8 @@ describe('loadConfig', () => {
     ['KIE_BASE_URL', 'api.kie.ai', 'KIE_BASE_URL must be a URL address'],
     ['DATABASE_MIGRATIONS_RUN', 'maybe', 'DATABASE_MIGRATIONS_RUN must be true or false'],
     ['NODE_ENV', 'staging', 'NODE_ENV must be one of the following values'],
-    ['API_KEYS', 'a,,b', 'API_KEYS must be a comma-separated list of non-empty keys'],
+    ['API_KEYS', 'a,,b', 'API_KEYS entry 2 must be a key or client:key, with a non-empty key and no spaces'],
+    ['API_KEYS', 'alice:', 'API_KEYS entry 1 must be a key or client:key, with a non-empty key and no spaces'],
   ])('refuses a malformed %s (%s)', (name, value, expected) => {
     expect(configError({ [name]: value })).toContain(expected);
   });

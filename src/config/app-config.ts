@@ -1,3 +1,4 @@
+import { ApiClient, parseApiKeys } from './api-keys';
 import { LogLevelName } from '../logging/app-logger';
 import { LyricsTuningOptions } from '../lyrics';
 import { NodeEnv, validateEnvironment, ValidatedEnvironment } from './environment';
@@ -22,7 +23,8 @@ export interface AppConfig {
     webhookHmacKey?: string;
   };
   publicBaseUrl?: string;
-  apiKeys: string[];
+  /** Our clients and their keys (API_KEYS); empty: the client API is open and every caller is `anonymous`. */
+  apiKeys: ApiClient[];
   logLevel: LogLevelName;
   http: {
     /** Client API requests allowed per client key (or address) per window. */
@@ -75,7 +77,7 @@ export function toAppConfig(env: ValidatedEnvironment): AppConfig {
       webhookHmacKey: env.KIE_WEBHOOK_HMAC_KEY,
     },
     publicBaseUrl: env.PUBLIC_BASE_URL?.replace(/\/+$/, ''),
-    apiKeys: splitList(env.API_KEYS),
+    apiKeys: parseApiKeys(env.API_KEYS, env.NODE_ENV === 'production').clients,
     logLevel: env.LOG_LEVEL,
     http: {
       throttleLimit: env.THROTTLE_LIMIT ?? 1000,

@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import { parseApiKeys } from './api-keys';
 import { plainToInstance, Transform, Type } from 'class-transformer';
 import { LOG_LEVELS, LogLevelName } from '../logging/app-logger';
 import { LyricsEnvironment, readLyricsEnvironment } from './lyrics-environment';
@@ -96,7 +97,6 @@ export class Environment {
 
   @Transform(emptyToUndefined)
   @ValidateIf((env: Environment) => isProduction(env) || env.API_KEYS !== undefined)
-  @Matches(/^[^,\s]+(\s*,\s*[^,\s]+)*$/, { message: 'API_KEYS must be a comma-separated list of non-empty keys' })
   @IsNotEmpty({ message: 'API_KEYS is required when NODE_ENV=production' })
   API_KEYS?: string;
 
@@ -148,6 +148,7 @@ export function validateEnvironment(raw: Record<string, string | undefined>): Va
   const errors = validateSync(env, { stopAtFirstError: true });
   const { lyrics, problems } = readLyricsEnvironment(raw, env, new Set(errors.map((error) => error.property)));
   problems.unshift(...errors.flatMap((error) => Object.values(error.constraints ?? {})));
+  if (typeof env.API_KEYS === 'string') problems.push(...parseApiKeys(env.API_KEYS, isProduction(env)).problems);
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   return Object.assign(env, lyrics);
 }

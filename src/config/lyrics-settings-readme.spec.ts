@@ -26,7 +26,7 @@ describe("the README's LYRICS_* configuration rows", () => {
   it('render one row per setting, with its default (per mounting where it has two) and bounds', () => {
     const rows = lyricsSettingRows();
     expect(rows).toHaveLength(LYRICS_SETTING_NAMES.length);
-    expect(rows).toContain('| `LYRICS_PROMPT_MAX_CHARS` | `200` | longest prompt, after trimming; 1 to 100000 |');
+    expect(rows).toContain('| `LYRICS_PROMPT_MAX_CHARS` | `200` | longest prompt, in Unicode code points after trimming; 1 to 100000 |');
     expect(rows.find((row) => row.startsWith('| `LYRICS_POLL_INITIAL_DELAY_MS` |'))).toContain(
       '| `30000` (`3000` without `PUBLIC_BASE_URL`) |',
     );

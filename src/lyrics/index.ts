@@ -1,7 +1,7 @@
 /** The public surface of the lyrics module, for host apps (the package's entry point). */
 export { LyricsModule } from './lyrics.module';
 export { LyricsModuleExtras } from './lyrics.tokens';
-export { LyricsModuleOptions, LyricsOptionsError, LyricsTuningOptions } from './lyrics.options';
+export { LyricsModuleOptions, LyricsOptionsError, LyricsTuningOptions, OwnerResolver } from './lyrics.options';
 export {
   checkLyricsSettings,
   LYRICS_SETTING_NAMES,
@@ -16,6 +16,7 @@ export {
   LyricsService,
   LyricsTaskNotFoundError,
   LyricsWaitTimeoutError,
+  LyricsQuotaExceededError,
   ListLyricsInput,
   SubmitLyricsInput,
   SubmitLyricsResult,

@@ -1,7 +1,7 @@
 import { LYRICS_SETTING_NAMES, lyricsSettingSpec } from './lyrics-settings';
 import { LyricsModuleOptions, LyricsOptionsError, resolveLyricsSettings } from './lyrics.options';
 
-const withCallbacks = { routePrefix: 'lyrics', callbackController: true };
+const withCallbacks = { routePrefix: 'lyrics', clientController: false, callbackController: true };
 const base: LyricsModuleOptions = { kie: { apiKey: 'k' }, publicBaseUrl: 'https://lyrics.example.com/' };
 
 function optionsError(options: Partial<LyricsModuleOptions>): string {
@@ -19,6 +19,9 @@ describe('resolveLyricsSettings', () => {
     expect(resolveLyricsSettings(base, withCallbacks)).toEqual({
       kie: { apiKey: 'k', baseUrl: 'https://api.kie.ai', timeoutMs: 15000, connectTimeoutMs: 5000, webhookHmacKey: undefined },
       callbackBaseUrl: 'https://lyrics.example.com/lyrics',
+      resolveOwner: undefined,
+      maxActivePerOwner: 10000,
+      idempotencyTtlHours: 24,
       promptMaxChars: 200,
       createBudget: 20,
       createWindowMs: 10000,
@@ -44,9 +47,22 @@ describe('resolveLyricsSettings', () => {
     });
   });
 
+  it('requires resolveOwner when the client controller is mounted', () => {
+    const mounted = { ...withCallbacks, clientController: true };
+    expect(() => resolveLyricsSettings(base, mounted)).toThrow(
+      new LyricsOptionsError(
+        "LyricsModule: resolveOwner is required when the client controller is mounted (return the caller's owner id, or undefined for 401)",
+      ),
+    );
+    const resolveOwner = () => 'someone';
+    expect(resolveLyricsSettings({ ...base, resolveOwner }, mounted).resolveOwner).toBe(resolveOwner);
+  });
+
   it('checks for results sooner when KIE is given no callback URL', () => {
     expect(resolveLyricsSettings({ kie: { apiKey: 'k' } }, withCallbacks).pollInitialDelayMs).toBe(3000);
-    expect(resolveLyricsSettings(base, { routePrefix: '', callbackController: false }).pollInitialDelayMs).toBe(3000);
+    expect(resolveLyricsSettings(base, { routePrefix: '', clientController: false, callbackController: false }).pollInitialDelayMs).toBe(
+      3000,
+    );
     expect(resolveLyricsSettings({ ...base, pollInitialDelayMs: 0 }, withCallbacks).pollInitialDelayMs).toBe(0);
   });
 

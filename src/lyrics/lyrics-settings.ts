@@ -40,13 +40,29 @@ type SettingFor<Value> = Value extends number ? IntegerSetting : BooleanSetting;
  * option, or an entry of the wrong type a compile error. The order is the README's.
  */
 export const LYRICS_SETTING_TABLE = {
+  maxActivePerOwner: {
+    env: 'LYRICS_MAX_ACTIVE_PER_OWNER',
+    type: 'integer',
+    default: 10000,
+    min: 1,
+    max: 10000000,
+    doc: 'unfinished (queued or submitted) tasks one owner may hold; beyond, POST /lyrics answers 429',
+  },
+  idempotencyTtlHours: {
+    env: 'LYRICS_IDEMPOTENCY_TTL_HOURS',
+    type: 'integer',
+    default: 24,
+    min: 1,
+    max: 8760,
+    doc: 'hours an Idempotency-Key stays bound to its task after first use; later it may be used again',
+  },
   promptMaxChars: {
     env: 'LYRICS_PROMPT_MAX_CHARS',
     type: 'integer',
     default: 200,
     min: 1,
     max: 100000,
-    doc: 'longest prompt, after trimming',
+    doc: 'longest prompt, in Unicode code points after trimming',
   },
   createBudget: {
     env: 'LYRICS_CREATE_BUDGET',

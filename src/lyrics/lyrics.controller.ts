@@ -2,6 +2,7 @@ import {
   Controller,
   Get,
   HttpCode,
+  HttpException,
   HttpStatus,
   NotFoundException,
   Param,
@@ -23,6 +24,7 @@ import {
   ApiOkResponse,
   ApiOperation,
   ApiTags,
+  ApiTooManyRequestsResponse,
 } from '@nestjs/swagger';
 import { Response } from 'express';
 import { CreateLyricsDto } from './dto/create-lyrics.dto';
@@ -31,7 +33,8 @@ import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
 import { IDEMPOTENCY_KEY_HEADER, IdempotencyKey } from './idempotency-key.decorator';
 import { LyricsClientGuard } from './lyrics-client.guard';
 import { LYRICS_ROUTE } from './lyrics-routes';
-import { LyricsService } from './lyrics.service';
+import { LyricsQuotaExceededError, LyricsService } from './lyrics.service';
+import { RequestOwner } from './request-owner';
 import { PromptLengthPipe } from './prompt-length.pipe';
 import { CreateLyricsBodyPipe, LyricsValidationPipe, SubmissionBody } from './lyrics-validation.pipe';
 
@@ -57,32 +60,43 @@ export class LyricsController {
   @ApiOkResponse({ type: LyricsTaskDto, description: 'A replay of an earlier request with the same Idempotency-Key' })
   @ApiBadRequestResponse({ description: 'Invalid body or header; the message names the field and the reason' })
   @ApiConflictResponse({ description: 'The Idempotency-Key was used with a different request' })
+  @ApiTooManyRequestsResponse({ description: 'The caller already has LYRICS_MAX_ACTIVE_PER_OWNER unfinished tasks; see Retry-After' })
   async create(
+    @RequestOwner() owner: string,
     @SubmissionBody(CreateLyricsBodyPipe, PromptLengthPipe) body: CreateLyricsDto,
     @IdempotencyKey() idempotencyKey: string | undefined,
     @Res({ passthrough: true }) response: Response,
   ): Promise<LyricsTaskDto> {
-    const { task, created } = await this.lyrics.submit({ prompt: body.prompt, metadata: body.metadata, idempotencyKey });
-    if (!created) response.status(HttpStatus.OK);
-    return task;
+    try {
+      const { task, created } = await this.lyrics.submit({ owner, prompt: body.prompt, metadata: body.metadata, idempotencyKey });
+      if (!created) response.status(HttpStatus.OK);
+      return task;
+    } catch (error) {
+      if (!(error instanceof LyricsQuotaExceededError)) throw error;
+      response.setHeader('Retry-After', String(error.retryAfterSeconds));
+      throw new HttpException(
+        { statusCode: 429, error: 'Too Many Requests', message: `At most ${error.maxActive} unfinished tasks per client` },
+        HttpStatus.TOO_MANY_REQUESTS,
+      );
+    }
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'Read one task' })
   @ApiOkResponse({ type: LyricsTaskDto })
   @ApiBadRequestResponse({ description: 'The id is not a UUID' })
-  @ApiNotFoundResponse({ description: 'No such task' })
-  async get(@Param('id', new ParseUUIDPipe()) id: string): Promise<LyricsTaskDto> {
-    const task = await this.lyrics.get(id);
+  @ApiNotFoundResponse({ description: "No such task (another client's task looks the same)" })
+  async get(@RequestOwner() owner: string, @Param('id', new ParseUUIDPipe()) id: string): Promise<LyricsTaskDto> {
+    const task = await this.lyrics.get(owner, id);
     if (!task) throw new NotFoundException(`Lyrics task ${id} not found`);
     return task;
   }
 
   @Get()
-  @ApiOperation({ summary: 'List tasks, newest first, one keyset page at a time' })
+  @ApiOperation({ summary: "List the caller's tasks, newest first, one keyset page at a time" })
   @ApiOkResponse({ type: LyricsTaskPageDto })
   @ApiBadRequestResponse({ description: 'Invalid status, limit (1..100) or cursor' })
-  list(@Query() query: ListLyricsQueryDto): Promise<LyricsTaskPageDto> {
-    return this.lyrics.list(query);
+  list(@RequestOwner() owner: string, @Query() query: ListLyricsQueryDto): Promise<LyricsTaskPageDto> {
+    return this.lyrics.list({ owner, status: query.status, limit: query.limit, cursor: query.cursor });
   }
 }

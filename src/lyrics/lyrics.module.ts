@@ -18,6 +18,7 @@ import { PromptLengthPipe } from './prompt-length.pipe';
 import { DispatchSignal } from './workers/dispatch-signal';
 import { LyricsDispatcher } from './workers/lyrics-dispatcher.service';
 import { LyricsPoller } from './workers/lyrics-poller.service';
+import { IdempotencyKeyReleaser } from './workers/idempotency-key-releaser.service';
 
 /**
  * KIE lyrics tasks as a Nest module: `LyricsModule.forRoot(options)` or `forRootAsync({ imports, inject, useFactory })`,
@@ -52,6 +53,7 @@ import { LyricsPoller } from './workers/lyrics-poller.service';
     LyricsPoller,
     LyricsCallbackService,
     ReceiptPruner,
+    IdempotencyKeyReleaser,
     LyricsClientGuard,
     PromptLengthPipe,
   ],

@@ -1,11 +1,22 @@
+import type { Request } from 'express';
 import { checkLyricsSettings, LYRICS_SETTING_NAMES, rangeProblem } from './lyrics-settings';
+
+/**
+ * Says who calls the client API: the caller's owner id (1 to 255 characters), or undefined to refuse with 401. Every
+ * task belongs to the owner that submitted it, and only that owner can see or act on it.
+ */
+export type OwnerResolver = (request: Request) => string | undefined | Promise<string | undefined>;
 
 /**
  * The module's tuning, every option optional. Each one's default and bounds (some relative to another option) are
  * in LYRICS_SETTING_TABLE, along with the LYRICS_* variable the service reads it from.
  */
 export interface LyricsTuningOptions {
-  /** Longest prompt accepted, in characters after trimming. */
+  /** Unfinished tasks one owner may hold; a submission beyond it is refused (429) and nothing is stored. */
+  maxActivePerOwner?: number;
+  /** Hours an Idempotency-Key stays bound to the task it made; later the owner may use it for a new task. */
+  idempotencyTtlHours?: number;
+  /** Longest prompt accepted, in Unicode code points after trimming (an emoji is one). */
   promptMaxChars?: number;
   /** Creates allowed per window across every instance (KIE's account limit). */
   createBudget?: number;
@@ -62,13 +73,17 @@ export interface LyricsModuleOptions extends LyricsTuningOptions {
   };
   /** Where KIE can reach this service (without the route prefix); builds each callBackUrl. Unset: polling only. */
   publicBaseUrl?: string;
+  /** Who the client API's caller is; required when the client controller is mounted (see OwnerResolver). */
+  resolveOwner?: OwnerResolver;
   /** How much of a callback's body a receipt keeps; default 65536 bytes. */
   receiptBodyMaxBytes?: number;
   /** Run the background workers (dispatcher) in this process; default true. */
   runWorkers?: boolean;
 }
 
-export type LyricsSettings = Required<Omit<LyricsModuleOptions, 'kie' | 'publicBaseUrl'>> & {
+export type LyricsSettings = Required<Omit<LyricsModuleOptions, 'kie' | 'publicBaseUrl' | 'resolveOwner'>> & {
+  /** Set whenever the client controller is mounted. */
+  resolveOwner: OwnerResolver | undefined;
   kie: Required<Omit<LyricsModuleOptions['kie'], 'webhookHmacKey'>> & { webhookHmacKey: string | undefined };
   /** Base of every callBackUrl (public address and route prefix); undefined when KIE cannot call back. */
   callbackBaseUrl: string | undefined;
@@ -103,12 +118,18 @@ function httpUrl(name: string, value: string): string {
 /** How the module was mounted (see LyricsModuleExtras) as far as its behaviour depends on it. */
 export interface LyricsMounting {
   routePrefix: string;
+  clientController: boolean;
   callbackController: boolean;
 }
 
 /** Fills the defaults and refuses invalid options with one message naming the option (and the option bounding it). */
 export function resolveLyricsSettings(options: LyricsModuleOptions, mounting: LyricsMounting): LyricsSettings {
   if (!options?.kie?.apiKey) throw new LyricsOptionsError('LyricsModule: kie.apiKey is required');
+  if (mounting.clientController && typeof options.resolveOwner !== 'function') {
+    throw new LyricsOptionsError(
+      "LyricsModule: resolveOwner is required when the client controller is mounted (return the caller's owner id, or undefined for 401)",
+    );
+  }
   const timeoutMs = integer('kie.timeoutMs', options.kie.timeoutMs, 15000, 100, 600000);
   const publicBaseUrl = options.publicBaseUrl ? httpUrl('publicBaseUrl', options.publicBaseUrl) : undefined;
   const callbackBaseUrl =
@@ -129,6 +150,7 @@ export function resolveLyricsSettings(options: LyricsModuleOptions, mounting: Ly
       webhookHmacKey: options.kie.webhookHmacKey || undefined,
     },
     callbackBaseUrl,
+    resolveOwner: options.resolveOwner,
     ...tuning.values,
     receiptBodyMaxBytes: integer('receiptBodyMaxBytes', options.receiptBodyMaxBytes, 65536, 0, 1048576),
     runWorkers: options.runWorkers ?? true,

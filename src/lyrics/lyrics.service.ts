@@ -1,4 +1,5 @@
-import { ConflictException, Injectable, Logger, Optional } from '@nestjs/common';
+import { ConflictException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { LYRICS_SETTINGS, LyricsSettings } from './lyrics.options';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DispatchSignal } from './workers/dispatch-signal';
 import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
@@ -13,6 +14,8 @@ import { TaskStore } from './persistence/task.store';
 import { isFinalStatus, ruleOf, TaskChange } from './task-transitions';
 
 export interface SubmitLyricsInput {
+  /** Who the task belongs to: only this owner can read, list or replay it. */
+  owner: string;
   prompt: string;
   metadata?: Record<string, unknown> | null;
   idempotencyKey?: string;
@@ -25,6 +28,7 @@ export interface SubmitLyricsResult {
 }
 
 export interface ListLyricsInput {
+  owner: string;
   status?: TaskStatus;
   limit: number;
   cursor?: string;
@@ -38,6 +42,19 @@ export class LyricsWaitTimeoutError extends Error {
   override readonly name = 'LyricsWaitTimeoutError';
 }
 
+/** The owner already has as many unfinished tasks as it may (maxActivePerOwner): nothing was stored. */
+export class LyricsQuotaExceededError extends Error {
+  override readonly name = 'LyricsQuotaExceededError';
+
+  constructor(
+    readonly maxActive: number,
+    /** A fair guess at when to try again: one create window, in which the queue moves on. */
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`The owner already has ${maxActive} unfinished tasks`);
+  }
+}
+
 export interface TransitionOutcome {
   applied: boolean;
   /** The task as it is after the transaction (unchanged when not applied); undefined for an unknown id. */
@@ -49,6 +66,7 @@ export class LyricsService {
   private readonly logger = new Logger(LyricsService.name);
 
   constructor(
+    @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
     private readonly tasks: TaskStore,
     private readonly dispatchSignal: DispatchSignal,
     private readonly finalTasks: FinalTaskListener,
@@ -58,30 +76,35 @@ export class LyricsService {
   ) {}
 
   /**
-   * Stores a new queued task (row first: it exists before any upstream call) and wakes the dispatcher.
-   * With an idempotency key, a replay of the same request returns the first task; another request with the same
-   * key is a conflict. Concurrent first uses of one key wait on the unique index and all see one task.
+   * Stores a new queued task for its owner (row first: it exists before any upstream call) and wakes the dispatcher.
+   * With an idempotency key, a replay of the same request by the same owner returns the first task; another request
+   * with the key is a conflict; a key older than idempotencyTtlHours makes a new task. Concurrent first uses of one key
+   * all see one task. Throws LyricsQuotaExceededError when the owner holds maxActivePerOwner unfinished tasks.
    */
   async submit(input: SubmitLyricsInput): Promise<SubmitLyricsResult> {
     const metadata = input.metadata ?? null;
     const requestHash = input.idempotencyKey ? hashRequest(input.prompt, metadata) : null;
-    const inserted = await this.tasks.insertQueued({
+    const outcome = await this.tasks.submit({
+      owner: input.owner,
       prompt: input.prompt,
       metadataJson: metadata === null ? null : JSON.stringify(metadata),
       idempotencyKey: input.idempotencyKey ?? null,
       requestHash,
+      maxActive: this.settings.maxActivePerOwner,
+      idempotencyTtlHours: this.settings.idempotencyTtlHours,
     });
-    if (inserted) {
-      this.dispatchSignal.notify();
-      return { task: toTaskDto(inserted, []), created: true };
+    switch (outcome.kind) {
+      case 'created':
+        this.dispatchSignal.notify();
+        return { task: toTaskDto(outcome.task, []), created: true };
+      case 'existing':
+        if (outcome.task.requestHash !== requestHash) {
+          throw new ConflictException('Idempotency-Key was already used with a different request');
+        }
+        return { task: await this.toDto(outcome.task), created: false };
+      case 'over_quota':
+        throw new LyricsQuotaExceededError(this.settings.maxActivePerOwner, Math.ceil(this.settings.createWindowMs / 1000));
     }
-    const existing = await this.tasks.byIdempotencyKey(input.idempotencyKey!);
-    // The key's first use committed before our INSERT gave way to it; it is only gone if pruned in between.
-    if (!existing) throw new ConflictException('Idempotency-Key was just released; send the request again');
-    if (existing.requestHash !== requestHash) {
-      throw new ConflictException('Idempotency-Key was already used with a different request');
-    }
-    return { task: await this.toDto(existing), created: false };
   }
 
   /**
@@ -89,14 +112,14 @@ export class LyricsService {
    * PostgreSQL notifications, not by reading the table in a loop. Rejects with LyricsTaskNotFoundError for an unknown
    * id and LyricsWaitTimeoutError after `timeoutMs` (default 60 s).
    */
-  async waitForFinal(id: string, { timeoutMs = 60000 }: { timeoutMs?: number } = {}): Promise<LyricsTaskDto> {
+  async waitForFinal(owner: string, id: string, { timeoutMs = 60000 }: { timeoutMs?: number } = {}): Promise<LyricsTaskDto> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       let wake!: () => void;
       const woken = new Promise<void>((resolve) => (wake = resolve));
       const unsubscribe = await this.finalTasks.subscribe(id, wake);
       try {
-        const task = await this.get(id);
+        const task = await this.get(owner, id);
         if (!task) throw new LyricsTaskNotFoundError(`Lyrics task ${id} not found`);
         if (isFinalStatus(task.status)) return task;
         const remaining = deadline - Date.now();
@@ -110,14 +133,15 @@ export class LyricsService {
     }
   }
 
-  async get(id: string): Promise<LyricsTaskDto | undefined> {
-    const task = await this.tasks.byId(id);
+  /** The owner's task; undefined when there is none, or it is another owner's (the two look the same). */
+  async get(owner: string, id: string): Promise<LyricsTaskDto | undefined> {
+    const task = await this.tasks.byId(owner, id);
     return task ? this.toDto(task) : undefined;
   }
 
   /** Newest first, by keyset: a page never skips or repeats rows that existed when the listing began. */
-  async list({ status, limit, cursor }: ListLyricsInput): Promise<LyricsTaskPageDto> {
-    const page = await this.tasks.page({ status, limit, after: cursor ? decodeCursor(cursor) : undefined });
+  async list({ owner, status, limit, cursor }: ListLyricsInput): Promise<LyricsTaskPageDto> {
+    const page = await this.tasks.page({ owner, status, limit, after: cursor ? decodeCursor(cursor) : undefined });
     const variants = await this.tasks.variantsOf(page.tasks.map((task) => task.id));
     return {
       items: page.tasks.map((task) => toTaskDto(task, variants.get(task.id) ?? [])),
@@ -134,7 +158,7 @@ export class LyricsService {
    */
   async transition(taskId: string, change: TaskChange, appliedReceipt?: AppliedReceipt): Promise<TransitionOutcome> {
     const changed = await this.tasks.applyTransition(taskId, change, appliedReceipt);
-    const task = changed ?? (await this.tasks.byId(taskId));
+    const task = changed ?? (await this.tasks.anyById(taskId));
     const rule = ruleOf(change);
     if (changed && rule.final) {
       const path = rule.path(change);

@@ -34,17 +34,22 @@ function statements(): Statement[] {
     return [tasks.applyTransition(id, change), ...(fromCallback ? [tasks.applyTransition(id, change, receipt)] : [])];
   });
   return [
-    tasks.insertQueuedTask({ prompt: 'p', metadataJson: null, idempotencyKey: null, requestHash: null }),
-    tasks.taskById(id),
-    tasks.taskByIdempotencyKey('k'),
+    tasks.lockOwnerSubmissions('o'),
+    tasks.releaseExpiredIdempotencyKey({ owner: 'o', idempotencyKey: 'k', ttlHours: 1 }),
+    tasks.insertQueuedTask({ owner: 'o', prompt: 'p', metadataJson: null, idempotencyKey: null, requestHash: null, maxActive: 1 }),
+    tasks.taskById({ owner: 'o', id }),
+    tasks.anyTaskById(id),
+    tasks.taskByIdempotencyKey({ owner: 'o', idempotencyKey: 'k' }),
+    tasks.releaseExpiredIdempotencyKeys({ ttlHours: 1, batch: 1 }),
     tasks.callbackTarget(id),
-    tasks.taskPage({ limit: 1 }),
-    tasks.taskPage({ limit: 1, status: 'queued' }),
-    tasks.taskPage({ limit: 1, after }),
-    tasks.taskPage({ limit: 1, status: 'queued', after }),
+    tasks.taskPage({ owner: 'o', limit: 1 }),
+    tasks.taskPage({ owner: 'o', limit: 1, status: 'queued' }),
+    tasks.taskPage({ owner: 'o', limit: 1, after }),
+    tasks.taskPage({ owner: 'o', limit: 1, status: 'queued', after }),
     tasks.variantsOf([id]),
     ...transitions,
-    tasks.lockDueCreates(1),
+    tasks.lockCreateClaims(),
+    tasks.lockFairDueCreates(1),
     tasks.leaseCreates({ ids: [id], tokenHashes: ['h'], leaseMs: 1 }),
     tasks.orphanedCreates(1),
     tasks.lockDueChecks({ limit: 1, maxAgeMs: 1 }),
@@ -105,12 +110,12 @@ describe('src/lyrics/persistence/queries.sql', () => {
         tasks.applyTransition(id, { type: 'create_failed', code: 'submit_outcome_unknown', message: 'other' }, receipt),
       ],
       [
-        tasks.insertQueuedTask({ prompt: 'p', metadataJson: null, idempotencyKey: null, requestHash: null }),
-        tasks.insertQueuedTask({ prompt: 'q', metadataJson: '{}', idempotencyKey: 'k', requestHash: 'h' }),
+        tasks.insertQueuedTask({ owner: 'o', prompt: 'p', metadataJson: null, idempotencyKey: null, requestHash: null, maxActive: 1 }),
+        tasks.insertQueuedTask({ owner: 'p', prompt: 'q', metadataJson: '{}', idempotencyKey: 'k', requestHash: 'h', maxActive: 9 }),
       ],
       [
-        tasks.taskPage({ limit: 1, status: 'queued', after }),
-        tasks.taskPage({ limit: 50, status: 'failed', after: { ...after, id: 'x' } }),
+        tasks.taskPage({ owner: 'o', limit: 1, status: 'queued', after }),
+        tasks.taskPage({ owner: 'p', limit: 50, status: 'failed', after: { ...after, id: 'x' } }),
       ],
     ];
     for (const [one, other] of pairs) {

@@ -1,7 +1,14 @@
 import { LyricsCallbackReceiptEntity } from './lyrics-callback-receipt.entity';
+import { LyricsOwnerTurnEntity } from './lyrics-owner-turn.entity';
 import { LyricsRateSlotEntity } from './lyrics-rate-slot.entity';
 import { LyricsTaskEntity } from './lyrics-task.entity';
 import { LyricsVariantEntity } from './lyrics-variant.entity';
 
 /** Every entity of the lyrics module, for a host's TypeORM connection (or `autoLoadEntities`). */
-export const LYRICS_ENTITIES = [LyricsTaskEntity, LyricsVariantEntity, LyricsRateSlotEntity, LyricsCallbackReceiptEntity];
+export const LYRICS_ENTITIES = [
+  LyricsTaskEntity,
+  LyricsVariantEntity,
+  LyricsRateSlotEntity,
+  LyricsCallbackReceiptEntity,
+  LyricsOwnerTurnEntity,
+];

@@ -25,14 +25,24 @@ export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number];
 @Index('lyrics_tasks_due_idx', ['status', 'nextAttemptAt'], { where: `status IN ('queued', 'submitted')` })
 // Claims whose holder may have died: only leased rows, which are few.
 @Index('lyrics_tasks_lease_idx', ['leaseUntil'], { where: 'lease_until IS NOT NULL' })
-// Keyset listing, newest first, with and without a status filter.
-@Index('lyrics_tasks_created_idx', ['createdAt', 'id'])
-@Index('lyrics_tasks_status_created_idx', ['status', 'createdAt', 'id'])
-@Index('lyrics_tasks_idempotency_key_key', ['idempotencyKey'], { unique: true, where: 'idempotency_key IS NOT NULL' })
+// An owner's keyset listing, newest first, with and without a status filter.
+@Index('lyrics_tasks_owner_created_idx', ['owner', 'createdAt', 'id'])
+@Index('lyrics_tasks_owner_status_created_idx', ['owner', 'status', 'createdAt', 'id'])
+// Due creates by owner, oldest first: the fair-share claim walks the owners with due work through it.
+@Index('lyrics_tasks_owner_due_idx', ['owner', 'nextAttemptAt'], { where: `status = 'queued' AND lease_until IS NULL` })
+// An owner's unfinished tasks, counted against its quota at every submission.
+@Index('lyrics_tasks_owner_active_idx', ['owner'], { where: `status IN ('queued', 'submitted')` })
+// Idempotency keys are per owner, and are released after their time to live (oldest first).
+@Index('lyrics_tasks_owner_idempotency_key_key', ['owner', 'idempotencyKey'], { unique: true, where: 'idempotency_key IS NOT NULL' })
+@Index('lyrics_tasks_idempotency_created_idx', ['createdAt'], { where: 'idempotency_key IS NOT NULL' })
 @Index('lyrics_tasks_kie_task_id_key', ['kieTaskId'], { unique: true, where: 'kie_task_id IS NOT NULL' })
 export class LyricsTaskEntity {
   @PrimaryGeneratedColumn('uuid')
   id: string;
+
+  /** Who submitted the task (a client of the service, or the host's resolveOwner): the only one who can see it. */
+  @Column({ type: 'varchar', length: 255 })
+  owner: string;
 
   @Column({ type: 'varchar', length: 16 })
   status: TaskStatus;

@@ -1,42 +1,59 @@
 -- Every statement of src/lyrics/persistence, rendered by test/persistence/queries-sql.spec.ts (npm run queries:sql).
--- <TASK_COLUMNS> stands for: id, status, prompt, metadata, idempotency_key AS "idempotencyKey", request_hash AS "requestHash", kie_task_id AS "kieTaskId", callback_token_hash AS "callbackTokenHash", error_code AS "errorCode", error_message AS "errorMessage", attempts, result_source AS "resultSource", polls, next_attempt_at AS "nextAttemptAt", lease_until AS "leaseUntil", created_at AS "createdAt", submitted_at AS "submittedAt", completed_at AS "completedAt", updated_at AS "updatedAt"
+-- <TASK_COLUMNS> stands for: id, owner, status, prompt, metadata, idempotency_key AS "idempotencyKey", request_hash AS "requestHash", kie_task_id AS "kieTaskId", callback_token_hash AS "callbackTokenHash", error_code AS "errorCode", error_message AS "errorMessage", attempts, result_source AS "resultSource", polls, next_attempt_at AS "nextAttemptAt", lease_until AS "leaseUntil", created_at AS "createdAt", submitted_at AS "submittedAt", completed_at AS "completedAt", updated_at AS "updatedAt"
+
+-- lyrics.lock_owner_submissions
+SELECT pg_advisory_xact_lock(hashtext('lyrics.submit'), hashtext($1));
+
+-- lyrics.release_expired_idempotency_key
+UPDATE lyrics_tasks SET idempotency_key = NULL, request_hash = NULL
+WHERE owner = $1 AND idempotency_key = $2 AND created_at < now() - make_interval(hours => $3);
 
 -- lyrics.insert_task
-INSERT INTO lyrics_tasks (status, prompt, metadata, idempotency_key, request_hash, next_attempt_at)
-VALUES ('queued', $1, $2, $3, $4, clock_timestamp())
-ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+INSERT INTO lyrics_tasks (owner, status, prompt, metadata, idempotency_key, request_hash, next_attempt_at)
+SELECT $1::text, 'queued', $2::text, $3::jsonb, $4::text, $5::text, clock_timestamp()
+WHERE (SELECT count(*) FROM lyrics_tasks WHERE owner = $1::text AND status IN ('queued', 'submitted')) < $6::int
+ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING <TASK_COLUMNS>;
 
 -- lyrics.task_by_id
+SELECT <TASK_COLUMNS> FROM lyrics_tasks WHERE id = $1 AND owner = $2;
+
+-- lyrics.any_task_by_id
 SELECT <TASK_COLUMNS> FROM lyrics_tasks WHERE id = $1;
 
 -- lyrics.task_by_idempotency_key
-SELECT <TASK_COLUMNS> FROM lyrics_tasks WHERE idempotency_key = $1;
+SELECT <TASK_COLUMNS> FROM lyrics_tasks WHERE owner = $1 AND idempotency_key = $2;
+
+-- unnamed
+UPDATE lyrics_tasks SET idempotency_key = NULL, request_hash = NULL
+WHERE id IN (SELECT id FROM lyrics_tasks
+             WHERE idempotency_key IS NOT NULL AND created_at < now() - make_interval(hours => $1)
+             ORDER BY created_at LIMIT $2);
 
 -- lyrics.callback_target
 SELECT id, kie_task_id AS "kieTaskId", callback_token_hash AS "callbackTokenHash" FROM lyrics_tasks WHERE id = $1;
 
 -- lyrics.task_page
 SELECT <TASK_COLUMNS>, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorCreatedAt"
-FROM lyrics_tasks
+FROM lyrics_tasks WHERE owner = $2
 ORDER BY created_at DESC, id DESC
 LIMIT $1;
 
 -- lyrics.task_page_status
 SELECT <TASK_COLUMNS>, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorCreatedAt"
-FROM lyrics_tasks WHERE status = $2
+FROM lyrics_tasks WHERE owner = $2 AND status = $3
 ORDER BY created_at DESC, id DESC
 LIMIT $1;
 
 -- lyrics.task_page_after
 SELECT <TASK_COLUMNS>, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorCreatedAt"
-FROM lyrics_tasks WHERE (created_at, id) < ($2::timestamptz, $3::uuid)
+FROM lyrics_tasks WHERE owner = $2 AND (created_at, id) < ($3::timestamptz, $4::uuid)
 ORDER BY created_at DESC, id DESC
 LIMIT $1;
 
 -- lyrics.task_page_status_after
 SELECT <TASK_COLUMNS>, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorCreatedAt"
-FROM lyrics_tasks WHERE status = $2 AND (created_at, id) < ($3::timestamptz, $4::uuid)
+FROM lyrics_tasks WHERE owner = $2 AND status = $3 AND (created_at, id) < ($4::timestamptz, $5::uuid)
 ORDER BY created_at DESC, id DESC
 LIMIT $1;
 
@@ -107,11 +124,39 @@ receipt AS (
       WHERE (SELECT count(*) FROM lyrics_callback_receipts WHERE task_id = $1) < $10)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
--- lyrics.lock_due_creates
-SELECT id, prompt, attempts + 1 AS attempts FROM lyrics_tasks
-WHERE status = 'queued' AND lease_until IS NULL AND next_attempt_at <= now()
-ORDER BY next_attempt_at LIMIT $1
-FOR UPDATE SKIP LOCKED;
+-- lyrics.lock_create_claims
+SELECT pg_advisory_xact_lock(hashtext('lyrics.create-claim'));
+
+-- lyrics.lock_fair_due_creates
+WITH RECURSIVE owners AS (
+  SELECT (SELECT min(task.owner) FROM lyrics_tasks AS task WHERE task.status = 'queued' AND task.lease_until IS NULL AND task.next_attempt_at <= now()) AS owner
+  UNION ALL
+  SELECT (SELECT min(task.owner) FROM lyrics_tasks AS task WHERE task.status = 'queued' AND task.lease_until IS NULL AND task.next_attempt_at <= now() AND task.owner > owners.owner)
+  FROM owners WHERE owners.owner IS NOT NULL
+),
+candidates AS (
+  SELECT candidate.*, turn.served_at
+  FROM owners
+  LEFT JOIN lyrics_owner_turns AS turn ON turn.owner = owners.owner
+  CROSS JOIN LATERAL (
+    SELECT id, owner, prompt, attempts + 1 AS attempts, row_number() OVER (ORDER BY next_attempt_at, id) AS turn_rank
+    FROM (SELECT task.id, task.owner, task.prompt, task.attempts, task.next_attempt_at FROM lyrics_tasks AS task
+          WHERE task.owner = owners.owner AND task.status = 'queued' AND task.lease_until IS NULL AND task.next_attempt_at <= now()
+          ORDER BY task.next_attempt_at, task.id LIMIT $1
+          FOR UPDATE SKIP LOCKED) AS locked
+  ) AS candidate
+  WHERE owners.owner IS NOT NULL
+),
+picked AS (
+  SELECT id, owner, prompt, attempts, turn_rank, served_at FROM candidates
+  ORDER BY turn_rank, served_at NULLS FIRST, owner LIMIT $1
+),
+served AS (
+  INSERT INTO lyrics_owner_turns (owner, served_at)
+  SELECT owner, clock_timestamp() FROM (SELECT DISTINCT owner FROM picked) AS served_owners
+  ON CONFLICT (owner) DO UPDATE SET served_at = EXCLUDED.served_at
+)
+SELECT id, prompt, attempts FROM picked ORDER BY turn_rank, served_at NULLS FIRST, owner;
 
 -- lyrics.lease_creates
 UPDATE lyrics_tasks AS task

@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { TaskStatus } from '../entities/lyrics-task.entity';
 import { TaskChange } from '../task-transitions';
 import { LyricsDatabase, SqlExecutor } from './lyrics-database';
 import * as sql from './tasks.sql';
@@ -10,6 +9,15 @@ export interface TaskPage {
   /** The last task's creation time as PostgreSQL writes it (for the next cursor), when another page follows. */
   nextAfter: { createdAt: string; id: string } | undefined;
 }
+
+export type NewTask = Parameters<typeof sql.insertQueuedTask>[0];
+
+export type SubmitOutcome =
+  | { kind: 'created'; task: TaskRecord }
+  /** The owner's earlier task with the same idempotency key (the caller compares the requests). */
+  | { kind: 'existing'; task: TaskRecord }
+  /** The owner has as many unfinished tasks as it may: nothing was stored. */
+  | { kind: 'over_quota' };
 
 export interface DueCreate {
   id: string;
@@ -29,27 +37,47 @@ export interface DueCheck {
 export class TaskStore {
   constructor(private readonly db: LyricsDatabase) {}
 
-  /** The new task, or undefined when its idempotency key was already used. */
-  async insertQueued(input: Parameters<typeof sql.insertQueuedTask>[0]): Promise<TaskRecord | undefined> {
-    const [task] = await this.db.rows<TaskRecord>(sql.insertQueuedTask(input));
+  /**
+   * Stores a new queued task for its owner, in one transaction that holds the owner's submission lock: an expired
+   * use of the idempotency key is released first, the quota counts every earlier submission, and a key already in
+   * use gives back its task instead.
+   */
+  submit(input: NewTask & { idempotencyTtlHours: number }): Promise<SubmitOutcome> {
+    return this.db.transaction(async (tx) => {
+      await tx.rows(sql.lockOwnerSubmissions(input.owner));
+      const { idempotencyKey, owner } = input;
+      if (idempotencyKey !== null) {
+        await tx.count(sql.releaseExpiredIdempotencyKey({ owner, idempotencyKey, ttlHours: input.idempotencyTtlHours }));
+      }
+      const [created] = await tx.rows<TaskRecord>(sql.insertQueuedTask(input));
+      if (created) return { kind: 'created', task: created };
+      const [existing] = idempotencyKey === null ? [] : await tx.rows<TaskRecord>(sql.taskByIdempotencyKey({ owner, idempotencyKey }));
+      return existing ? { kind: 'existing', task: existing } : { kind: 'over_quota' };
+    });
+  }
+
+  /** The owner's task; undefined when there is none or it is another owner's. */
+  async byId(owner: string, id: string): Promise<TaskRecord | undefined> {
+    const [task] = await this.db.rows<TaskRecord>(sql.taskById({ owner, id }));
     return task;
   }
 
-  async byId(id: string): Promise<TaskRecord | undefined> {
-    const [task] = await this.db.rows<TaskRecord>(sql.taskById(id));
+  /** A task whoever owns it, for the module's own work (never for a client's read). */
+  async anyById(id: string): Promise<TaskRecord | undefined> {
+    const [task] = await this.db.rows<TaskRecord>(sql.anyTaskById(id));
     return task;
   }
 
-  async byIdempotencyKey(idempotencyKey: string): Promise<TaskRecord | undefined> {
-    const [task] = await this.db.rows<TaskRecord>(sql.taskByIdempotencyKey(idempotencyKey));
-    return task;
-  }
-
-  async page(input: { status?: TaskStatus; after?: { createdAt: string; id: string }; limit: number }): Promise<TaskPage> {
+  async page(input: Parameters<typeof sql.taskPage>[0]): Promise<TaskPage> {
     const rows = await this.db.rows<TaskRecord & { cursorCreatedAt: string }>(sql.taskPage(input));
     const tasks = rows.slice(0, input.limit).map(({ cursorCreatedAt: _, ...task }) => task);
     const last = rows.length > input.limit ? rows[input.limit - 1] : undefined;
     return { tasks, nextAfter: last ? { createdAt: last.cursorCreatedAt, id: last.id } : undefined };
+  }
+
+  /** Frees up to `batch` expired idempotency keys; returns how many. */
+  releaseExpiredIdempotencyKeys(ttlHours: number, batch: number): Promise<number> {
+    return this.db.count(sql.releaseExpiredIdempotencyKeys({ ttlHours, batch }));
   }
 
   /** Each task's variants in KIE's order. */
@@ -75,8 +103,14 @@ export class TaskStore {
     return task;
   }
 
-  lockDueCreates(tx: SqlExecutor, limit: number): Promise<DueCreate[]> {
-    return tx.rows<DueCreate>(sql.lockDueCreates(limit));
+  /** Makes this transaction's create claim the only one running (see lockCreateClaims). */
+  async takeCreateClaimTurn(tx: SqlExecutor): Promise<void> {
+    await tx.rows(sql.lockCreateClaims());
+  }
+
+  /** Due creates, fairly shared among their owners, locked for the transaction; advances the owners' turns. */
+  lockFairDueCreates(tx: SqlExecutor, limit: number): Promise<DueCreate[]> {
+    return tx.rows<DueCreate>(sql.lockFairDueCreates(limit));
   }
 
   async leaseCreates(tx: SqlExecutor, input: Parameters<typeof sql.leaseCreates>[0]): Promise<void> {
@@ -99,9 +133,12 @@ export class TaskStore {
     return this.db.count(sql.releaseChecks(ids));
   }
 
-  /** Milliseconds until the queue's earliest task falls due (0 when overdue), or undefined when it is empty. */
-  async msUntilDue(queue: TaskQueue): Promise<number | undefined> {
-    const [row] = await this.db.rows<{ waitMs: number | null }>(sql.msUntilDue(queue));
+  /**
+   * Milliseconds until the queue's earliest task falls due (0 when overdue), or undefined when it is empty. Inside a
+   * claim, pass its transaction: a transaction that waits for a second pooled connection can deadlock the pool.
+   */
+  async msUntilDue(queue: TaskQueue, tx: SqlExecutor = this.db): Promise<number | undefined> {
+    const [row] = await tx.rows<{ waitMs: number | null }>(sql.msUntilDue(queue));
     return row?.waitMs === null || row?.waitMs === undefined ? undefined : Math.max(0, Math.ceil(row.waitMs));
   }
 

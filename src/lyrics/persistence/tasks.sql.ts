@@ -17,6 +17,7 @@ export type VariantRecord = Omit<LyricsVariantEntity, 'task'>;
 /** The one column list: every statement that returns tasks returns these, so one mapping serves them all. */
 export const TASK_COLUMNS = aliasedColumns<TaskRecord>({
   id: 'id',
+  owner: 'owner',
   status: 'status',
   prompt: 'prompt',
   metadata: 'metadata',
@@ -49,29 +50,72 @@ const VARIANT_COLUMNS = aliasedColumns<VariantRecord>({
 /** The channel the one door notifies, inside its transaction, when a task becomes final (delivered on commit). */
 export const FINAL_TASK_CHANNEL = 'lyrics_task_final';
 
-/** A new queued task, due at once; with an idempotency key already used, nothing (the caller reads the first). */
+/**
+ * Serialises one owner's submissions until the transaction ends, so that the quota count and the insert that follows
+ * it see every earlier submission of that owner.
+ */
+export function lockOwnerSubmissions(owner: string): Statement {
+  return named('lock_owner_submissions', `SELECT pg_advisory_xact_lock(hashtext('lyrics.submit'), hashtext($1))`, [owner]);
+}
+
+/** Frees the owner's idempotency key when its first use is older than the key's time to live. */
+export function releaseExpiredIdempotencyKey(input: { owner: string; idempotencyKey: string; ttlHours: number }): Statement {
+  return named(
+    'release_expired_idempotency_key',
+    `UPDATE lyrics_tasks SET idempotency_key = NULL, request_hash = NULL
+     WHERE owner = $1 AND idempotency_key = $2 AND created_at < now() - make_interval(hours => $3)`,
+    [input.owner, input.idempotencyKey, input.ttlHours],
+  );
+}
+
+/**
+ * A new queued task, due at once, if its owner has fewer than `maxActive` unfinished tasks. No row when the quota is
+ * full or the owner already used the idempotency key (the caller tells which by reading the key's task).
+ */
 export function insertQueuedTask(input: {
+  owner: string;
   prompt: string;
   metadataJson: string | null;
   idempotencyKey: string | null;
   requestHash: string | null;
+  maxActive: number;
 }): Statement {
   return named(
     'insert_task',
-    `INSERT INTO lyrics_tasks (status, prompt, metadata, idempotency_key, request_hash, next_attempt_at)
-     VALUES ('queued', $1, $2, $3, $4, clock_timestamp())
-     ON CONFLICT (idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+    `INSERT INTO lyrics_tasks (owner, status, prompt, metadata, idempotency_key, request_hash, next_attempt_at)
+     SELECT $1::text, 'queued', $2::text, $3::jsonb, $4::text, $5::text, clock_timestamp()
+     WHERE (SELECT count(*) FROM lyrics_tasks WHERE owner = $1::text AND status IN ('queued', 'submitted')) < $6::int
+     ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING ${TASK_COLUMNS}`,
-    [input.prompt, input.metadataJson, input.idempotencyKey, input.requestHash],
+    [input.owner, input.prompt, input.metadataJson, input.idempotencyKey, input.requestHash, input.maxActive],
   );
 }
 
-export function taskById(id: string): Statement {
-  return named('task_by_id', `SELECT ${TASK_COLUMNS} FROM lyrics_tasks WHERE id = $1`, [id]);
+export function taskById(input: { owner: string; id: string }): Statement {
+  return named('task_by_id', `SELECT ${TASK_COLUMNS} FROM lyrics_tasks WHERE id = $1 AND owner = $2`, [input.id, input.owner]);
 }
 
-export function taskByIdempotencyKey(idempotencyKey: string): Statement {
-  return named('task_by_idempotency_key', `SELECT ${TASK_COLUMNS} FROM lyrics_tasks WHERE idempotency_key = $1`, [idempotencyKey]);
+/** A task by id whoever owns it: for the workers and the one door, never for a client's read. */
+export function anyTaskById(id: string): Statement {
+  return named('any_task_by_id', `SELECT ${TASK_COLUMNS} FROM lyrics_tasks WHERE id = $1`, [id]);
+}
+
+export function taskByIdempotencyKey(input: { owner: string; idempotencyKey: string }): Statement {
+  return named('task_by_idempotency_key', `SELECT ${TASK_COLUMNS} FROM lyrics_tasks WHERE owner = $1 AND idempotency_key = $2`, [
+    input.owner,
+    input.idempotencyKey,
+  ]);
+}
+
+/** Frees up to `batch` idempotency keys older than their time to live (housekeeping; a reuse frees its own key). */
+export function releaseExpiredIdempotencyKeys(input: { ttlHours: number; batch: number }): Statement {
+  return unnamed(
+    `UPDATE lyrics_tasks SET idempotency_key = NULL, request_hash = NULL
+     WHERE id IN (SELECT id FROM lyrics_tasks
+                  WHERE idempotency_key IS NOT NULL AND created_at < now() - make_interval(hours => $1)
+                  ORDER BY created_at LIMIT $2)`,
+    [input.ttlHours, input.batch],
+  );
 }
 
 /** What a callback needs to authenticate itself: read before anything is written. */
@@ -84,21 +128,26 @@ export function callbackTarget(id: string): Statement {
 }
 
 /**
- * One page of tasks, newest first, by keyset (created_at, id); `limit + 1` rows say whether another page follows.
+ * One page of an owner's tasks, newest first, by keyset (created_at, id); `limit + 1` rows say whether another page follows.
  * The cursor's time is PostgreSQL's own text, to the microsecond, which a JS Date would round.
  */
-export function taskPage(input: { status?: TaskStatus; after?: { createdAt: string; id: string }; limit: number }): Statement {
-  const params = new Params(input.limit + 1);
+export function taskPage(input: {
+  owner: string;
+  status?: TaskStatus;
+  after?: { createdAt: string; id: string };
+  limit: number;
+}): Statement {
+  const params = new Params(input.limit + 1, input.owner);
   const conditions = [
+    'owner = $2',
     input.status ? `status = ${params.add(input.status)}` : '',
     input.after ? `(created_at, id) < (${params.add(input.after.createdAt)}::timestamptz, ${params.add(input.after.id)}::uuid)` : '',
   ].filter(Boolean);
-  const where = conditions.length ? `WHERE ${conditions.join(' AND ')}` : '';
   const variant = [input.status ? 'status' : '', input.after ? 'after' : ''].filter(Boolean).join('_');
   return named(
     `task_page${variant ? `_${variant}` : ''}`,
     `SELECT ${TASK_COLUMNS}, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorCreatedAt"
-     FROM lyrics_tasks ${where}
+     FROM lyrics_tasks WHERE ${conditions.join(' AND ')}
      ORDER BY created_at DESC, id DESC
      LIMIT $1`,
     params.values,
@@ -198,14 +247,55 @@ export function applyTransition(taskId: string, change: TaskChange, receipt?: Ap
   );
 }
 
-/** Due creates, oldest due first, locked for the claiming transaction; `attempts` is the attempt about to start. */
-export function lockDueCreates(limit: number): Statement {
+/**
+ * Makes the instances' create claims take turns, so that the owners' turns (lyrics_owner_turns) are read and advanced
+ * by one claim at a time: a claim is a few milliseconds, and creates are a few per second.
+ */
+export function lockCreateClaims(): Statement {
+  return named('lock_create_claims', `SELECT pg_advisory_xact_lock(hashtext('lyrics.create-claim'))`, []);
+}
+
+/**
+ * Up to `limit` due creates, shared fairly among the owners with due work: every owner's oldest due task first, the
+ * owners least recently served first (never-served ones before all), then every owner's second, and so on. So between
+ * two creates of one owner, every other owner with due work gets one. Oldest first within an owner. The owners are
+ * found by a loose index scan of lyrics_tasks_owner_due_idx (one probe per owner, not a scan of the queue), each
+ * owner's candidates by the same index; the rows are locked for the claiming transaction, and `attempts` is the
+ * attempt about to start. Marks each served owner's turn.
+ */
+export function lockFairDueCreates(limit: number): Statement {
+  const due = (task: string) => `${task}.status = 'queued' AND ${task}.lease_until IS NULL AND ${task}.next_attempt_at <= now()`;
   return named(
-    'lock_due_creates',
-    `SELECT id, prompt, attempts + 1 AS attempts FROM lyrics_tasks
-     WHERE status = 'queued' AND lease_until IS NULL AND next_attempt_at <= now()
-     ORDER BY next_attempt_at LIMIT $1
-     FOR UPDATE SKIP LOCKED`,
+    'lock_fair_due_creates',
+    `WITH RECURSIVE owners AS (
+       SELECT (SELECT min(task.owner) FROM lyrics_tasks AS task WHERE ${due('task')}) AS owner
+       UNION ALL
+       SELECT (SELECT min(task.owner) FROM lyrics_tasks AS task WHERE ${due('task')} AND task.owner > owners.owner)
+       FROM owners WHERE owners.owner IS NOT NULL
+     ),
+     candidates AS (
+       SELECT candidate.*, turn.served_at
+       FROM owners
+       LEFT JOIN lyrics_owner_turns AS turn ON turn.owner = owners.owner
+       CROSS JOIN LATERAL (
+         SELECT id, owner, prompt, attempts + 1 AS attempts, row_number() OVER (ORDER BY next_attempt_at, id) AS turn_rank
+         FROM (SELECT task.id, task.owner, task.prompt, task.attempts, task.next_attempt_at FROM lyrics_tasks AS task
+               WHERE task.owner = owners.owner AND ${due('task')}
+               ORDER BY task.next_attempt_at, task.id LIMIT $1
+               FOR UPDATE SKIP LOCKED) AS locked
+       ) AS candidate
+       WHERE owners.owner IS NOT NULL
+     ),
+     picked AS (
+       SELECT id, owner, prompt, attempts, turn_rank, served_at FROM candidates
+       ORDER BY turn_rank, served_at NULLS FIRST, owner LIMIT $1
+     ),
+     served AS (
+       INSERT INTO lyrics_owner_turns (owner, served_at)
+       SELECT owner, clock_timestamp() FROM (SELECT DISTINCT owner FROM picked) AS served_owners
+       ON CONFLICT (owner) DO UPDATE SET served_at = EXCLUDED.served_at
+     )
+     SELECT id, prompt, attempts FROM picked ORDER BY turn_rank, served_at NULLS FIRST, owner`,
     [limit],
   );
 }

@@ -7,7 +7,7 @@ import { LyricsMetrics } from '../lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
 import { TaskChange } from '../task-transitions';
-import { LyricsDatabase } from '../persistence/lyrics-database';
+import { LyricsDatabase, SqlExecutor } from '../persistence/lyrics-database';
 import { RateSlotStore } from '../persistence/rate-slot.store';
 import { DueCreate, TaskStore } from '../persistence/task.store';
 import { BackgroundWorker, MIN_WAIT_MS } from './background-worker';
@@ -21,6 +21,7 @@ type ClaimedTask = DueCreate & { slot: number; token: string };
 /**
  * Sends queued tasks to KIE. Due rows are claimed with FOR UPDATE SKIP LOCKED and a lease, together with slots of
  * the global create budget, so any number of instances share the work and the budget through PostgreSQL alone.
+ * The budget is shared fairly among owners (round-robin, oldest first within an owner; see lockFairDueCreates).
  * A task whose lease expires while still queued was being sent by an instance that died: its create may have
  * reached KIE, so it is failed, never resent (never resubmit an ambiguous create).
  */
@@ -61,24 +62,25 @@ export class LyricsDispatcher extends BackgroundWorker {
 
   private claim(limit: number): Promise<{ tasks: ClaimedTask[]; waitMs: number }> {
     return this.database.transaction(async (tx) => {
-      const budget = await this.budget.claim(tx, limit, (count) => this.tasks.lockDueCreates(tx, count));
+      await this.tasks.takeCreateClaimTurn(tx);
+      const budget = await this.budget.claim(tx, limit, (count) => this.tasks.lockFairDueCreates(tx, count));
       if ('budgetWaitMs' in budget) {
         this.metrics.budgetWait(this.budget.bucket);
         return { tasks: [], waitMs: budget.budgetWaitMs };
       }
-      if (budget.claimed.length === 0) return { tasks: [], waitMs: await this.msUntilNextDue() };
+      if (budget.claimed.length === 0) return { tasks: [], waitMs: await this.msUntilNextDue(tx) };
       const tasks = budget.claimed.map((task) => ({ ...task, token: newCallbackToken() }));
       await this.tasks.leaseCreates(tx, {
         ids: tasks.map((task) => task.id),
         tokenHashes: tasks.map((task) => hashCallbackToken(task.token)),
         leaseMs: this.settings.leaseMs,
       });
-      return { tasks, waitMs: tasks.length < budget.slotsFree ? await this.msUntilNextDue() : 0 };
+      return { tasks, waitMs: tasks.length < budget.slotsFree ? await this.msUntilNextDue(tx) : 0 };
     });
   }
 
-  private async msUntilNextDue(): Promise<number> {
-    return (await this.tasks.msUntilDue('create')) ?? this.settings.dispatchIntervalMs;
+  private async msUntilNextDue(tx: SqlExecutor): Promise<number> {
+    return (await this.tasks.msUntilDue('create', tx)) ?? this.settings.dispatchIntervalMs;
   }
 
   private async send(task: ClaimedTask): Promise<void> {

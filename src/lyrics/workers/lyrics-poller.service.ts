@@ -5,7 +5,7 @@ import { LyricsMetrics } from '../lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
 import { resultChange, TaskChange } from '../task-transitions';
-import { LyricsDatabase } from '../persistence/lyrics-database';
+import { LyricsDatabase, SqlExecutor } from '../persistence/lyrics-database';
 import { RateSlotStore } from '../persistence/rate-slot.store';
 import { DueCheck, TaskStore } from '../persistence/task.store';
 import { BackgroundWorker, MIN_WAIT_MS } from './background-worker';
@@ -80,14 +80,14 @@ export class LyricsPoller extends BackgroundWorker {
         return { checks: [], waitMs: budget.budgetWaitMs };
       }
       const checks = budget.claimed;
-      if (checks.length === 0) return { checks: [], waitMs: await this.msUntilNextDue() };
+      if (checks.length === 0) return { checks: [], waitMs: await this.msUntilNextDue(tx) };
       await this.tasks.leaseChecks(tx, { ids: checks.map((check) => check.id), leaseMs: this.settings.leaseMs });
-      return { checks, waitMs: checks.length < budget.slotsFree ? await this.msUntilNextDue() : 0 };
+      return { checks, waitMs: checks.length < budget.slotsFree ? await this.msUntilNextDue(tx) : 0 };
     });
   }
 
-  private async msUntilNextDue(): Promise<number> {
-    return (await this.tasks.msUntilDue('check')) ?? this.settings.dispatchIntervalMs;
+  private async msUntilNextDue(tx: SqlExecutor): Promise<number> {
+    return (await this.tasks.msUntilDue('check', tx)) ?? this.settings.dispatchIntervalMs;
   }
 
   private async check(check: ClaimedCheck): Promise<void> {
