@@ -50,6 +50,27 @@ describe('the standalone service in front of clients', () => {
     });
   });
 
+  describe('failed authentication', () => {
+    it('is limited per address: past AUTH_FAILURE_LIMIT failures the address gets 429, even with a good key, others do not', async () => {
+      const guarded = await startLyricsApp(afterTest, {
+        env: { API_KEYS: `alice:${KEY}`, AUTH_FAILURE_LIMIT: '3', AUTH_FAILURE_WINDOW_MS: '60000', TRUST_PROXY: 'true' },
+      });
+      const from = (address: string) => ({ 'X-Forwarded-For': address });
+      for (let i = 0; i < 3; i++) {
+        await request(guarded.url)
+          .get('/lyrics')
+          .set(from('203.0.113.7'))
+          .set(bearer(`guess-${i}`))
+          .expect(401);
+      }
+      const refused = await request(guarded.url).get('/lyrics').set(from('203.0.113.7')).set(bearer('guess-3')).expect(429);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      await request(guarded.url).get('/lyrics').set(from('203.0.113.7')).set(bearer(KEY)).expect(429);
+      await request(guarded.url).get('/lyrics').set(from('198.51.100.1')).set(bearer('guess-4')).expect(401);
+      await request(guarded.url).get('/lyrics').set(from('198.51.100.1')).set(bearer(KEY)).expect(200);
+    });
+  });
+
   describe('throttling per client key', () => {
     it('answers 429 with Retry-After past the limit, counts each key apart, and never throttles callbacks', async () => {
       const throttled = await startLyricsApp(afterTest, {

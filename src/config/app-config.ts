@@ -34,6 +34,9 @@ export interface AppConfig {
     corsOrigins: string[];
     /** Express's `trust proxy`, when behind a gateway; undefined: not trusted. */
     trustProxy: boolean | number | string | undefined;
+    /** Failed client authentications allowed per address per window, before that address is refused (429). */
+    authFailureLimit: number;
+    authFailureWindowMs: number;
   };
   /** Serve /metrics on this port only (unauthenticated, for a private network); unset: on PORT, behind API_KEYS. */
   metricsPort?: number;
@@ -84,6 +87,8 @@ export function toAppConfig(env: ValidatedEnvironment): AppConfig {
       throttleTtlMs: env.THROTTLE_TTL_MS ?? 10000,
       corsOrigins: splitList(env.CORS_ORIGINS),
       trustProxy: parseTrustProxy(env.TRUST_PROXY),
+      authFailureLimit: env.AUTH_FAILURE_LIMIT ?? 20,
+      authFailureWindowMs: env.AUTH_FAILURE_WINDOW_MS ?? 60000,
     },
     metricsPort: env.METRICS_PORT,
     health: { kieMinCredits: env.HEALTH_KIE_MIN_CREDITS, kieCacheMs: env.HEALTH_KIE_CACHE_MS ?? 60000 },

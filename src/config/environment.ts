@@ -109,6 +109,12 @@ export class Environment {
   @OptionalInteger(1, 3600000)
   THROTTLE_TTL_MS?: number;
 
+  @OptionalInteger(1, 1000000)
+  AUTH_FAILURE_LIMIT?: number;
+
+  @OptionalInteger(1000, 86400000)
+  AUTH_FAILURE_WINDOW_MS?: number;
+
   @Transform(emptyToUndefined)
   @IsOptional()
   @Matches(/^\S+(\s*,\s*\S+)*$/, { message: 'CORS_ORIGINS must be a comma-separated list of origins' })
