@@ -1,6 +1,9 @@
 import request from 'supertest';
 import { useLyricsApp } from './support/lyrics-client';
 
+/** A cursor as the API encodes one, around a creation time of our choosing. */
+const cursorOf = (createdAt: string) => Buffer.from(`${createdAt}|7a4c1c39-5a0e-4a54-9d8a-000000000000`).toString('base64url');
+
 /** `levels` arrays nested in one another, as JSON text. */
 const nestedArrays = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
 
@@ -111,6 +114,21 @@ describe('the client API refuses any bad input with a 400 naming the field, and 
       ['a cursor of garbage', () => request(ctx.url).get('/lyrics?cursor=%00%ff%7C'), /cursor is not a cursor this API returned/],
       ['an empty cursor', () => request(ctx.url).get('/lyrics?cursor='), /cursor is not a cursor this API returned/],
       ['a repeated cursor', () => request(ctx.url).get('/lyrics?cursor=a&cursor=b'), /cursor must be a string/],
+      [
+        'a cursor of the right shape naming an impossible date',
+        () => request(ctx.url).get(`/lyrics?cursor=${cursorOf('2026-13-45T25:61:61.000000Z')}`),
+        /cursor is not a cursor this API returned/,
+      ],
+      [
+        'a cursor naming year 0',
+        () => request(ctx.url).get(`/lyrics?cursor=${cursorOf('0000-01-01T00:00:00.000000Z')}`),
+        /cursor is not a cursor this API returned/,
+      ],
+      [
+        'an Idempotency-Key of 300 characters',
+        () => request(ctx.url).post('/lyrics').set('Idempotency-Key', 'k'.repeat(300)).send({ prompt: 'Too long a key' }),
+        /Idempotency-Key must be between 1 and 255 characters/,
+      ],
       ['an unknown query parameter', () => request(ctx.url).get('/lyrics?owner=someone'), /property owner should not exist/],
       ['an id that is a NUL', () => request(ctx.url).get('/lyrics/%00'), /uuid is expected/],
       ['an id that is not valid percent-encoding', () => request(ctx.url).get('/lyrics/%ZZ'), /decode param/],
