@@ -37,7 +37,12 @@ export function setupApp(app: INestApplication, config: AppConfig, logger: Logge
       .setTitle('nestjs-kie-lyrics')
       .setDescription("Durable lyrics generation on top of KIE.AI's asynchronous Suno lyrics API.")
       .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'One of API_KEYS' })
+      .addBearerAuth({
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'opaque API key',
+        description: 'One of the keys in API_KEYS, an opaque string; it names the client that owns the tasks it submits',
+      })
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });

@@ -19,6 +19,20 @@ describe('API documentation', () => {
     expect(body.components.schemas.LyricsTaskDto.properties.status.enum).toEqual(['queued', 'submitted', 'succeeded', 'failed']);
   });
 
+  it('describes the bearer scheme as an opaque key, and the 401, 404 and 429 of every client route', async () => {
+    const { body } = await request(ctx.url).get('/docs-json').expect(200);
+    expect(body.components.securitySchemes.bearer).toMatchObject({ type: 'http', scheme: 'bearer', bearerFormat: 'opaque API key' });
+    expect(JSON.stringify(body.components.securitySchemes)).not.toMatch(/jwt/i);
+    const clientRoutes: [string, string, string[]][] = [
+      ['/lyrics', 'post', ['401', '429']],
+      ['/lyrics', 'get', ['401', '429']],
+      ['/lyrics/{id}', 'get', ['401', '404', '429']],
+    ];
+    for (const [path, method, statuses] of clientRoutes) {
+      expect([path, method, Object.keys(body.paths[path][method].responses)]).toEqual([path, method, expect.arrayContaining(statuses)]);
+    }
+  });
+
   it('serves the Swagger UI at /docs', async () => {
     const response = await request(ctx.url).get('/docs').expect(200);
     expect(response.headers['content-type']).toMatch(/text\/html/);

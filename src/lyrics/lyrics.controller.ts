@@ -25,6 +25,7 @@ import {
   ApiOperation,
   ApiTags,
   ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { Response } from 'express';
 import { CreateLyricsDto } from './dto/create-lyrics.dto';
@@ -40,6 +41,8 @@ import { CreateLyricsBodyPipe, LyricsValidationPipe, SubmissionBody } from './ly
 
 @ApiTags('lyrics')
 @ApiBearerAuth()
+@ApiUnauthorizedResponse({ description: 'No client key, or one the service does not know (or, in a host app, no owner)' })
+@ApiTooManyRequestsResponse({ description: 'Too many requests from this client (throttled); see Retry-After' })
 @Controller(LYRICS_ROUTE)
 @UseGuards(LyricsClientGuard)
 @UsePipes(new LyricsValidationPipe())
@@ -60,7 +63,9 @@ export class LyricsController {
   @ApiOkResponse({ type: LyricsTaskDto, description: 'A replay of an earlier request with the same Idempotency-Key' })
   @ApiBadRequestResponse({ description: 'Invalid body or header; the message names the field and the reason' })
   @ApiConflictResponse({ description: 'The Idempotency-Key was used with a different request' })
-  @ApiTooManyRequestsResponse({ description: 'The caller already has LYRICS_MAX_ACTIVE_PER_OWNER unfinished tasks; see Retry-After' })
+  @ApiTooManyRequestsResponse({
+    description: 'Throttled, or the caller already has LYRICS_MAX_ACTIVE_PER_OWNER unfinished tasks (nothing stored); see Retry-After',
+  })
   async create(
     @RequestOwner() owner: string,
     @SubmissionBody(CreateLyricsBodyPipe, PromptLengthPipe) body: CreateLyricsDto,
