@@ -2,9 +2,12 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { IsNotEmpty, IsObject, IsOptional, IsString } from 'class-validator';
 import { MaxJsonBytes } from './max-json-bytes.validator';
+import { MaxJsonDepth } from './max-json-depth.validator';
 import { HasNoLoneSurrogates, HasNoNulCharacters, IsStorableJson } from './storable-text.validator';
 
 export const METADATA_MAX_BYTES = 4096;
+/** Deep enough for any real metadata; a bound makes every check of it (and its JSON) cheap and safe. */
+export const METADATA_MAX_DEPTH = 32;
 
 /** POST /lyrics's body. CreateLyricsBodyPipe builds it: `metadata` is never passed through class-transformer. */
 export class CreateLyricsDto {
@@ -25,11 +28,13 @@ export class CreateLyricsDto {
   @ApiPropertyOptional({
     type: 'object',
     additionalProperties: true,
-    description: 'Any JSON object of yours (at most 4 KiB as JSON, any key names), returned with the task as it was sent.',
+    description:
+      'Any JSON object of yours (at most 4 KiB as JSON and 32 levels deep, any key names), returned with the task as it was sent.',
     example: { customerRef: 'A-17' },
   })
   @IsOptional()
   @IsStorableJson()
+  @MaxJsonDepth(METADATA_MAX_DEPTH)
   @MaxJsonBytes(METADATA_MAX_BYTES)
   @IsObject()
   metadata?: Record<string, unknown>;
