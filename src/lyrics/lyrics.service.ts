@@ -1,5 +1,4 @@
 import { ConflictException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
-import { LYRICS_SETTINGS, LyricsSettings } from './lyrics.options';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DispatchSignal } from './workers/dispatch-signal';
 import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
@@ -8,6 +7,7 @@ import { FinalTaskListener } from './final-task-listener';
 import { decodeCursor, encodeCursor } from './lyrics-cursor';
 import { LyricsFailedEvent, LyricsFinalEvent, LyricsSucceededEvent } from './lyrics.events';
 import { LyricsMetrics } from './lyrics.metrics';
+import { LYRICS_SETTINGS, LyricsSettings } from './lyrics.options';
 import { hashRequest } from './request-hash';
 import { AppliedReceipt, TaskRecord, VariantRecord } from './persistence/tasks.sql';
 import { TaskStore } from './persistence/task.store';

@@ -154,6 +154,7 @@ class ReceiptDraft {
   kieTaskId: string | null = null;
   readonly remoteAddress: string | null;
   private readonly text: string;
+  private stored: { body: string; bodyTruncated: boolean } | undefined;
 
   constructor(
     readonly taskId: string,
@@ -172,7 +173,12 @@ class ReceiptDraft {
     }
   }
 
+  /** The body as its receipt keeps it; worked out once, since a repeated callback's receipt needs it twice. */
   storedBody(): { body: string; bodyTruncated: boolean } {
+    return (this.stored ??= this.cut());
+  }
+
+  private cut(): { body: string; bodyTruncated: boolean } {
     const bytes = Buffer.from(this.text, 'utf8');
     const truncated = bytes.length > this.maxBytes;
     const text = truncated ? bytes.subarray(0, this.maxBytes).toString('utf8') : this.text;
