@@ -63,23 +63,32 @@ describe('dispatching creates to KIE', () => {
       expect(ctx.sandbox.tasks().filter((t) => t.prompt === prompt)).toHaveLength(1);
     });
 
-    it('fails, without sending, a task whose claim expired mid-create (its instance died), and sends a never-claimed one', async () => {
-      const orphanPrompt = 'a task an instance claimed and died with';
+    it('fails, without resending, a task whose create went out before its instance died; sends again one that never left', async () => {
+      const sentPrompt = 'a task an instance sent and died with';
+      const unsentPrompt = 'a task an instance claimed and died with before sending';
       const waitingPrompt = 'a task an instance stored and died before claiming';
-      const [orphan] = await ctx.query(
-        `INSERT INTO lyrics_tasks (owner, status, prompt, next_attempt_at, lease_until, attempts, callback_token_hash)
-         VALUES ('anonymous', 'queued', $1, clock_timestamp(), clock_timestamp() - interval '1 second', 1, repeat('a', 64)) RETURNING id`,
-        [orphanPrompt],
-      );
+      const orphan = (prompt: string, sentAt: string) =>
+        ctx.query(
+          `INSERT INTO lyrics_tasks (owner, status, prompt, next_attempt_at, lease_until, attempts, callback_token_hash, sent_at)
+           VALUES ('anonymous', 'queued', $1, clock_timestamp(), clock_timestamp() - interval '1 second', 1, repeat('a', 64), ${sentAt})
+           RETURNING id`,
+          [prompt],
+        );
+      const [sent] = await orphan(sentPrompt, "clock_timestamp() - interval '1 minute'");
+      const [unsent] = await orphan(unsentPrompt, 'NULL');
       const [waiting] = await ctx.query(
         `INSERT INTO lyrics_tasks (owner, status, prompt, next_attempt_at) VALUES ('anonymous', 'queued', $1, clock_timestamp()) RETURNING id`,
         [waitingPrompt],
       );
-      const failed = await ctx.waitForStatus(orphan.id, 'failed');
+      const failed = await ctx.waitForStatus(sent.id, 'failed');
       expect(failed.error.code).toBe('submit_outcome_unknown');
+      await ctx.waitForStatus(unsent.id, 'submitted');
       await ctx.waitForStatus(waiting.id, 'submitted');
-      expect(ctx.createsFor(orphanPrompt)).toHaveLength(0);
+      expect(ctx.createsFor(sentPrompt)).toHaveLength(0);
+      expect(ctx.createsFor(unsentPrompt)).toHaveLength(1);
       expect(ctx.createsFor(waitingPrompt)).toHaveLength(1);
+      // The resent one was claimed afresh: a second attempt, with the moment it went out recorded.
+      expect(await ctx.taskRow(unsent.id)).toMatchObject({ attempts: 2, sent_at: expect.any(Date) });
     });
   });
 

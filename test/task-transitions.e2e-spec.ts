@@ -14,26 +14,39 @@ import { createTestDatabase, TestDatabase } from './support/database';
 type StateName =
   | 'queued'
   | 'queued, leased'
-  | 'queued, lease expired'
+  | 'queued, lease expired, unsent'
+  | 'queued, lease expired, sent'
+  | 'queued, a day old'
   | 'submitted'
+  | 'submitted, past its maximum age'
   | 'succeeded'
   | 'failed(timed_out)'
   | 'failed(generation_failed)'
-  | 'failed(submit_outcome_unknown)';
+  | 'failed(submit_outcome_unknown)'
+  | 'failed(queue_expired)';
+
+const ENDED = { completed_at: 'now()', next_attempt_at: 'NULL' };
 
 /** The columns each starting state is seeded with (SQL expressions, on top of a fresh queued row). */
 const STATES: Record<StateName, Record<string, string>> = {
   queued: {},
   'queued, leased': { lease_until: "now() + interval '1 minute'", attempts: '1' },
-  'queued, lease expired': { lease_until: "now() - interval '1 second'", attempts: '1' },
+  'queued, lease expired, unsent': { lease_until: "now() - interval '1 second'", attempts: '1' },
+  'queued, lease expired, sent': { lease_until: "now() - interval '1 second'", attempts: '1', sent_at: "now() - interval '1 minute'" },
+  'queued, a day old': { created_at: "now() - interval '25 hours'", attempts: '3' },
   submitted: { status: "'submitted'", kie_task_id: "'kie-before'", submitted_at: 'now()' },
-  succeeded: { status: "'succeeded'", kie_task_id: "'kie-before'", submitted_at: 'now()', completed_at: 'now()', next_attempt_at: 'NULL' },
+  'submitted, past its maximum age': {
+    status: "'submitted'",
+    kie_task_id: "'kie-before'",
+    created_at: "now() - interval '31 minutes'",
+    submitted_at: "now() - interval '31 minutes'",
+  },
+  succeeded: { status: "'succeeded'", kie_task_id: "'kie-before'", submitted_at: 'now()', ...ENDED },
   'failed(timed_out)': {
     status: "'failed'",
     kie_task_id: "'kie-before'",
     submitted_at: 'now()',
-    completed_at: 'now()',
-    next_attempt_at: 'NULL',
+    ...ENDED,
     error_code: "'timed_out'",
     error_message: "'late'",
   },
@@ -41,28 +54,34 @@ const STATES: Record<StateName, Record<string, string>> = {
     status: "'failed'",
     kie_task_id: "'kie-before'",
     submitted_at: 'now()',
-    completed_at: 'now()',
-    next_attempt_at: 'NULL',
+    ...ENDED,
     error_code: "'generation_failed'",
     error_message: "'no'",
   },
   'failed(submit_outcome_unknown)': {
     status: "'failed'",
-    completed_at: 'now()',
-    next_attempt_at: 'NULL',
+    sent_at: 'now()',
+    ...ENDED,
     error_code: "'submit_outcome_unknown'",
     error_message: "'lost'",
   },
+  'failed(queue_expired)': {
+    status: "'failed'",
+    created_at: "now() - interval '25 hours'",
+    ...ENDED,
+    error_code: "'queue_expired'",
+    error_message: "'never sent'",
+  },
 };
 
-const IN_A_MINUTE = new Date(Date.now() + 60_000);
-
 const CHANGES: Record<TaskChangeType, TaskChange> = {
-  create_accepted: { type: 'create_accepted', kieTaskId: 'kie-accepted', firstCheckAt: IN_A_MINUTE },
-  create_deferred: { type: 'create_deferred', retryAt: IN_A_MINUTE, reason: 'throttled' },
+  create_accepted: { type: 'create_accepted', kieTaskId: 'kie-accepted', firstCheckInMs: 60_000 },
+  create_deferred: { type: 'create_deferred', retryInMs: 60_000, reason: 'throttled' },
   create_failed: { type: 'create_failed', code: 'upstream_rejected', message: 'refused' },
   create_orphaned: { type: 'create_orphaned' },
-  poll_deferred: { type: 'poll_deferred', nextCheckAt: IN_A_MINUTE },
+  create_released: { type: 'create_released' },
+  queue_expired: { type: 'queue_expired', maxAgeMs: 86_400_000 },
+  poll_deferred: { type: 'poll_deferred', nextCheckInMs: 60_000, maxAgeMs: 1_800_000 },
   timed_out: { type: 'timed_out', maxAgeMs: 1_800_000 },
   result_succeeded: {
     type: 'result_succeeded',
@@ -74,6 +93,7 @@ const CHANGES: Record<TaskChangeType, TaskChange> = {
     ],
   },
   result_failed: { type: 'result_failed', source: 'poll', kieTaskId: 'kie-result', code: 'sensitive_content', message: 'flagged' },
+  result_unstorable: { type: 'result_unstorable', source: 'callback', message: 'refused by the database' },
 };
 
 /** What a task looks like after a change applied: its status, error code and KIE id (null: no column change). */
@@ -87,95 +107,58 @@ const queuedAccepted: After = { status: 'submitted', errorCode: null, kieTaskId:
 const stillQueued: After = { status: 'queued', errorCode: null, kieTaskId: null };
 const rejected: After = { status: 'failed', errorCode: 'upstream_rejected', kieTaskId: null };
 const orphaned: After = { status: 'failed', errorCode: 'submit_outcome_unknown', kieTaskId: null };
+const queueExpired: After = { status: 'failed', errorCode: 'queue_expired', kieTaskId: null };
 const stillSubmitted: After = { status: 'submitted', errorCode: null, kieTaskId: 'kie-before' };
 const timedOut: After = { status: 'failed', errorCode: 'timed_out', kieTaskId: 'kie-before' };
 const succeededEarly: After = { status: 'succeeded', errorCode: null, kieTaskId: 'kie-result' };
 const succeeded: After = { status: 'succeeded', errorCode: null, kieTaskId: 'kie-before' };
 const failedEarly: After = { status: 'failed', errorCode: 'sensitive_content', kieTaskId: 'kie-result' };
 const failed: After = { status: 'failed', errorCode: 'sensitive_content', kieTaskId: 'kie-before' };
+const unstorableEarly: After = { status: 'failed', errorCode: 'result_unstorable', kieTaskId: null };
+const unstorable: After = { status: 'failed', errorCode: 'result_unstorable', kieTaskId: 'kie-before' };
 
-/** `undefined`: the change does not apply and the row stays exactly as it was. */
+/** A row of the table: the states named here apply the change as given; every other state is left exactly as it was. */
+const only = (applies: Partial<Record<StateName, After>>): Record<StateName, After | undefined> =>
+  Object.fromEntries((Object.keys(STATES) as StateName[]).map((state) => [state, applies[state]])) as Record<StateName, After | undefined>;
+
+const EVERY_QUEUED = (after: After): Partial<Record<StateName, After>> => ({
+  queued: after,
+  'queued, leased': after,
+  'queued, lease expired, unsent': after,
+  'queued, lease expired, sent': after,
+  'queued, a day old': after,
+});
+
 const EXPECTED: Record<TaskChangeType, Record<StateName, After | undefined>> = {
-  create_accepted: {
-    queued: queuedAccepted,
-    'queued, leased': queuedAccepted,
-    'queued, lease expired': queuedAccepted,
-    submitted: undefined,
-    succeeded: undefined,
-    'failed(timed_out)': undefined,
-    'failed(generation_failed)': undefined,
-    'failed(submit_outcome_unknown)': undefined,
-  },
-  create_deferred: {
-    queued: stillQueued,
-    'queued, leased': stillQueued,
-    'queued, lease expired': stillQueued,
-    submitted: undefined,
-    succeeded: undefined,
-    'failed(timed_out)': undefined,
-    'failed(generation_failed)': undefined,
-    'failed(submit_outcome_unknown)': undefined,
-  },
-  create_failed: {
-    queued: rejected,
-    'queued, leased': rejected,
-    'queued, lease expired': rejected,
-    submitted: undefined,
-    succeeded: undefined,
-    'failed(timed_out)': undefined,
-    'failed(generation_failed)': undefined,
-    'failed(submit_outcome_unknown)': undefined,
-  },
-  create_orphaned: {
-    queued: undefined,
-    'queued, leased': undefined,
-    'queued, lease expired': orphaned,
-    submitted: undefined,
-    succeeded: undefined,
-    'failed(timed_out)': undefined,
-    'failed(generation_failed)': undefined,
-    'failed(submit_outcome_unknown)': undefined,
-  },
-  poll_deferred: {
-    queued: undefined,
-    'queued, leased': undefined,
-    'queued, lease expired': undefined,
-    submitted: stillSubmitted,
-    succeeded: undefined,
-    'failed(timed_out)': undefined,
-    'failed(generation_failed)': undefined,
-    'failed(submit_outcome_unknown)': undefined,
-  },
-  timed_out: {
-    queued: undefined,
-    'queued, leased': undefined,
-    'queued, lease expired': undefined,
-    submitted: timedOut,
-    succeeded: undefined,
-    'failed(timed_out)': undefined,
-    'failed(generation_failed)': undefined,
-    'failed(submit_outcome_unknown)': undefined,
-  },
-  result_succeeded: {
-    queued: succeededEarly,
-    'queued, leased': succeededEarly,
-    'queued, lease expired': succeededEarly,
+  create_accepted: only(EVERY_QUEUED(queuedAccepted)),
+  create_deferred: only(EVERY_QUEUED(stillQueued)),
+  create_failed: only(EVERY_QUEUED(rejected)),
+  create_orphaned: only({ 'queued, lease expired, sent': orphaned }),
+  create_released: only({ 'queued, lease expired, unsent': stillQueued }),
+  queue_expired: only({ 'queued, a day old': queueExpired }),
+  poll_deferred: only({ submitted: stillSubmitted, 'submitted, past its maximum age': stillSubmitted }),
+  timed_out: only({ 'submitted, past its maximum age': timedOut }),
+  result_succeeded: only({
+    ...EVERY_QUEUED(succeededEarly),
     submitted: succeeded,
-    succeeded: undefined,
+    'submitted, past its maximum age': succeeded,
     'failed(timed_out)': succeeded,
-    'failed(generation_failed)': undefined,
-    'failed(submit_outcome_unknown)': undefined,
-  },
-  result_failed: {
-    queued: failedEarly,
-    'queued, leased': failedEarly,
-    'queued, lease expired': failedEarly,
+    'failed(submit_outcome_unknown)': succeededEarly,
+  }),
+  result_failed: only({
+    ...EVERY_QUEUED(failedEarly),
     submitted: failed,
-    succeeded: undefined,
-    'failed(timed_out)': undefined,
-    'failed(generation_failed)': undefined,
-    'failed(submit_outcome_unknown)': undefined,
-  },
+    'submitted, past its maximum age': failed,
+    'failed(timed_out)': failed,
+    'failed(submit_outcome_unknown)': failedEarly,
+  }),
+  result_unstorable: only({
+    ...EVERY_QUEUED(unstorableEarly),
+    submitted: unstorable,
+    'submitted, past its maximum age': unstorable,
+    'failed(timed_out)': unstorable,
+    'failed(submit_outcome_unknown)': unstorableEarly,
+  }),
 };
 
 const FINAL = new Set(['succeeded', 'failed']);
@@ -260,6 +243,23 @@ describe('task transitions: every change from every state', () => {
     await tasks.applyTransition(byPoll, CHANGES.result_failed);
     expect((await row(byCallback)).result_source).toBe('callback');
     expect((await row(byPoll)).result_source).toBe('poll');
+  });
+
+  it("sets due times from the database's clock, and never past the maximum age", async () => {
+    const accepted = await seed('queued');
+    await tasks.applyTransition(accepted, CHANGES.create_accepted);
+    const late = await seed('submitted, past its maximum age');
+    await tasks.applyTransition(late, CHANGES.poll_deferred);
+    const [due] = await dataSource.query(
+      `SELECT EXTRACT(EPOCH FROM (a.next_attempt_at - a.submitted_at)) * 1000 AS accepted_ms,
+              EXTRACT(EPOCH FROM (l.next_attempt_at - l.submitted_at)) * 1000 AS late_ms
+       FROM lyrics_tasks a, lyrics_tasks l WHERE a.id = $1 AND l.id = $2`,
+      [accepted, late],
+    );
+    // The first check is the given delay after submission; a late task's next check is its maximum age exactly.
+    expect(Number(due.accepted_ms)).toBeGreaterThan(59_990);
+    expect(Number(due.accepted_ms)).toBeLessThan(61_000);
+    expect(Number(due.late_ms)).toBe(1_800_000);
   });
 
   it('writes an applied callback receipt only when the change applies', async () => {

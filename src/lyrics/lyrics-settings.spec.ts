@@ -37,6 +37,7 @@ describe('resolveLyricsSettings', () => {
       pollWindowMs: 10000,
       pollConcurrency: 4,
       taskMaxAgeMs: 1800000,
+      queueMaxAgeMs: 86400000,
       shutdownGraceMs: 10000,
       signatureToleranceSeconds: 300,
       confirmCallbacks: false,

@@ -111,7 +111,7 @@ export const LYRICS_SETTING_TABLE = {
     min: 1,
     max: 86400000,
     atLeast: 'createRetryBaseMs',
-    doc: 'longest backoff of a throttled or unsent create',
+    doc: "longest backoff of a throttled or unsent create, and the cap on KIE's `Retry-After` for creates",
   },
   leaseMs: {
     env: 'LYRICS_LEASE_MS',
@@ -146,7 +146,7 @@ export const LYRICS_SETTING_TABLE = {
     min: 1,
     max: 86400000,
     atLeast: 'pollIntervalMs',
-    doc: 'longest wait between two checks of one task',
+    doc: "longest wait between two checks of one task, and the cap on KIE's `Retry-After` for record-info",
   },
   pollBudget: {
     env: 'LYRICS_POLL_BUDGET',
@@ -179,6 +179,14 @@ export const LYRICS_SETTING_TABLE = {
     min: 1000,
     max: 30 * 86400000,
     doc: 'a task unfinished this long after submission fails as `timed_out`',
+  },
+  queueMaxAgeMs: {
+    env: 'LYRICS_QUEUE_MAX_AGE_MS',
+    type: 'integer',
+    default: 86400000,
+    min: 1000,
+    max: 30 * 86400000,
+    doc: 'a task still unsent this long after submission (every account throttled or out of credits) fails as `queue_expired`',
   },
   shutdownGraceMs: {
     env: 'LYRICS_SHUTDOWN_GRACE_MS',

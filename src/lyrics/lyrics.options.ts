@@ -46,6 +46,8 @@ export interface LyricsTuningOptions {
   pollConcurrency?: number;
   /** A task with no final result this long after submission fails as timed_out. */
   taskMaxAgeMs?: number;
+  /** A task still unsent this long after submission fails as queue_expired. */
+  queueMaxAgeMs?: number;
   /** At shutdown, how long work in flight may take before its claims are given back. */
   shutdownGraceMs?: number;
   /** Accepted distance of a callback signature's timestamp from now, both ways, in seconds. */

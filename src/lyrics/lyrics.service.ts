@@ -11,7 +11,8 @@ import { LYRICS_SETTINGS, LyricsSettings } from './lyrics.options';
 import { hashRequest } from './request-hash';
 import { AppliedReceipt, TaskRecord, VariantRecord } from './persistence/tasks.sql';
 import { TaskStore } from './persistence/task.store';
-import { isFinalStatus, ruleOf, TaskChange } from './task-transitions';
+import { databaseRefusal, isTransientDatabaseError } from './persistence/database-errors';
+import { FinalResult, isFinalStatus, ResultSource, resultChange, ruleOf, TaskChange } from './task-transitions';
 
 export interface SubmitLyricsInput {
   /** Who the task belongs to: only this owner can read, list or replay it. */
@@ -171,6 +172,39 @@ export class LyricsService {
       this.publish(changed, rule.variants?.(change) ?? []);
     }
     return { applied: changed !== undefined, task };
+  }
+
+  /**
+   * Applies a final result from KIE through the one door. A result the database refuses to store (its data, not its
+   * availability) ends the task as result_unstorable instead of being retried without end; a database that is briefly
+   * unreachable is the caller's to retry (the error is rethrown).
+   */
+  async applyResult(
+    taskId: string,
+    input: { source: ResultSource; kieTaskId: string; result: FinalResult },
+    appliedReceipt?: AppliedReceipt,
+  ): Promise<TransitionOutcome & { unstorable: boolean }> {
+    const { source, kieTaskId, result } = input;
+    const dropped = result.state === 'succeeded' ? ((result as { droppedVariants?: number }).droppedVariants ?? 0) : 0;
+    if (result.state === 'succeeded' && dropped > 0) {
+      this.logger.warn(`KIE sent ${result.variants.length + dropped} variants: the first ${result.variants.length} are kept`, {
+        taskId,
+        kieTaskId,
+      });
+    }
+    try {
+      return { ...(await this.transition(taskId, resultChange(source, kieTaskId, result), appliedReceipt)), unstorable: false };
+    } catch (error) {
+      if (isTransientDatabaseError(error)) throw error;
+      const reason = databaseRefusal(error);
+      this.logger.error(`KIE's result could not be stored: ${reason}`, { taskId, kieTaskId });
+      const outcome = await this.transition(taskId, {
+        type: 'result_unstorable',
+        source,
+        message: `KIE's result could not be stored: ${reason}`,
+      });
+      return { ...outcome, unstorable: true };
+    }
   }
 
   private publish(task: TaskRecord, variants: VariantFields[]): void {

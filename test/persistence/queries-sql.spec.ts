@@ -12,16 +12,18 @@ import { TASK_TRANSITIONS, TaskChange, TaskChangeType } from '../../src/lyrics/t
  */
 const QUERIES_FILE = join(__dirname, '..', '..', 'src', 'lyrics', 'persistence', 'queries.sql');
 
-const when = new Date(0);
 const SAMPLE_CHANGES: { [T in TaskChangeType]: Extract<TaskChange, { type: T }> } = {
-  create_accepted: { type: 'create_accepted', kieTaskId: 'k', firstCheckAt: when },
-  create_deferred: { type: 'create_deferred', retryAt: when, reason: 'throttled' },
+  create_accepted: { type: 'create_accepted', kieTaskId: 'k', firstCheckInMs: 1 },
+  create_deferred: { type: 'create_deferred', retryInMs: 1, reason: 'throttled' },
   create_failed: { type: 'create_failed', code: 'upstream_rejected', message: 'm' },
   create_orphaned: { type: 'create_orphaned' },
-  poll_deferred: { type: 'poll_deferred', nextCheckAt: when },
+  create_released: { type: 'create_released' },
+  queue_expired: { type: 'queue_expired', maxAgeMs: 1 },
+  poll_deferred: { type: 'poll_deferred', nextCheckInMs: 1, maxAgeMs: 1 },
   timed_out: { type: 'timed_out', maxAgeMs: 1 },
   result_succeeded: { type: 'result_succeeded', source: 'callback', kieTaskId: 'k', variants: [] },
   result_failed: { type: 'result_failed', source: 'poll', kieTaskId: 'k', code: 'generation_failed', message: 'm' },
+  result_unstorable: { type: 'result_unstorable', source: 'poll', message: 'm' },
 };
 const receipt = { kieTaskId: 'k', remoteAddress: null, body: '{}', bodyTruncated: false };
 const id = '00000000-0000-0000-0000-000000000000';
@@ -51,7 +53,9 @@ function statements(): Statement[] {
     tasks.lockCreateClaims(),
     tasks.lockFairDueCreates(1),
     tasks.leaseCreates({ ids: [id], tokenHashes: ['h'], leaseMs: 1 }),
+    tasks.markCreatesSent({ ids: [id], tokenHashes: ['h'] }),
     tasks.orphanedCreates(1),
+    tasks.expiredQueuedTasks({ maxAgeMs: 1, limit: 1 }),
     tasks.lockDueChecks({ limit: 1, maxAgeMs: 1 }),
     tasks.leaseChecks({ ids: [id], leaseMs: 1 }),
     tasks.releaseChecks([id]),

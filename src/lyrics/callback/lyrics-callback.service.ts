@@ -11,7 +11,7 @@ import { LyricsService } from '../lyrics.service';
 import { ReceiptStore } from '../persistence/receipt.store';
 import { TaskStore } from '../persistence/task.store';
 import { TaskRecord } from '../persistence/tasks.sql';
-import { FinalResult, resultChange } from '../task-transitions';
+import { FinalResult } from '../task-transitions';
 import { UnmatchedCallbackReason, UnmatchedCallbackWarnings } from './unmatched-callbacks';
 
 export interface IncomingCallback {
@@ -89,12 +89,25 @@ export class LyricsCallbackService {
       return { status: 200, outcome: 'unconfirmed', message: 'received; the result will be read by polling' };
     }
 
-    const { applied, task: after } = await this.lyrics.transition(task.id, resultChange('callback', callback.kieTaskId, result), {
-      kieTaskId: receipt.kieTaskId,
-      remoteAddress: receipt.remoteAddress,
-      ...receipt.storedBody(),
-      perTaskLimit: this.settings.receiptsPerTask,
-    });
+    const {
+      applied,
+      unstorable,
+      task: after,
+    } = await this.lyrics.applyResult(
+      task.id,
+      { source: 'callback', kieTaskId: callback.kieTaskId, result },
+      {
+        kieTaskId: receipt.kieTaskId,
+        remoteAddress: receipt.remoteAddress,
+        ...receipt.storedBody(),
+        perTaskLimit: this.settings.receiptsPerTask,
+      },
+    );
+    // A result the database refused ended the task; answering 200 stops KIE from sending it again and again.
+    if (unstorable) {
+      await this.record(receipt, 'unstorable', after?.errorMessage ?? null);
+      return { status: 200, outcome: 'unstorable', message: 'received; the result could not be stored' };
+    }
     // The applied receipt was written with the transition; a repeated or late callback's is written here.
     const outcome: ReceiptOutcome = applied ? 'applied' : sameResult(after, result) ? 'duplicate' : 'already_final';
     if (applied) this.metrics.callbackReceipt(outcome);

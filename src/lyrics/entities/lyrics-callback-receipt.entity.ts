@@ -1,13 +1,22 @@
 import { Check, Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-export const RECEIPT_OUTCOMES = ['applied', 'duplicate', 'already_final', 'unconfirmed', 'unauthorized', 'malformed', 'mismatch'] as const;
+export const RECEIPT_OUTCOMES = [
+  'applied',
+  'duplicate',
+  'already_final',
+  'unconfirmed',
+  'unstorable',
+  'unauthorized',
+  'malformed',
+  'mismatch',
+] as const;
 export type ReceiptOutcome = (typeof RECEIPT_OUTCOMES)[number];
 
 /** Every callback received, whatever became of it: the audit trail of the webhook. */
 @Entity({ name: 'lyrics_callback_receipts' })
 @Check(
   'lyrics_callback_receipts_outcome_check',
-  `outcome IN ('applied', 'duplicate', 'already_final', 'unconfirmed', 'unauthorized', 'malformed', 'mismatch')`,
+  `outcome IN ('applied', 'duplicate', 'already_final', 'unconfirmed', 'unstorable', 'unauthorized', 'malformed', 'mismatch')`,
 )
 @Index('lyrics_callback_receipts_received_idx', ['receivedAt'])
 @Index('lyrics_callback_receipts_task_idx', ['taskId'], { where: 'task_id IS NOT NULL' })

@@ -10,6 +10,8 @@ export const TASK_ERROR_CODES = [
   'sensitive_content',
   'timed_out',
   'submit_outcome_unknown',
+  'queue_expired',
+  'result_unstorable',
 ] as const;
 export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number];
 
@@ -35,6 +37,8 @@ export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number];
 // Idempotency keys are per owner, and are released after their time to live (oldest first).
 @Index('lyrics_tasks_owner_idempotency_key_key', ['owner', 'idempotencyKey'], { unique: true, where: 'idempotency_key IS NOT NULL' })
 @Index('lyrics_tasks_idempotency_created_idx', ['createdAt'], { where: 'idempotency_key IS NOT NULL' })
+// Queued tasks oldest first: the sweep that ends tasks unsent past LYRICS_QUEUE_MAX_AGE_MS.
+@Index('lyrics_tasks_queued_created_idx', ['createdAt'], { where: `status = 'queued'` })
 @Index('lyrics_tasks_kie_task_id_key', ['kieTaskId'], { unique: true, where: 'kie_task_id IS NOT NULL' })
 export class LyricsTaskEntity {
   @PrimaryGeneratedColumn('uuid')
@@ -90,6 +94,13 @@ export class LyricsTaskEntity {
 
   @Column({ name: 'next_attempt_at', type: 'timestamptz', nullable: true })
   nextAttemptAt: Date | null;
+
+  /**
+   * When the current create attempt's request went out (written just before sending; NULL while it is unsent). A
+   * claim whose lease ran out without it never reached KIE, so it is sent again; with it, KIE may have billed it.
+   */
+  @Column({ name: 'sent_at', type: 'timestamptz', nullable: true })
+  sentAt: Date | null;
 
   @Column({ name: 'lease_until', type: 'timestamptz', nullable: true })
   leaseUntil: Date | null;

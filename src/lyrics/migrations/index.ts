@@ -1,5 +1,6 @@
 import { CreateLyricsTables1795783261810 } from './1795783261810-CreateLyricsTables';
 import { AddTaskOwners1796083200000 } from './1796083200000-AddTaskOwners';
+import { TrackCreateSends1796688000000 } from './1796688000000-TrackCreateSends';
 
 /** Every migration of the lyrics module, in order, for the app's data source and for host apps. */
-export const LYRICS_MIGRATIONS = [CreateLyricsTables1795783261810, AddTaskOwners1796083200000];
+export const LYRICS_MIGRATIONS = [CreateLyricsTables1795783261810, AddTaskOwners1796083200000, TrackCreateSends1796688000000];

@@ -1,5 +1,5 @@
 -- Every statement of src/lyrics/persistence, rendered by test/persistence/queries-sql.spec.ts (npm run queries:sql).
--- <TASK_COLUMNS> stands for: id, owner, status, prompt, metadata, idempotency_key AS "idempotencyKey", request_hash AS "requestHash", kie_task_id AS "kieTaskId", callback_token_hash AS "callbackTokenHash", error_code AS "errorCode", error_message AS "errorMessage", attempts, result_source AS "resultSource", polls, next_attempt_at AS "nextAttemptAt", lease_until AS "leaseUntil", created_at AS "createdAt", submitted_at AS "submittedAt", completed_at AS "completedAt", updated_at AS "updatedAt"
+-- <TASK_COLUMNS> stands for: id, owner, status, prompt, metadata, idempotency_key AS "idempotencyKey", request_hash AS "requestHash", kie_task_id AS "kieTaskId", callback_token_hash AS "callbackTokenHash", error_code AS "errorCode", error_message AS "errorMessage", attempts, result_source AS "resultSource", polls, next_attempt_at AS "nextAttemptAt", sent_at AS "sentAt", lease_until AS "leaseUntil", created_at AS "createdAt", submitted_at AS "submittedAt", completed_at AS "completedAt", updated_at AS "updatedAt"
 
 -- lyrics.lock_owner_submissions
 SELECT pg_advisory_xact_lock(hashtext('lyrics.submit'), hashtext($1));
@@ -61,11 +61,11 @@ LIMIT $1;
 SELECT task_id AS "taskId", position, title, text, status, error_message AS "errorMessage" FROM lyrics_variants WHERE task_id = ANY($1::uuid[]) ORDER BY task_id, position;
 
 -- lyrics.transition_create_accepted
-WITH changed AS (UPDATE lyrics_tasks SET status = 'submitted', lease_until = NULL, updated_at = clock_timestamp(), kie_task_id = $2, submitted_at = clock_timestamp(), next_attempt_at = $3 WHERE id = $1 AND ((status = 'queued')) RETURNING *)
+WITH changed AS (UPDATE lyrics_tasks SET status = 'submitted', lease_until = NULL, updated_at = clock_timestamp(), kie_task_id = $2, submitted_at = clock_timestamp(), next_attempt_at = clock_timestamp() + make_interval(secs => $3::double precision / 1000) WHERE id = $1 AND ((status = 'queued')) RETURNING *)
 SELECT <TASK_COLUMNS>, NULL AS notified FROM changed;
 
 -- lyrics.transition_create_deferred
-WITH changed AS (UPDATE lyrics_tasks SET status = 'queued', lease_until = NULL, updated_at = clock_timestamp(), next_attempt_at = $2 WHERE id = $1 AND ((status = 'queued')) RETURNING *)
+WITH changed AS (UPDATE lyrics_tasks SET status = 'queued', lease_until = NULL, updated_at = clock_timestamp(), next_attempt_at = clock_timestamp() + make_interval(secs => $2::double precision / 1000) WHERE id = $1 AND ((status = 'queued')) RETURNING *)
 SELECT <TASK_COLUMNS>, NULL AS notified FROM changed;
 
 -- lyrics.transition_create_failed
@@ -73,19 +73,27 @@ WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, 
 SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_create_orphaned
-WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'queued' AND lease_until < clock_timestamp())) RETURNING *)
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'queued' AND lease_until < clock_timestamp() AND sent_at IS NOT NULL)) RETURNING *)
+SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+
+-- lyrics.transition_create_released
+WITH changed AS (UPDATE lyrics_tasks SET status = 'queued', lease_until = NULL, updated_at = clock_timestamp(), next_attempt_at = clock_timestamp() + make_interval(secs => $2::double precision / 1000) WHERE id = $1 AND ((status = 'queued' AND lease_until < clock_timestamp() AND sent_at IS NULL)) RETURNING *)
+SELECT <TASK_COLUMNS>, NULL AS notified FROM changed;
+
+-- lyrics.transition_queue_expired
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'queued' AND lease_until IS NULL) OR (status = 'queued' AND lease_until < clock_timestamp() AND sent_at IS NULL)) AND created_at <= clock_timestamp() - make_interval(secs => $4::double precision / 1000) RETURNING *)
 SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_poll_deferred
-WITH changed AS (UPDATE lyrics_tasks SET status = 'submitted', lease_until = NULL, updated_at = clock_timestamp(), next_attempt_at = $2 WHERE id = $1 AND ((status = 'submitted')) RETURNING *)
+WITH changed AS (UPDATE lyrics_tasks SET status = 'submitted', lease_until = NULL, updated_at = clock_timestamp(), next_attempt_at = LEAST(clock_timestamp() + make_interval(secs => $2::double precision / 1000), submitted_at + make_interval(secs => $3::double precision / 1000)) WHERE id = $1 AND ((status = 'submitted')) RETURNING *)
 SELECT <TASK_COLUMNS>, NULL AS notified FROM changed;
 
 -- lyrics.transition_timed_out
-WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'submitted')) RETURNING *)
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'submitted')) AND submitted_at <= clock_timestamp() - make_interval(secs => $4::double precision / 1000) RETURNING *)
 SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_succeeded
-WITH changed AS (UPDATE lyrics_tasks SET status = 'succeeded', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = NULL, error_message = NULL, result_source = $2, kie_task_id = COALESCE(kie_task_id, $3), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out')) RETURNING *),
+WITH changed AS (UPDATE lyrics_tasks SET status = 'succeeded', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = NULL, error_message = NULL, result_source = $2, kie_task_id = COALESCE(kie_task_id, $3), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out') OR (status = 'failed' AND error_code = 'submit_outcome_unknown')) RETURNING *),
 variants AS (
       INSERT INTO lyrics_variants (task_id, position, title, text, status, error_message)
       SELECT changed.id, v.position - 1, v.title, v.text, v.status, v.error_message
@@ -95,7 +103,7 @@ variants AS (
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_succeeded_with_receipt
-WITH changed AS (UPDATE lyrics_tasks SET status = 'succeeded', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = NULL, error_message = NULL, result_source = $2, kie_task_id = COALESCE(kie_task_id, $3), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out')) RETURNING *),
+WITH changed AS (UPDATE lyrics_tasks SET status = 'succeeded', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = NULL, error_message = NULL, result_source = $2, kie_task_id = COALESCE(kie_task_id, $3), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out') OR (status = 'failed' AND error_code = 'submit_outcome_unknown')) RETURNING *),
 variants AS (
       INSERT INTO lyrics_variants (task_id, position, title, text, status, error_message)
       SELECT changed.id, v.position - 1, v.title, v.text, v.status, v.error_message
@@ -111,11 +119,11 @@ receipt AS (
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_failed
-WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3, result_source = $4, kie_task_id = COALESCE(kie_task_id, $5), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted')) RETURNING *)
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3, result_source = $4, kie_task_id = COALESCE(kie_task_id, $5), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out') OR (status = 'failed' AND error_code = 'submit_outcome_unknown')) RETURNING *)
 SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_failed_with_receipt
-WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3, result_source = $4, kie_task_id = COALESCE(kie_task_id, $5), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted')) RETURNING *),
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3, result_source = $4, kie_task_id = COALESCE(kie_task_id, $5), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out') OR (status = 'failed' AND error_code = 'submit_outcome_unknown')) RETURNING *),
 receipt AS (
       INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)
       SELECT changed.id, $6, 'applied', $7,
@@ -123,6 +131,10 @@ receipt AS (
       FROM changed
       WHERE (SELECT count(*) FROM lyrics_callback_receipts WHERE task_id = $1) < $10)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+
+-- lyrics.transition_result_unstorable
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3, result_source = $4, submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out') OR (status = 'failed' AND error_code = 'submit_outcome_unknown')) RETURNING *)
+SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.lock_create_claims
 SELECT pg_advisory_xact_lock(hashtext('lyrics.create-claim'));
@@ -160,16 +172,30 @@ SELECT id, prompt, attempts FROM picked ORDER BY turn_rank, served_at NULLS FIRS
 
 -- lyrics.lease_creates
 UPDATE lyrics_tasks AS task
-SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000),
+SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000), sent_at = NULL,
     attempts = task.attempts + 1, callback_token_hash = claimed.hash, updated_at = clock_timestamp()
 FROM unnest($2::uuid[], $3::text[]) AS claimed(id, hash)
 WHERE task.id = claimed.id;
 
+-- lyrics.mark_creates_sent
+UPDATE lyrics_tasks AS task SET sent_at = clock_timestamp()
+FROM unnest($1::uuid[], $2::text[]) AS claim(id, hash)
+WHERE task.id = claim.id AND task.callback_token_hash = claim.hash
+  AND task.status = 'queued' AND task.lease_until > clock_timestamp()
+RETURNING task.id;
+
 -- lyrics.orphaned_creates
-SELECT id FROM lyrics_tasks WHERE lease_until < now() AND status = 'queued' LIMIT $1;
+SELECT id, sent_at IS NOT NULL AS sent FROM lyrics_tasks WHERE lease_until < now() AND status = 'queued' LIMIT $1;
+
+-- lyrics.expired_queued_tasks
+SELECT id FROM lyrics_tasks
+WHERE status = 'queued' AND created_at <= now() - make_interval(secs => $1::double precision / 1000)
+  AND (lease_until IS NULL OR (lease_until < now() AND sent_at IS NULL))
+ORDER BY created_at LIMIT $2;
 
 -- lyrics.lock_due_checks
-SELECT id, kie_task_id AS "kieTaskId", polls + 1 AS polls, submitted_at + make_interval(secs => $2::double precision / 1000) AS deadline
+SELECT id, kie_task_id AS "kieTaskId", polls + 1 AS polls,
+       (EXTRACT(EPOCH FROM (submitted_at + make_interval(secs => $2::double precision / 1000) - clock_timestamp())) * 1000)::float8 AS "msLeft"
 FROM lyrics_tasks
 WHERE status = 'submitted' AND next_attempt_at <= now()
 ORDER BY next_attempt_at LIMIT $1

@@ -29,7 +29,14 @@ export interface DueCheck {
   id: string;
   kieTaskId: string;
   polls: number;
-  deadline: Date;
+  /** Until the task's maximum age, by the database's clock at the claim (negative once past it). */
+  msLeft: number;
+}
+
+export interface OrphanedCreate {
+  id: string;
+  /** Whether its create had gone out (then KIE may have billed it; else it is simply sent again). */
+  sent: boolean;
 }
 
 /** lyrics_tasks and lyrics_variants: the task resource, the one door's statement, and the work queues' claims. */
@@ -117,8 +124,17 @@ export class TaskStore {
     await tx.count(sql.leaseCreates(input));
   }
 
-  async orphanedCreates(limit: number): Promise<string[]> {
-    return (await this.db.rows<{ id: string }>(sql.orphanedCreates(limit))).map((row) => row.id);
+  /** The ids of the claimed creates that may go out now (their claims still hold); see markCreatesSent. */
+  async markCreatesSent(input: Parameters<typeof sql.markCreatesSent>[0]): Promise<Set<string>> {
+    return new Set((await this.db.rows<{ id: string }>(sql.markCreatesSent(input))).map((row) => row.id));
+  }
+
+  orphanedCreates(limit: number): Promise<OrphanedCreate[]> {
+    return this.db.rows<OrphanedCreate>(sql.orphanedCreates(limit));
+  }
+
+  async expiredQueuedTasks(input: Parameters<typeof sql.expiredQueuedTasks>[0]): Promise<string[]> {
+    return (await this.db.rows<{ id: string }>(sql.expiredQueuedTasks(input))).map((row) => row.id);
   }
 
   lockDueChecks(tx: SqlExecutor, input: Parameters<typeof sql.lockDueChecks>[0]): Promise<DueCheck[]> {

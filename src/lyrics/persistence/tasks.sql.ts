@@ -1,6 +1,6 @@
 import { LyricsTaskEntity, TaskStatus } from '../entities/lyrics-task.entity';
 import { LyricsVariantEntity } from '../entities/lyrics-variant.entity';
-import { FromState, IfUnset, NOW, ruleOf, TaskAssignments, TaskChange } from '../task-transitions';
+import { AgeGuard, DueIn, FromState, IfUnset, NOW, ruleOf, TaskAssignments, TaskChange } from '../task-transitions';
 import { Statement } from './lyrics-database';
 import { aliasedColumns, msInterval, named, Params, unnamed } from './sql';
 
@@ -31,6 +31,7 @@ export const TASK_COLUMNS = aliasedColumns<TaskRecord>({
   resultSource: 'result_source',
   polls: 'polls',
   nextAttemptAt: 'next_attempt_at',
+  sentAt: 'sent_at',
   leaseUntil: 'lease_until',
   createdAt: 'created_at',
   submittedAt: 'submitted_at',
@@ -172,16 +173,20 @@ export interface AppliedReceipt {
 
 /** The guard of a rule's from-states, as SQL over lyrics_tasks (constants of the code, never input). */
 export function fromStatesSql(from: readonly FromState[]): string {
+  const lease = { none: 'lease_until IS NULL', expired: 'lease_until < clock_timestamp()' };
   const one = (state: FromState) =>
     [
       `status = '${state.status}'`,
       state.errorCode ? `error_code = '${state.errorCode}'` : '',
-      state.leaseExpired ? 'lease_until < clock_timestamp()' : '',
+      state.lease ? lease[state.lease] : '',
+      state.createSent === undefined ? '' : `sent_at IS ${state.createSent ? 'NOT ' : ''}NULL`,
     ]
       .filter(Boolean)
       .join(' AND ');
   return `(${from.map((state) => `(${one(state)})`).join(' OR ')})`;
 }
+
+const AGE_COLUMNS: Record<AgeGuard['since'], string> = { created: 'created_at', submitted: 'submitted_at' };
 
 const ASSIGNED_COLUMNS: { [K in keyof Required<TaskAssignments>]: string } = {
   kieTaskId: 'kie_task_id',
@@ -190,8 +195,17 @@ const ASSIGNED_COLUMNS: { [K in keyof Required<TaskAssignments>]: string } = {
   resultSource: 'result_source',
 };
 
+const isDueIn = (value: unknown): value is DueIn => value !== null && typeof value === 'object' && 'afterMs' in value;
+
 function assignment(column: string, value: unknown, params: Params): string {
   if (value === NOW) return `${column} = clock_timestamp()`;
+  if (isDueIn(value)) {
+    const due = `clock_timestamp() + ${msInterval(params.add(value.afterMs))}`;
+    // LEAST ignores a NULL submitted_at; the cap keeps the last check at the maximum age, not after it.
+    return value.notAfterAgeMs === undefined
+      ? `${column} = ${due}`
+      : `${column} = LEAST(${due}, submitted_at + ${msInterval(params.add(value.notAfterAgeMs))})`;
+  }
   if (value !== null && typeof value === 'object' && 'ifUnset' in value) {
     const fallback = (value as IfUnset).ifUnset;
     return `${column} = COALESCE(${column}, ${fallback === NOW ? 'clock_timestamp()' : params.add(fallback)})`;
@@ -219,7 +233,11 @@ export function applyTransition(taskId: string, change: TaskChange, receipt?: Ap
   for (const [key, value] of Object.entries(rule.set?.(change) ?? {})) {
     if (value !== undefined) sets.push(assignment(ASSIGNED_COLUMNS[key as keyof TaskAssignments], value, params));
   }
-  const ctes = [`changed AS (UPDATE lyrics_tasks SET ${sets.join(', ')} WHERE id = $1 AND ${fromStatesSql(rule.from)} RETURNING *)`];
+  const age = rule.age?.(change);
+  const ageGuard = age ? ` AND ${AGE_COLUMNS[age.since]} <= clock_timestamp() - ${msInterval(params.add(age.atLeastMs))}` : '';
+  const ctes = [
+    `changed AS (UPDATE lyrics_tasks SET ${sets.join(', ')} WHERE id = $1 AND ${fromStatesSql(rule.from)}${ageGuard} RETURNING *)`,
+  ];
   const variants = rule.variants?.(change);
   if (variants) {
     ctes.push(`variants AS (
@@ -305,7 +323,7 @@ export function leaseCreates(input: { ids: string[]; tokenHashes: string[]; leas
   return named(
     'lease_creates',
     `UPDATE lyrics_tasks AS task
-     SET lease_until = clock_timestamp() + ${msInterval('$1')},
+     SET lease_until = clock_timestamp() + ${msInterval('$1')}, sent_at = NULL,
          attempts = task.attempts + 1, callback_token_hash = claimed.hash, updated_at = clock_timestamp()
      FROM unnest($2::uuid[], $3::text[]) AS claimed(id, hash)
      WHERE task.id = claimed.id`,
@@ -313,16 +331,53 @@ export function leaseCreates(input: { ids: string[]; tokenHashes: string[]; leas
   );
 }
 
-/** Queued tasks whose lease ran out: their sender stopped mid-create. */
-export function orphanedCreates(limit: number): Statement {
-  return named('orphaned_creates', `SELECT id FROM lyrics_tasks WHERE lease_until < now() AND status = 'queued' LIMIT $1`, [limit]);
+/**
+ * Records that claimed creates are about to be sent: the one write just before their requests go out. Only the claim
+ * itself can (its token's hash and a live lease), so a claim released as unsent can never be sent after all; a task
+ * missing from the answer lost its claim, and its create must not go out.
+ */
+export function markCreatesSent(input: { ids: string[]; tokenHashes: string[] }): Statement {
+  return named(
+    'mark_creates_sent',
+    `UPDATE lyrics_tasks AS task SET sent_at = clock_timestamp()
+     FROM unnest($1::uuid[], $2::text[]) AS claim(id, hash)
+     WHERE task.id = claim.id AND task.callback_token_hash = claim.hash
+       AND task.status = 'queued' AND task.lease_until > clock_timestamp()
+     RETURNING task.id`,
+    [input.ids, input.tokenHashes],
+  );
 }
 
-/** Due record-info checks, locked for the claiming transaction, with the task's deadline (its maximum age). */
+/** Queued tasks whose lease ran out (their claimer stopped), and whether their create had been sent. */
+export function orphanedCreates(limit: number): Statement {
+  return named(
+    'orphaned_creates',
+    `SELECT id, sent_at IS NOT NULL AS sent FROM lyrics_tasks WHERE lease_until < now() AND status = 'queued' LIMIT $1`,
+    [limit],
+  );
+}
+
+/** Queued tasks older than the queue's maximum age and held by no live claim, oldest first. */
+export function expiredQueuedTasks(input: { maxAgeMs: number; limit: number }): Statement {
+  return named(
+    'expired_queued_tasks',
+    `SELECT id FROM lyrics_tasks
+     WHERE status = 'queued' AND created_at <= now() - ${msInterval('$1')}
+       AND (lease_until IS NULL OR (lease_until < now() AND sent_at IS NULL))
+     ORDER BY created_at LIMIT $2`,
+    [input.maxAgeMs, input.limit],
+  );
+}
+
+/**
+ * Due record-info checks, locked for the claiming transaction, with the time left until the task's maximum age by the
+ * database's clock (negative once past it).
+ */
 export function lockDueChecks(input: { limit: number; maxAgeMs: number }): Statement {
   return named(
     'lock_due_checks',
-    `SELECT id, kie_task_id AS "kieTaskId", polls + 1 AS polls, submitted_at + ${msInterval('$2')} AS deadline
+    `SELECT id, kie_task_id AS "kieTaskId", polls + 1 AS polls,
+            (EXTRACT(EPOCH FROM (submitted_at + ${msInterval('$2')} - clock_timestamp())) * 1000)::float8 AS "msLeft"
      FROM lyrics_tasks
      WHERE status = 'submitted' AND next_attempt_at <= now()
      ORDER BY next_attempt_at LIMIT $1

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
 import { hashCallbackToken, newCallbackToken } from '../callback-token';
 import { KieClient } from '../kie/kie.client';
 import { KieCreateOutcome } from '../kie/kie.types';
@@ -12,24 +13,32 @@ import { RateSlotStore } from '../persistence/rate-slot.store';
 import { DueCreate, TaskStore } from '../persistence/task.store';
 import { BackgroundWorker, MIN_WAIT_MS } from './background-worker';
 import { backoffMs } from './backoff';
+import { retryWhileTransient } from './database-retry';
 import { DispatchSignal } from './dispatch-signal';
 import { RateBudget } from './rate-budget';
 
-/** A due create, the budget slot it holds, and the callback token made for this attempt. */
-type ClaimedTask = DueCreate & { slot: number; token: string };
+/**
+ * A due create, the budget slot it holds, the callback token made for this attempt (and its hash, which identifies
+ * the claim), and until when the claim's lease holds on the monotonic clock.
+ */
+type ClaimedTask = DueCreate & { slot: number; token: string; tokenHash: string; leaseEnds: number };
 
 /**
  * Sends queued tasks to KIE. Due rows are claimed with FOR UPDATE SKIP LOCKED and a lease, together with slots of
  * the global create budget, so any number of instances share the work and the budget through PostgreSQL alone.
  * The budget is shared fairly among owners (round-robin, oldest first within an owner; see lockFairDueCreates).
- * A task whose lease expires while still queued was being sent by an instance that died: its create may have
- * reached KIE, so it is failed, never resent (never resubmit an ambiguous create).
+ * Just before a create goes out its claim records the moment (sent_at). A task whose lease expires while still
+ * queued was claimed by an instance that died: without sent_at its create never left, so it is queued again; with it,
+ * the create may have reached KIE, so it is failed as submit_outcome_unknown, never resent (never resubmit an
+ * ambiguous create), and its callback still revives it. A task still unsent LYRICS_QUEUE_MAX_AGE_MS after submission
+ * fails as queue_expired.
  */
 @Injectable()
 export class LyricsDispatcher extends BackgroundWorker {
   protected readonly logger = new Logger(LyricsDispatcher.name);
   private readonly budget: RateBudget;
-  private nextOrphanSweepAt = 0;
+  /** performance.now() of the next sweep of orphaned claims and expired queued tasks. */
+  private nextSweepAt = 0;
 
   constructor(
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
@@ -51,11 +60,13 @@ export class LyricsDispatcher extends BackgroundWorker {
   }
 
   protected async round(): Promise<number> {
-    await this.failOrphans();
+    await this.sweep();
     const free = this.settings.dispatchConcurrency - this.busy;
     if (free <= 0) return this.settings.dispatchIntervalMs; // a finishing create wakes us
     const { tasks, waitMs } = await this.claim(free);
-    for (const task of tasks) this.track(this.send(task));
+    const sendable = await this.markSent(tasks);
+    // In claim order, so that KIE receives each owner's creates oldest first.
+    for (const task of tasks) if (sendable.has(task.id)) this.track(this.send(task));
     // Every free place was used: more may be due at once.
     return tasks.length === free ? 0 : Math.max(waitMs, MIN_WAIT_MS);
   }
@@ -69,10 +80,14 @@ export class LyricsDispatcher extends BackgroundWorker {
         return { tasks: [], waitMs: budget.budgetWaitMs };
       }
       if (budget.claimed.length === 0) return { tasks: [], waitMs: await this.msUntilNextDue(tx) };
-      const tasks = budget.claimed.map((task) => ({ ...task, token: newCallbackToken() }));
+      const leaseEnds = performance.now() + this.settings.leaseMs;
+      const tasks = budget.claimed.map((task) => {
+        const token = newCallbackToken();
+        return { ...task, token, tokenHash: hashCallbackToken(token), leaseEnds };
+      });
       await this.tasks.leaseCreates(tx, {
         ids: tasks.map((task) => task.id),
-        tokenHashes: tasks.map((task) => hashCallbackToken(task.token)),
+        tokenHashes: tasks.map((task) => task.tokenHash),
         leaseMs: this.settings.leaseMs,
       });
       return { tasks, waitMs: tasks.length < budget.slotsFree ? await this.msUntilNextDue(tx) : 0 };
@@ -83,26 +98,51 @@ export class LyricsDispatcher extends BackgroundWorker {
     return (await this.tasks.msUntilDue('create', tx)) ?? this.settings.dispatchIntervalMs;
   }
 
+  /** The claimed tasks whose creates may go out, recorded as sent (see markCreatesSent). */
+  private async markSent(tasks: ClaimedTask[]): Promise<Set<string>> {
+    if (tasks.length === 0) return new Set();
+    try {
+      const sendable = await this.tasks.markCreatesSent({
+        ids: tasks.map((task) => task.id),
+        tokenHashes: tasks.map((task) => task.tokenHash),
+      });
+      for (const task of tasks) {
+        if (!sendable.has(task.id))
+          this.logger.warn('Task create not sent: its claim ended before it could go out', { taskId: task.id, kieTaskId: null });
+      }
+      return sendable;
+    } catch (error) {
+      // Not sent: when the leases run out, the tasks are queued again (their sent_at is unset).
+      this.logger.error(`${tasks.length} task creates not sent, the database is unreachable: ${messageOf(error)}`);
+      return new Set();
+    }
+  }
+
   private async send(task: ClaimedTask): Promise<void> {
+    const log = { taskId: task.id, kieTaskId: null };
+    let outcome: KieCreateOutcome | undefined;
     try {
       const url = callbackUrl(this.settings.callbackBaseUrl, task.id, task.token);
-      const outcome = await this.kie.createLyricsTask(task.prompt, url);
-      // The slot counts from the answer: KIE received the create no later than that.
-      await this.budget.markAnswered(task.slot);
-      const { applied } = await this.lyrics.transition(task.id, this.transitionFor(task, outcome));
+      outcome = await this.kie.createLyricsTask(task.prompt, url);
+      const change = this.transitionFor(task, outcome);
+      // KIE has answered (and, if it accepted, billed): the answer is stored even through a brief database outage.
+      const { applied } = await retryWhileTransient(() => this.lyrics.transition(task.id, change), task.leaseEnds);
       if (outcome.kind === 'accepted') {
         this.logger.log(applied ? 'Task submitted to KIE' : 'Task submitted to KIE after its result arrived', {
           taskId: task.id,
           kieTaskId: outcome.kieTaskId,
         });
       } else if (outcome.kind === 'retry') {
-        this.logger.warn(`Task create deferred (${outcome.reason}): ${outcome.message}`, { taskId: task.id, kieTaskId: null });
+        this.logger.warn(`Task create deferred (${outcome.reason}): ${outcome.message}`, log);
       }
+      // The slot counts from the answer: KIE received the create no later than that.
+      await retryWhileTransient(() => this.budget.markAnswered(task.slot), task.leaseEnds);
     } catch (error) {
-      // The task keeps its lease; when it expires the task is failed as an orphan (its create may have gone out).
-      this.logger.error(`Task create could not be completed: ${error instanceof Error ? error.message : String(error)}`, {
-        taskId: task.id,
-        kieTaskId: null,
+      // The lease runs out and, the create having been sent, the task fails as submit_outcome_unknown; a callback for it
+      // (KIE's task id included) still revives it.
+      this.logger.error(`Task create's answer could not be stored: ${messageOf(error)}`, {
+        ...log,
+        kieTaskId: outcome?.kind === 'accepted' ? outcome.kieTaskId : null,
       });
     }
   }
@@ -110,17 +150,12 @@ export class LyricsDispatcher extends BackgroundWorker {
   private transitionFor(task: ClaimedTask, outcome: KieCreateOutcome): TaskChange {
     switch (outcome.kind) {
       case 'accepted':
-        return {
-          type: 'create_accepted',
-          kieTaskId: outcome.kieTaskId,
-          firstCheckAt: new Date(Date.now() + this.settings.pollInitialDelayMs),
-        };
+        return { type: 'create_accepted', kieTaskId: outcome.kieTaskId, firstCheckInMs: this.settings.pollInitialDelayMs };
       case 'retry': {
-        const delay = Math.max(
-          backoffMs(task.attempts, this.settings.createRetryBaseMs, this.settings.createRetryMaxMs),
-          outcome.retryAfterMs ?? 0,
-        );
-        return { type: 'create_deferred', retryAt: new Date(Date.now() + delay), reason: outcome.reason };
+        // Retry-After is honoured up to the cap, so that one odd header cannot park a task for years.
+        const retryAfterMs = Math.min(outcome.retryAfterMs ?? 0, this.settings.createRetryMaxMs);
+        const backoff = backoffMs(task.attempts, this.settings.createRetryBaseMs, this.settings.createRetryMaxMs);
+        return { type: 'create_deferred', retryInMs: Math.max(backoff, retryAfterMs), reason: outcome.reason };
       }
       case 'rejected':
         return {
@@ -133,13 +168,25 @@ export class LyricsDispatcher extends BackgroundWorker {
     }
   }
 
-  private async failOrphans(): Promise<void> {
-    if (Date.now() < this.nextOrphanSweepAt) return;
-    this.nextOrphanSweepAt = Date.now() + this.settings.dispatchIntervalMs;
-    for (const id of await this.tasks.orphanedCreates(100)) {
-      const { applied } = await this.lyrics.transition(id, { type: 'create_orphaned' });
-      if (applied)
-        this.logger.warn('Task failed as submit_outcome_unknown: its sender stopped mid-create', { taskId: id, kieTaskId: null });
+  /** Settles claims whose instance stopped, and ends tasks unsent for longer than the queue's maximum age. */
+  private async sweep(): Promise<void> {
+    if (performance.now() < this.nextSweepAt) return;
+    this.nextSweepAt = performance.now() + this.settings.dispatchIntervalMs;
+    for (const orphan of await this.tasks.orphanedCreates(SWEEP_BATCH)) {
+      const log = { taskId: orphan.id, kieTaskId: null };
+      const { applied } = await this.lyrics.transition(orphan.id, { type: orphan.sent ? 'create_orphaned' : 'create_released' });
+      if (!applied) continue;
+      if (orphan.sent) this.logger.warn('Task failed as submit_outcome_unknown: its sender stopped mid-create', log);
+      else this.logger.warn('Task queued again: its claimer stopped before sending the create', log);
+    }
+    const maxAgeMs = this.settings.queueMaxAgeMs;
+    for (const id of await this.tasks.expiredQueuedTasks({ maxAgeMs, limit: SWEEP_BATCH })) {
+      const { applied } = await this.lyrics.transition(id, { type: 'queue_expired', maxAgeMs });
+      if (applied) this.logger.warn('Task failed as queue_expired: it could not be sent in time', { taskId: id, kieTaskId: null });
     }
   }
 }
+
+const SWEEP_BATCH = 100;
+
+const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));

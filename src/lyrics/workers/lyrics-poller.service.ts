@@ -1,10 +1,11 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
 import { KieClient } from '../kie/kie.client';
 import { KieRecordOutcome } from '../kie/kie.types';
 import { LyricsMetrics } from '../lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
-import { resultChange, TaskChange } from '../task-transitions';
+import { FinalResult, TaskChange } from '../task-transitions';
 import { LyricsDatabase, SqlExecutor } from '../persistence/lyrics-database';
 import { RateSlotStore } from '../persistence/rate-slot.store';
 import { DueCheck, TaskStore } from '../persistence/task.store';
@@ -12,8 +13,11 @@ import { BackgroundWorker, MIN_WAIT_MS } from './background-worker';
 import { backoffMs } from './backoff';
 import { RateBudget } from './rate-budget';
 
-/** A due check (its `deadline` is the task's maximum age, counted from submission) and the budget slot it holds. */
-type ClaimedCheck = DueCheck & { slot: number };
+/**
+ * A due check, the budget slot it holds, and when the task reaches its maximum age (counted from submission by the
+ * database's clock at the claim, then on the monotonic clock: no instance's wall clock takes part).
+ */
+type ClaimedCheck = DueCheck & { slot: number; deadline: number };
 
 /**
  * The safety net (polling is not the main road): reads record-info for submitted tasks whose check is due, claimed with
@@ -79,7 +83,8 @@ export class LyricsPoller extends BackgroundWorker {
         this.metrics.budgetWait(this.budget.bucket);
         return { checks: [], waitMs: budget.budgetWaitMs };
       }
-      const checks = budget.claimed;
+      const claimedAt = performance.now();
+      const checks = budget.claimed.map((check) => ({ ...check, deadline: claimedAt + check.msLeft }));
       if (checks.length === 0) return { checks: [], waitMs: await this.msUntilNextDue(tx) };
       await this.tasks.leaseChecks(tx, { ids: checks.map((check) => check.id), leaseMs: this.settings.leaseMs });
       return { checks, waitMs: checks.length < budget.slotsFree ? await this.msUntilNextDue(tx) : 0 };
@@ -91,34 +96,52 @@ export class LyricsPoller extends BackgroundWorker {
   }
 
   private async check(check: ClaimedCheck): Promise<void> {
+    const log = { taskId: check.id, kieTaskId: check.kieTaskId };
     try {
       const outcome = await this.kie.getLyricsRecord(check.kieTaskId);
       if (this.abandoned.has(check.id)) return;
-      await this.budget.markAnswered(check.slot);
       if (outcome.kind === 'retry' || outcome.kind === 'rejected') {
-        this.logger.warn(`Task record-info ${outcome.kind}: ${outcome.message}`, { taskId: check.id, kieTaskId: check.kieTaskId });
+        this.logger.warn(`Task record-info ${outcome.kind}: ${outcome.message}`, log);
       }
-      await this.lyrics.transition(check.id, this.transitionFor(check, outcome));
+      if (outcome.kind === 'record' && outcome.result.state !== 'pending') {
+        await this.storeResult(check, outcome.result);
+      } else {
+        await this.lyrics.transition(check.id, this.nextStep(check, outcome));
+      }
+      await this.budget.markAnswered(check.slot);
     } catch (error) {
-      // The lease expires and the check is claimed again.
-      this.logger.error(`Task check failed: ${error instanceof Error ? error.message : String(error)}`, {
-        taskId: check.id,
-        kieTaskId: check.kieTaskId,
-      });
+      // The lease expires and the check is claimed again, or the task times out at its maximum age.
+      this.logger.error(`Task check failed: ${error instanceof Error ? error.message : String(error)}`, log);
     }
   }
 
-  private transitionFor(check: ClaimedCheck, outcome: KieRecordOutcome): TaskChange {
-    if (outcome.kind === 'record' && outcome.result.state !== 'pending') {
-      return resultChange('poll', check.kieTaskId, outcome.result);
+  /**
+   * Stores a final result read from record-info. A refused one ends the task (applyResult); while the database keeps
+   * failing the write, the maximum age still holds: past it, the task times out instead of being read again.
+   */
+  private async storeResult(check: ClaimedCheck, result: FinalResult): Promise<void> {
+    try {
+      await this.lyrics.applyResult(check.id, { source: 'poll', kieTaskId: check.kieTaskId, result });
+    } catch (error) {
+      if (performance.now() < check.deadline) throw error;
+      this.logger.error(
+        `Task result could not be stored before its maximum age: ${error instanceof Error ? error.message : String(error)}`,
+        {
+          taskId: check.id,
+          kieTaskId: check.kieTaskId,
+        },
+      );
+      await this.lyrics.transition(check.id, { type: 'timed_out', maxAgeMs: this.settings.taskMaxAgeMs });
     }
-    const now = Date.now();
-    if (now >= check.deadline.getTime()) return { type: 'timed_out', maxAgeMs: this.settings.taskMaxAgeMs };
-    const delay = Math.max(
-      backoffMs(check.polls, this.settings.pollIntervalMs, this.settings.pollMaxIntervalMs),
-      outcome.kind === 'retry' ? (outcome.retryAfterMs ?? 0) : 0,
-    );
-    // Never later than the deadline, so that a task times out at its maximum age, after one last check.
-    return { type: 'poll_deferred', nextCheckAt: new Date(Math.min(now + delay, check.deadline.getTime())) };
+  }
+
+  private nextStep(check: ClaimedCheck, outcome: Exclude<KieRecordOutcome, { kind: 'record'; result: FinalResult }>): TaskChange {
+    const maxAgeMs = this.settings.taskMaxAgeMs;
+    if (performance.now() >= check.deadline) return { type: 'timed_out', maxAgeMs };
+    // Retry-After is honoured up to the poll cap, so that one odd header cannot park a task past its maximum age.
+    const retryAfterMs = outcome.kind === 'retry' ? Math.min(outcome.retryAfterMs ?? 0, this.settings.pollMaxIntervalMs) : 0;
+    const backoff = backoffMs(check.polls, this.settings.pollIntervalMs, this.settings.pollMaxIntervalMs);
+    // Never later than the maximum age (the rule caps it by the database's clock), so a task gets one last check.
+    return { type: 'poll_deferred', nextCheckInMs: Math.max(backoff, retryAfterMs), maxAgeMs };
   }
 }
