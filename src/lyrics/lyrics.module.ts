@@ -10,6 +10,7 @@ import { ConfigurableModuleClass, LYRICS_MODULE_OPTIONS } from './lyrics.module-
 import { LYRICS_MODULE_EXTRAS, ResolvedLyricsModuleExtras } from './lyrics.tokens';
 import { LYRICS_SETTINGS, LyricsModuleOptions, LyricsSettings, resolveLyricsSettings } from './lyrics.options';
 import { LyricsService } from './lyrics.service';
+import { DatabaseClock } from './persistence/database-clock';
 import { LyricsDatabase } from './persistence/lyrics-database';
 import { RateSlotStore } from './persistence/rate-slot.store';
 import { ReceiptStore } from './persistence/receipt.store';
@@ -35,6 +36,7 @@ import { IdempotencyKeyReleaser } from './workers/idempotency-key-releaser.servi
       useFactory: (options: LyricsModuleOptions, extras: ResolvedLyricsModuleExtras) => resolveLyricsSettings(options, extras),
     },
     LyricsDatabase,
+    DatabaseClock,
     TaskStore,
     ReceiptStore,
     RateSlotStore,

@@ -8,6 +8,7 @@ import { KieCallback } from '../kie/kie.types';
 import { LyricsMetrics } from '../lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
+import { DatabaseClock } from '../persistence/database-clock';
 import { ReceiptStore } from '../persistence/receipt.store';
 import { TaskStore } from '../persistence/task.store';
 import { TaskRecord } from '../persistence/tasks.sql';
@@ -50,6 +51,7 @@ export class LyricsCallbackService {
     private readonly lyrics: LyricsService,
     private readonly kie: KieClient,
     private readonly metrics: LyricsMetrics,
+    private readonly clock: DatabaseClock,
   ) {}
 
   async handle(incoming: IncomingCallback): Promise<CallbackAnswer> {
@@ -76,6 +78,8 @@ export class LyricsCallbackService {
         signature: incoming.signature,
         hmacKey,
         toleranceSeconds: this.settings.signatureToleranceSeconds,
+        // The window is the database's, like every other time decision: an instance's wrong clock refuses nothing.
+        nowMs: await this.clock.nowMs(),
       });
       if (!check.valid) return this.refuse(receipt, 401, 'unauthorized', `signature refused: ${check.reason}`);
     }

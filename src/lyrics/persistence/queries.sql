@@ -258,3 +258,6 @@ UPDATE lyrics_rate_slots SET used_at = clock_timestamp() WHERE bucket = $1 AND s
 -- lyrics.ms_until_next_slot
 SELECT GREATEST(0, EXTRACT(EPOCH FROM (MIN(used_at) + make_interval(secs => $2::double precision / 1000) - clock_timestamp())) * 1000)::float8 AS "waitMs"
 FROM lyrics_rate_slots WHERE bucket = $1 AND used_at > '-infinity';
+
+-- lyrics.database_now
+SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::float8 AS "nowMs";
