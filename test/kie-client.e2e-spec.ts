@@ -108,6 +108,7 @@ describe('KieClient against the sandbox over HTTP', () => {
         result: {
           state: 'succeeded',
           variants: sandbox.task(id)!.variants.map((v) => ({ ...v, status: 'complete', errorMessage: null })),
+          droppedVariants: 0,
         },
       });
     });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { KiePayloadError, parseCallback, parseRecordInfo } from './kie-payloads';
+import { isKieTaskId, KIE_TASK_ID_PATTERN, KiePayloadError, MAX_VARIANTS, parseCallback, parseRecordInfo } from './kie-payloads';
 
 const fixture = (name: string): any => JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'test', 'fixtures', 'kie', name), 'utf8'));
 
@@ -21,7 +21,7 @@ describe('parseCallback', () => {
   it("reads KIE's documented snake_case success", () => {
     expect(parseCallback(fixture('callback-success-kie-snake_case.json'))).toEqual({
       kieTaskId: 'a41f7c2e9b8d4e0f9c3a6b5d2e1f0a97',
-      result: { state: 'succeeded', variants: [HARBOR_NIGHT, CITY_SLEEPS] },
+      result: { state: 'succeeded', variants: [HARBOR_NIGHT, CITY_SLEEPS], droppedVariants: 0 },
     });
   });
 
@@ -35,7 +35,7 @@ describe('parseCallback', () => {
     const body = fixture('callback-success-camelCase-variant.json');
     body.data.lyricsData = body.data.data;
     delete body.data.data;
-    expect(parseCallback(body).result).toEqual({ state: 'succeeded', variants: [HARBOR_NIGHT, CITY_SLEEPS] });
+    expect(parseCallback(body).result).toEqual({ state: 'succeeded', variants: [HARBOR_NIGHT, CITY_SLEEPS], droppedVariants: 0 });
   });
 
   it('reads a failure with data: null, keeping KIE message, moderation as sensitive_content', () => {
@@ -56,9 +56,10 @@ describe('parseCallback', () => {
   it('keeps a failed variant and its message', () => {
     const body = fixture('callback-success-kie-snake_case.json');
     body.data.data[1] = { ...body.data.data[1], status: 'failed', error_message: 'flagged' };
-    expect(parseCallback(body).result).toMatchObject({
+    expect(parseCallback(body).result).toEqual({
       state: 'succeeded',
       variants: [HARBOR_NIGHT, { ...CITY_SLEEPS, status: 'failed', errorMessage: 'flagged' }],
+      droppedVariants: 0,
     });
   });
 
@@ -68,6 +69,11 @@ describe('parseCallback', () => {
     ['no task id', { code: 200, msg: 'ok', data: { callbackType: 'complete', data: [] } }],
     ['no code', { msg: 'ok', data: { task_id: 'a', data: [] } }],
     ['a success without an array', { code: 200, msg: 'ok', data: { task_id: 'a', callbackType: 'complete', data: null } }],
+    ['an empty task id', { code: 200, msg: 'ok', data: { task_id: '', data: [] } }],
+    ['a task id with a space', { code: 200, msg: 'ok', data: { task_id: 'a b', data: [] } }],
+    ['a task id with NUL', { code: 200, msg: 'ok', data: { taskId: 'a\u0000', data: [] } }],
+    ['a 65-character task id', { code: 200, msg: 'ok', data: { task_id: 'a'.repeat(65), data: [] } }],
+    ['a task id that is not a string', { code: 200, msg: 'ok', data: { task_id: 42, data: [] } }],
   ])('refuses a malformed body: %s', (_, body) => {
     expect(() => parseCallback(body)).toThrow(KiePayloadError);
   });
@@ -80,10 +86,10 @@ describe('parseRecordInfo', () => {
 
   it('reads a success in the lyricsData spelling, and in the data spelling', () => {
     const body = fixture('record-info-success.json');
-    expect(parseRecordInfo(body.data)).toEqual({ state: 'succeeded', variants: [HARBOR_NIGHT, CITY_SLEEPS] });
+    expect(parseRecordInfo(body.data)).toEqual({ state: 'succeeded', variants: [HARBOR_NIGHT, CITY_SLEEPS], droppedVariants: 0 });
     body.data.response.data = body.data.response.lyricsData;
     delete body.data.response.lyricsData;
-    expect(parseRecordInfo(body.data)).toEqual({ state: 'succeeded', variants: [HARBOR_NIGHT, CITY_SLEEPS] });
+    expect(parseRecordInfo(body.data)).toEqual({ state: 'succeeded', variants: [HARBOR_NIGHT, CITY_SLEEPS], droppedVariants: 0 });
   });
 
   it('reads SENSITIVE_WORD_ERROR as sensitive_content with the message', () => {
@@ -99,7 +105,87 @@ describe('parseRecordInfo', () => {
     expect(parseRecordInfo(data)).toEqual({ state: 'failed', code: 'generation_failed', message: status });
   });
 
-  it('treats an unknown status as still running', () => {
+  it('treats an unknown status as still running, even one named like an Object.prototype key', () => {
     expect(parseRecordInfo({ status: 'TEXT_SUCCESS', response: null })).toEqual({ state: 'pending' });
+    expect(parseRecordInfo({ status: 'constructor', response: null })).toEqual({ state: 'pending' });
+  });
+});
+
+describe('KIE task ids', () => {
+  it.each([
+    ['32 hex digits (legacy)', 'a41f7c2e9b8d4e0f9c3a6b5d2e1f0a97', true],
+    ['a Jobs-style id', 'task_lyrics-1759748400_AbC.9:x', true],
+    ['one character', 'a', true],
+    ['64 visible characters', '~'.repeat(64), true],
+    ['empty', '', false],
+    ['65 characters', 'a'.repeat(65), false],
+    ['a space', 'ab cd', false],
+    ['a tab', 'ab\tcd', false],
+    ['a newline', 'abcd\n', false],
+    ['NUL', 'ab\u0000', false],
+    ['DEL', 'ab\u007f', false],
+    ['non-ASCII', 'abé', false],
+    ['a number', 42, false],
+    ['undefined', undefined, false],
+  ])('%s', (_, value, valid) => {
+    expect(isKieTaskId(value)).toBe(valid);
+    if (typeof value === 'string') expect(KIE_TASK_ID_PATTERN.test(value)).toBe(valid);
+  });
+});
+
+describe('poison text', () => {
+  it('replaces NUL and lone surrogates in every string of a callback, keeping paired ones', () => {
+    const body = fixture('callback-success-kie-snake_case.json');
+    body.data.data = [
+      { title: 'A\u0000B', text: 'lone high \ud800 and low \udc00, pair 🎵', status: 'failed', error_message: 'bad\u0000\udbff' },
+    ];
+    expect(parseCallback(body).result).toEqual({
+      state: 'succeeded',
+      variants: [
+        { title: 'A\ufffdB', text: 'lone high \ufffd and low \ufffd, pair 🎵', status: 'failed', errorMessage: 'bad\ufffd\ufffd' },
+      ],
+      droppedVariants: 0,
+    });
+  });
+
+  it("replaces them in a failure callback's message", () => {
+    const body = { code: 500, msg: 'Internal\u0000 error \udfff', data: { task_id: 'abc', data: null } };
+    expect(parseCallback(body).result).toEqual({ state: 'failed', code: 'generation_failed', message: 'Internal\ufffd error \ufffd' });
+  });
+
+  it('replaces them in record-info variants and failure messages', () => {
+    const success = fixture('record-info-success.json').data;
+    success.response.lyricsData = [{ title: '\u0000', text: '\ud83c', status: 'complete', errorMessage: '' }];
+    expect(parseRecordInfo(success)).toEqual({
+      state: 'succeeded',
+      variants: [{ title: '\ufffd', text: '\ufffd', status: 'complete', errorMessage: null }],
+      droppedVariants: 0,
+    });
+    const failure = { ...fixture('record-info-failed-sensitive-word.json').data, errorMessage: 'flagged\u0000' };
+    expect(parseRecordInfo(failure)).toMatchObject({ state: 'failed', message: 'flagged\ufffd' });
+    const nested = { status: 'GENERATE_LYRICS_FAILED', errorMessage: null, response: { errorMessage: '\udc00x' } };
+    expect(parseRecordInfo(nested)).toMatchObject({ state: 'failed', message: '\ufffdx' });
+  });
+});
+
+describe('the variant bound', () => {
+  const items = (count: number) =>
+    Array.from({ length: count }, (_, i) => ({ title: `Song ${i + 1}`, text: `[Verse]\n${i + 1}`, status: 'complete', error_message: '' }));
+  const titles = (count: number) => Array.from({ length: count }, (_, i) => `Song ${i + 1}`);
+
+  it('keeps the first 20 of a callback in KIE order and counts the rest', () => {
+    expect(MAX_VARIANTS).toBe(20);
+    const body = { code: 200, msg: 'ok', data: { callbackType: 'complete', task_id: 'abc', data: items(25) } };
+    const result = parseCallback(body).result;
+    expect(result).toMatchObject({ state: 'succeeded', droppedVariants: 5 });
+    expect((result as { variants: { title: string }[] }).variants.map((v) => v.title)).toEqual(titles(20));
+  });
+
+  it('keeps exactly 20 with nothing dropped, and bounds record-info the same way', () => {
+    const body = { code: 200, msg: 'ok', data: { callbackType: 'complete', task_id: 'abc', data: items(20) } };
+    expect(parseCallback(body).result).toMatchObject({ droppedVariants: 0 });
+    const record = parseRecordInfo({ status: 'SUCCESS', response: { taskId: 'abc', data: items(21) } });
+    expect(record).toMatchObject({ state: 'succeeded', droppedVariants: 1 });
+    expect((record as { variants: { title: string }[] }).variants.map((v) => v.title)).toEqual(titles(20));
   });
 });

@@ -13,9 +13,14 @@ export interface KieVariant {
 /** The failure codes of our task resource that KIE's answers can lead to. */
 export type KieFailureCode = 'generation_failed' | 'sensitive_content';
 
-/** A lyrics task as KIE reports it, by record-info or by callback. */
-export type KieTaskResult =
-  { state: 'pending' } | { state: 'succeeded'; variants: KieVariant[] } | { state: 'failed'; code: KieFailureCode; message: string };
+/**
+ * A success: at most MAX_VARIANTS variants in KIE's order; `droppedVariants` counts those beyond (the parsers always
+ * set it, 0 normally; optional so that a result made elsewhere need not).
+ */
+export type KieSuccess = { state: 'succeeded'; variants: KieVariant[]; droppedVariants?: number };
+
+/** A lyrics task as KIE reports it, by record-info or by callback. Every string in it can be stored as it is. */
+export type KieTaskResult = { state: 'pending' } | KieSuccess | { state: 'failed'; code: KieFailureCode; message: string };
 
 /** Why KIE certainly did not act on a request, so it may be sent again later. */
 export type KieRetryReason = 'throttled' | 'maintenance' | 'server_error' | 'not_sent';
@@ -40,7 +45,7 @@ export type KieRecordOutcome =
 
 export type KieCreditsOutcome = { kind: 'credits'; credits: number } | KieRetry | KieRejected;
 
-/** A callback's content; `kieTaskId` is spelled exactly as the body has it, since the signature covers it. */
+/** A callback's content; `kieTaskId` is spelled exactly as the body has it (a valid KIE id), since the signature covers it. */
 export interface KieCallback {
   kieTaskId: string;
   result: Exclude<KieTaskResult, { state: 'pending' }>;
