@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { LyricsFinalEvent } from '../src/lyrics/lyrics.events';
-import { recordEvents, receiptsOf } from './support/callbacks';
+import { kieFixture, recordEvents, receiptsOf } from './support/callbacks';
 import { LyricsContext, startLyricsApp, useLyricsApp } from './support/lyrics-client';
 import { teardownAfterEach } from './support/teardown';
 import { waitFor } from './support/wait';
@@ -149,6 +149,46 @@ describe('paid work is never lost', () => {
       expect(reads).toBeGreaterThan(1);
       await ctx.waitForStatus((await ctx.submit('[sandbox:drop] another task, polled to its end')).id, 'succeeded');
       expect(ctx.requestsTo('record-info', task.kieTaskId)).toHaveLength(reads);
+    });
+  });
+
+  describe('results KIE can send that PostgreSQL cannot hold as they are', () => {
+    const ctx = useLyricsApp({ sandbox: { resultDelayMs: 60_000 }, env: { LYRICS_POLL_INITIAL_DELAY_MS: '60000' } });
+
+    /** A task KIE accepted and has not called back about yet, and a callback body of KIE's for it. */
+    async function submitted(prompt: string) {
+      const { id } = await ctx.submit(`[sandbox:drop] ${prompt}`);
+      const { kieTaskId } = await ctx.waitForStatus(id, 'submitted');
+      const body = kieFixture('callback-success-kie-snake_case.json');
+      body.data.task_id = kieTaskId;
+      return { id: id as string, kieTaskId: kieTaskId as string, body, path: ctx.callbackPathOf(kieTaskId) };
+    }
+
+    it('stores NUL characters and lone surrogates as U+FFFD', async () => {
+      const { id, body, path } = await submitted('lyrics with a NUL');
+      body.data.data[0].title = 'Nul\u0000Title';
+      body.data.data[0].text = 'a line\u0000with a NUL and a lone \ud800 surrogate';
+      await request(ctx.url).post(path).send(body).expect(200);
+      const task = await ctx.waitForStatus(id, 'succeeded');
+      expect(task.variants[0]).toMatchObject({ title: 'Nul\uFFFDTitle', text: 'a line\uFFFDwith a NUL and a lone \uFFFD surrogate' });
+      expect(task.variants[1].title).toBe(body.data.data[1].title);
+    });
+
+    it('keeps the first 20 of 2,000 variants, in order', async () => {
+      const { id, body, path } = await submitted('a flood of variants');
+      body.data.data = Array.from({ length: 2000 }, (_, i) => ({ title: `v${i}`, text: `t${i}`, status: 'complete', error_message: '' }));
+      await request(ctx.url).post(path).send(body).expect(200);
+      const task = await ctx.waitForStatus(id, 'succeeded');
+      expect(task.variants.map((variant: { title: string }) => variant.title)).toEqual(Array.from({ length: 20 }, (_, i) => `v${i}`));
+    });
+
+    it('refuses, as malformed, a callback whose KIE task id could not be stored', async () => {
+      const { id, body, path } = await submitted('an over-long id');
+      body.data.task_id = 'k'.repeat(65);
+      const response = await request(ctx.url).post(path).send(body).expect(400);
+      expect(response.body.message).toMatch(/task id/);
+      expect(await ctx.task(id)).toMatchObject({ status: 'submitted', variants: [] });
+      expect((await receiptsOf(ctx.testApp, id)).map((receipt) => receipt.outcome)).toEqual(['malformed']);
     });
   });
 

@@ -185,7 +185,7 @@ export class LyricsService {
     appliedReceipt?: AppliedReceipt,
   ): Promise<TransitionOutcome & { unstorable: boolean }> {
     const { source, kieTaskId, result } = input;
-    const dropped = result.state === 'succeeded' ? ((result as { droppedVariants?: number }).droppedVariants ?? 0) : 0;
+    const dropped = result.state === 'succeeded' ? (result.droppedVariants ?? 0) : 0;
     if (result.state === 'succeeded' && dropped > 0) {
       this.logger.warn(`KIE sent ${result.variants.length + dropped} variants: the first ${result.variants.length} are kept`, {
         taskId,
