@@ -163,6 +163,12 @@ describe('KieClient on the transport edges', () => {
     expect(await clientFor(server.url).createLyricsTask('p', 'https://example.com/cb')).toMatchObject({ kind: 'ambiguous' });
   });
 
+  it("gives one record-info read a time limit of its own, shorter than the client's", async () => {
+    const silent = await fixedServerForTest(() => undefined);
+    const outcome = await clientFor(silent.url, { timeoutMs: 30000 }).getLyricsRecord('abc', { timeoutMs: 100 });
+    expect(outcome).toEqual({ kind: 'retry', reason: 'not_sent', message: 'record-info failed: no answer within 100 ms' });
+  });
+
   it('classifies a 200 whose body has no task id as ambiguous', async () => {
     const server = await fixedServerForTest((_, res) => res.writeHead(200, { 'content-type': 'text/html' }).end('<html>ok</html>'));
     expect(await clientFor(server.url).createLyricsTask('p', 'https://example.com/cb')).toMatchObject({ kind: 'ambiguous' });

@@ -35,8 +35,9 @@ export class KieClient {
     return this.observed('create', this.create(prompt, callBackUrl));
   }
 
-  getLyricsRecord(kieTaskId: string): Promise<KieRecordOutcome> {
-    return this.observed('record-info', this.recordInfo(kieTaskId));
+  /** `timeoutMs` overrides the client's time limit for this read (a caller with a deadline of its own). */
+  getLyricsRecord(kieTaskId: string, options: { timeoutMs?: number } = {}): Promise<KieRecordOutcome> {
+    return this.observed('record-info', this.recordInfo(kieTaskId, options.timeoutMs ?? this.options.timeoutMs));
   }
 
   getCredits(): Promise<KieCreditsOutcome> {
@@ -70,10 +71,10 @@ export class KieClient {
     return { kind: 'ambiguous', message: `create answered ${answer.status} without a task id` };
   }
 
-  private async recordInfo(kieTaskId: string): Promise<KieRecordOutcome> {
+  private async recordInfo(kieTaskId: string, timeoutMs: number): Promise<KieRecordOutcome> {
     let answer: HttpAnswer;
     try {
-      answer = await this.send('GET', `/api/v1/lyrics/record-info?taskId=${encodeURIComponent(kieTaskId)}`);
+      answer = await this.send('GET', `/api/v1/lyrics/record-info?taskId=${encodeURIComponent(kieTaskId)}`, undefined, timeoutMs);
     } catch (error) {
       if (!(error instanceof HttpTransportError)) throw error;
       return { kind: 'retry', reason: 'not_sent', message: `record-info failed: ${error.message}` };
@@ -107,7 +108,7 @@ export class KieClient {
       : { kind: 'retry', reason: 'server_error', message: 'credit answer has no number' };
   }
 
-  private async send(method: 'GET' | 'POST', path: string, payload?: object): Promise<HttpAnswer> {
+  private async send(method: 'GET' | 'POST', path: string, payload?: object, timeoutMs = this.options.timeoutMs): Promise<HttpAnswer> {
     const started = Date.now();
     const endpoint = path.split('?')[0];
     try {
@@ -121,7 +122,7 @@ export class KieClient {
         },
         body: payload ? JSON.stringify(payload) : undefined,
         connectTimeoutMs: this.options.connectTimeoutMs,
-        timeoutMs: this.options.timeoutMs,
+        timeoutMs,
         // Creates get a connection of their own: a stale pooled socket would make a reset look ambiguous.
         keepAlive: method === 'GET',
       });
