@@ -101,6 +101,22 @@ async function createTask(target: KieSandbox | string, prompt: string): Promise<
   return answer.body.data.taskId;
 }
 
+/** A create whose answer may be no JSON at all: its status, content type and raw text. */
+async function createRaw(target: KieSandbox, prompt: string, signal?: AbortSignal) {
+  const response = await fetch(`${target.url}/api/v1/lyrics`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${API_KEY}` },
+    body: JSON.stringify({ prompt, callBackUrl: receiver.url }),
+    signal,
+  });
+  return { status: response.status, contentType: response.headers.get('content-type'), text: await response.text() };
+}
+
+/** The sandbox's tasks as its inspection API serves them. */
+async function listedTasks(target: KieSandbox): Promise<Json[]> {
+  return (await (await fetch(`${target.url}/sandbox/tasks`)).json()) as Json[];
+}
+
 function recordInfo(target: KieSandbox, taskId: string) {
   return call(target, `/api/v1/lyrics/record-info?taskId=${taskId}`);
 }
@@ -532,6 +548,58 @@ describe('KIE sandbox: refused creates', () => {
   });
 });
 
+describe('KIE sandbox: creates accepted but answered oddly', () => {
+  it.each([
+    [502, 'Bad Gateway'],
+    [504, 'Gateway Timeout'],
+    [520, 'Error'],
+  ])("gateway=%i: the task is made and billed, the answer is a gateway's HTML page", async (status, reason) => {
+    const prompt = `A song behind a gateway [sandbox:gateway=${status}]`;
+    const answer = await createRaw(sandbox, prompt);
+    expect(answer).toMatchObject({ status, contentType: 'text/html' });
+    expect(answer.text).toMatch(new RegExp(`^<html>[\\s\\S]*<title>${status} ${reason}</title>[\\s\\S]*</html>\\s*$`));
+    const [task] = await listedTasks(sandbox);
+    expect(task).toMatchObject({ prompt, outcome: 'success' });
+    expect(await call(sandbox, '/api/v1/chat/credit')).toMatchObject({ body: { data: 9999 } });
+    expect(sandbox.requests[0]).toMatchObject({ endpoint: 'create', taskId: task.taskId, httpStatus: status, code: undefined });
+    // Created upstream: it calls back like any other task.
+    await waitForCallbacks(task.taskId);
+  });
+
+  it.each([500, 200])('empty-answer=%i: the task is made and billed, the answer has no body', async (status) => {
+    const prompt = `A song answered with nothing [sandbox:empty-answer=${status}]`;
+    expect(await createRaw(sandbox, prompt)).toEqual({ status, contentType: null, text: '' });
+    const [task] = await listedTasks(sandbox);
+    expect(task).toMatchObject({ prompt });
+    expect(sandbox.requests[0]).toMatchObject({ taskId: task.taskId, httpStatus: status, code: undefined });
+    await waitForCallbacks(task.taskId);
+  });
+
+  it("answer-status=500: KIE's success envelope with the task id, under that status", async () => {
+    const answer = await create(sandbox, 'A song with a confused status [sandbox:answer-status=500]');
+    const [task] = await listedTasks(sandbox);
+    expect(answer).toEqual({
+      status: 500,
+      contentType: 'application/json',
+      body: { code: 200, msg: 'success', data: { taskId: task.taskId } },
+    });
+    expect(sandbox.requests[0]).toMatchObject({ httpStatus: 500, code: 200 });
+  });
+
+  it('answer-delay=MS holds the answer while the callback keeps its schedule from creation', async () => {
+    let answered = false;
+    let arrivedBeforeAnswer: boolean | undefined;
+    receiver.onReceive = () => (arrivedBeforeAnswer ??= !answered);
+    const answer = await createTask(sandbox, 'A patient answer [sandbox:answer-delay=400]');
+    answered = true;
+    expect(arrivedBeforeAnswer).toBe(true);
+    const [request] = sandbox.requests;
+    expect(request.finishedAt! - request.startedAt).toBeGreaterThanOrEqual(400);
+    expect(sandbox.callbacks[0].sentAt).toBeLessThan(request.finishedAt!);
+    expect(receiver.bodiesFor(answer)).toHaveLength(1);
+  });
+});
+
 describe('KIE sandbox: callback delivery', () => {
   it('retries a failed delivery: 500, 500, then 200 makes 3 attempts', async () => {
     receiver.plan.push(500, 500);
@@ -577,18 +645,22 @@ describe('KIE sandbox: callback delivery', () => {
     expect(refused.map((d) => d.error)).toEqual(Array(4).fill(expect.stringMatching(/ECONNREFUSED/)));
   });
 
-  it('stop() cancels pending callbacks and closes hanging creates at once', async () => {
+  it('stop() cancels pending callbacks and closes hanging and held creates at once', async () => {
     const stopping = await startSandbox({ resultDelayMs: 60000 });
     await createTask(stopping, 'A song for later');
-    const hanging = create(stopping, 'A silent song [sandbox:hang]').then(
-      () => 'answered',
-      () => 'failed',
-    );
-    await waitFor('the hanging create to arrive', () => stopping.tasks().length === 2);
+    const outcome = (prompt: string) =>
+      create(stopping, prompt).then(
+        () => 'answered',
+        () => 'failed',
+      );
+    const hanging = outcome('A silent song [sandbox:hang]');
+    const held = outcome('A slow answer [sandbox:answer-delay=60000]');
+    await waitFor('the hanging and held creates to arrive', () => stopping.tasks().length === 3);
     const started = Date.now();
     await stopping.stop();
     expect(Date.now() - started).toBeLessThan(1000);
     expect(await hanging).toBe('failed');
+    expect(await held).toBe('failed');
     expect(stopping.callbacks).toEqual([]);
   });
 });
@@ -603,6 +675,28 @@ describe('KIE sandbox: the random mix', () => {
     await waitForCallbacks(marked);
     expect(mixed.task(drawn)!.behaviours).toMatchObject({ source: 'mix', spelling: 'camel', copies: 2 });
     expect(mixed.task(marked)!.behaviours).toMatchObject({ source: 'markers', spelling: 'snake', copies: 1 });
+  });
+
+  it('gateway: accepted creates answered 502 or 504 with an HTML page, the tasks made and billed', async () => {
+    const gateways = await startSandbox({ apiKeys: [API_KEY], mix: { gateway: 1 }, seed: 3 });
+    const answers = [];
+    for (let i = 0; i < 10; i++) answers.push(await createRaw(gateways, `A song through a flaky gateway ${i}`));
+    expect(answers.every((a) => a.contentType === 'text/html' && a.text.startsWith('<html>'))).toBe(true);
+    expect(new Set(answers.map((a) => a.status))).toEqual(new Set([502, 504]));
+    expect(await listedTasks(gateways)).toHaveLength(10);
+    expect(await call(gateways, '/api/v1/chat/credit')).toMatchObject({ body: { data: 9990 } });
+  });
+
+  it('hang: accepted creates never answered, the tasks made', async () => {
+    const hanging = await startSandbox({ apiKeys: [API_KEY], mix: { hang: 1 } });
+    const error = await createRaw(hanging, 'A song left hanging', AbortSignal.timeout(300)).then(
+      () => undefined,
+      (e: Error) => e,
+    );
+    expect(error?.name).toBe('TimeoutError');
+    expect(await listedTasks(hanging)).toEqual([expect.objectContaining({ prompt: 'A song left hanging' })]);
+    expect(hanging.requests[0]).toMatchObject({ endpoint: 'create', httpStatus: 0 });
+    expect(hanging.requests[0].finishedAt).toBeUndefined();
   });
 });
 

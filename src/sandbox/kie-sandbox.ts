@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { drawFromMix, MarkerError, parseMarkers, SandboxBehaviours } from './sandbox-behaviours';
+import { setTimeout as wait } from 'node:timers/promises';
+import { drawFromMix, MarkerError, MixRandom, mixRandom, parseMarkers, SandboxBehaviours } from './sandbox-behaviours';
 import { CallbackDispatcher } from './sandbox-callbacks';
 import { writeLyrics } from './sandbox-lyrics';
 import { KieSandboxOptions, ResolvedSandboxOptions, resolveSandboxOptions } from './sandbox-options';
@@ -10,13 +11,13 @@ import {
   Envelope,
   errorBody,
   FAILURES,
+  gatewayPage,
   MAX_PROMPT_LENGTH,
   parseCreateRequest,
   RECORD_INFO_NULL,
   recordInfoData,
   success,
 } from './sandbox-payloads';
-import { seededRandom } from './sandbox-random';
 import { SlidingWindow } from './sandbox-rate-limit';
 import type { ArrayKey, SandboxDelivery, SandboxEndpoint, SandboxRequest, SandboxTask } from './sandbox-records';
 
@@ -27,6 +28,8 @@ export type { ArrayKey, SandboxDelivery, SandboxEndpoint, SandboxRequest, Sandbo
 const MAX_BODY_BYTES = 1024 * 1024;
 
 type Answer = (status: number, body: Envelope) => void;
+/** An answer without KIE's envelope: a body of this content type, or none. */
+type AnswerText = (status: number, content?: { type: string; text: string }) => void;
 
 /**
  * A simulator of KIE.AI's Suno lyrics API on plain node:http: the same endpoints, envelopes and
@@ -42,7 +45,9 @@ export class KieSandbox {
   private readonly throttleCounts = new Map<string, number>();
   private readonly dispatcher: CallbackDispatcher;
   private credits: number;
-  private random: () => number;
+  private random: MixRandom;
+  /** Aborted by stop(): ends the holds of delayed answers. */
+  private readonly stopping = new AbortController();
   private stopped?: Promise<void>;
 
   private constructor(
@@ -51,7 +56,7 @@ export class KieSandbox {
     readonly url: string,
   ) {
     this.credits = options.credits;
-    this.random = seededRandom(options.seed);
+    this.random = mixRandom(options.seed);
     this.dispatcher = new CallbackDispatcher(
       { hmacKey: options.hmacKey, retryDelayMs: options.callbackRetryDelayMs, timeoutMs: options.callbackTimeoutMs, log: options.log },
       (delivery) => this.callbacks.push(delivery),
@@ -86,12 +91,13 @@ export class KieSandbox {
     this.windows.clear();
     this.throttleCounts.clear();
     this.credits = this.options.credits;
-    this.random = seededRandom(this.options.seed);
+    this.random = mixRandom(this.options.seed);
   }
 
-  /** Closes the server and every connection (hanging creates too), and stops all callbacks. */
+  /** Closes the server and every connection (hanging and held creates too), and stops all callbacks. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
+      this.stopping.abort();
       this.dispatcher.cancelAll();
       const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
       this.server.closeAllConnections();
@@ -119,23 +125,31 @@ export class KieSandbox {
       startedAt: Date.now(),
     };
     this.requests.push(record);
-    const answer: Answer = (status, body) => {
+    const finish = (status: number, code: number | undefined, what: string) => {
       record.httpStatus = status;
-      record.code = body.code;
+      record.code = code;
       record.finishedAt = Date.now();
+      this.options.log?.(`${record.method} ${url.pathname} -> ${status} ${what}${record.taskId ? ` task ${record.taskId}` : ''}`);
+    };
+    const answer: Answer = (status, body) => {
+      finish(status, body.code, `code ${body.code}`);
       sendJson(res, status, body);
-      this.options.log?.(`${record.method} ${url.pathname} -> ${status} code ${body.code}${record.taskId ? ` task ${record.taskId}` : ''}`);
+    };
+    const answerText: AnswerText = (status, content) => {
+      finish(status, undefined, content ? content.type : 'empty');
+      res.writeHead(status, { 'Content-Length': Buffer.byteLength(content?.text ?? ''), ...(content && { 'Content-Type': content.type }) });
+      res.end(content?.text);
     };
 
     if (record.endpoint === 'unknown') return answer(404, errorBody(404, 'Not found'));
     const key = bearerKey(req.headers.authorization);
     if (!key || (this.options.apiKeys.size > 0 && !this.options.apiKeys.has(key))) return answer(401, errorBody(401));
-    if (record.endpoint === 'create') return this.create(req, key, record, answer);
+    if (record.endpoint === 'create') return this.create(req, key, record, answer, answerText);
     if (record.endpoint === 'record-info') return this.recordInfo(url.searchParams.get('taskId'), record, answer);
     return answer(200, success(this.credits));
   }
 
-  private async create(req: IncomingMessage, key: string, record: SandboxRequest, answer: Answer): Promise<void> {
+  private async create(req: IncomingMessage, key: string, record: SandboxRequest, answer: Answer, answerText: AnswerText): Promise<void> {
     const text = await readBody(req);
     if (text === undefined) return answer(413, errorBody(413, 'Request body too large'));
     const request = parseCreateRequest(text);
@@ -169,7 +183,22 @@ export class KieSandbox {
       return; // the socket stays open until the client gives up or stop() closes it
     }
     await firstAttempts;
-    answer(200, success({ taskId: task.taskId }));
+    const { acceptedAnswer, answerDelayMs } = task.behaviours;
+    if (answerDelayMs > 0 && !(await this.hold(answerDelayMs))) return; // stopping: stop() closes the socket
+    if (acceptedAnswer.body === 'envelope') return answer(acceptedAnswer.status, success({ taskId: task.taskId }));
+    const { status } = acceptedAnswer;
+    answerText(status, acceptedAnswer.body === 'html' ? { type: 'text/html', text: gatewayPage(status) } : undefined);
+  }
+
+  /** Waits `ms`; false when stop() came first. */
+  private async hold(ms: number): Promise<boolean> {
+    try {
+      await wait(ms, undefined, { signal: this.stopping.signal });
+      return true;
+    } catch (error) {
+      if (this.stopping.signal.aborted) return false;
+      throw error;
+    }
   }
 
   private createTask(prompt: string, callBackUrl: string, behaviours: SandboxBehaviours): SandboxTask {

@@ -1,4 +1,5 @@
 import { KIE_MESSAGES } from './sandbox-payloads';
+import { seededRandom } from './sandbox-random';
 
 export const FAILURE_STATUSES = ['GENERATE_LYRICS_FAILED', 'CREATE_TASK_FAILED', 'CALLBACK_EXCEPTION', 'SENSITIVE_WORD_ERROR'] as const;
 export type FailureStatus = (typeof FAILURE_STATUSES)[number];
@@ -34,11 +35,35 @@ export interface SandboxBehaviours {
   httpStatus?: number;
   /** The task is created (and billed) but the create is never answered. */
   hang: boolean;
+  /**
+   * How a create that made the task is answered: KIE's success envelope with the task id, a gateway's HTML error page
+   * (a gateway that forwarded the create and lost KIE's answer), or an empty body; with this HTTP status.
+   */
+  acceptedAnswer: { body: 'envelope' | 'html' | 'empty'; status: number };
+  /** The accepted create's answer is held this long (the callbacks keep their schedule). */
+  answerDelayMs: number;
 }
 
-/** What the mix can draw for a task without markers; failure means GENERATE_LYRICS_FAILED. */
-export const MIX_KEYS = ['drop', 'duplicate', 'camelCase', 'forged', 'failure'] as const;
+/**
+ * What the mix can draw for a task without markers: failure means GENERATE_LYRICS_FAILED; hang, a create never
+ * answered; gateway, a create answered 502 or 504 with a gateway's HTML page (half each). Both still make the task.
+ */
+export const MIX_KEYS = ['drop', 'duplicate', 'camelCase', 'forged', 'failure', 'hang', 'gateway'] as const;
 export type SandboxMix = Record<(typeof MIX_KEYS)[number], number>;
+
+/**
+ * The mix's seeded streams. The create-answer keys (hang, gateway) came later and draw from a stream of their own, so
+ * that every seed still draws the same callback and outcome behaviours for every task as it did before them.
+ */
+export interface MixRandom {
+  behaviours: () => number;
+  answers: () => number;
+}
+
+export function mixRandom(seed: number): MixRandom {
+  // The seed mixed with a fixed constant: a second sequence, still decided by the one seed.
+  return { behaviours: seededRandom(seed), answers: seededRandom((seed ^ 0x9e3779b9) >>> 0) };
+}
 
 /** A marker the sandbox does not understand: the create is refused (body code 400) rather than silently ignored. */
 export class MarkerError extends Error {}
@@ -60,6 +85,8 @@ function plainBehaviours(source: SandboxBehaviours['source']): SandboxBehaviours
     throttle: 0,
     throttleHttp: 0,
     hang: false,
+    acceptedAnswer: { body: 'envelope', status: 200 },
+    answerDelayMs: 0,
   };
 }
 
@@ -90,6 +117,10 @@ const VALUE_MARKERS = new Map<string, (b: SandboxBehaviours, value: string) => v
   ['throttle', (b, v) => (b.throttle = integer('throttle', v, 0))],
   ['throttle-http', (b, v) => (b.throttleHttp = integer('throttle-http', v, 0))],
   ['http-status', (b, v) => (b.httpStatus = integer('http-status', v, 400, 599))],
+  ['gateway', (b, v) => (b.acceptedAnswer = { body: 'html', status: integer('gateway', v, 500, 599) })],
+  ['empty-answer', (b, v) => (b.acceptedAnswer = { body: 'empty', status: integer('empty-answer', v, 200, 599) })],
+  ['answer-status', (b, v) => (b.acceptedAnswer = { body: 'envelope', status: integer('answer-status', v, 200, 599) })],
+  ['answer-delay', (b, v) => (b.answerDelayMs = integer('answer-delay', v, 0))],
   [
     'status',
     (b, v) => {
@@ -140,14 +171,19 @@ export function parseMarkers(prompt: string): SandboxBehaviours | undefined {
 }
 
 /** Behaviours of a task without markers, drawn from the mix's probabilities. */
-export function drawFromMix(mix: SandboxMix, random: () => number): SandboxBehaviours {
-  // Five draws for every task, whatever the probabilities, so each task's draw depends only on its position.
-  const [drop, duplicate, camelCase, forged, failure] = [random(), random(), random(), random(), random()];
+export function drawFromMix(mix: SandboxMix, random: MixRandom): SandboxBehaviours {
+  // The same draws for every task, whatever the probabilities, so each task's draw depends only on its position.
+  const next = random.behaviours;
+  const [drop, duplicate, camelCase, forged, failure] = [next(), next(), next(), next(), next()];
+  const [hang, gateway] = [random.answers(), random.answers()];
   const behaviours = plainBehaviours('mix');
   behaviours.drop = drop < mix.drop;
   behaviours.copies = duplicate < mix.duplicate ? 2 : 1;
   behaviours.spelling = camelCase < mix.camelCase ? 'camel' : 'snake';
   behaviours.forge = forged < mix.forged;
   behaviours.outcome = failure < mix.failure ? 'GENERATE_LYRICS_FAILED' : 'success';
+  behaviours.hang = hang < mix.hang;
+  // The gateway draw's lower half of its share answers 502, the upper half 504.
+  if (gateway < mix.gateway) behaviours.acceptedAnswer = { body: 'html', status: gateway < mix.gateway / 2 ? 502 : 504 };
   return behaviours;
 }

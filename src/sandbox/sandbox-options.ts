@@ -56,7 +56,7 @@ function wholeNumber(name: string, value: number, min = 0): number {
 
 /** Options with their defaults, checked: a wrong value fails at start, naming the option. */
 export function resolveSandboxOptions(options: KieSandboxOptions = {}): ResolvedSandboxOptions {
-  const mix: SandboxMix = { drop: 0, duplicate: 0, camelCase: 0, forged: 0, failure: 0, ...options.mix };
+  const mix: SandboxMix = { drop: 0, duplicate: 0, camelCase: 0, forged: 0, failure: 0, hang: 0, gateway: 0, ...options.mix };
   for (const [name, probability] of Object.entries(mix)) {
     if (!(MIX_KEYS as readonly string[]).includes(name)) throw new RangeError(`mix has no "${name}" (it has ${MIX_KEYS.join(', ')})`);
     if (!(probability >= 0 && probability <= 1)) throw new RangeError(`mix.${name} must be a probability from 0 to 1, got ${probability}`);

@@ -45,6 +45,12 @@ export function errorBody(code: number, msg = KIE_MESSAGES[code] ?? STATUS_CODES
   return code === 401 ? { code, msg } : { code, msg, data: null };
 }
 
+/** The HTML error page a gateway in front of KIE (nginx, Cloudflare) answers when it lost KIE's answer. */
+export function gatewayPage(status: number): string {
+  const title = `${status} ${STATUS_CODES[status] ?? 'Error'}`;
+  return `<html>\r\n<head><title>${title}</title></head>\r\n<body>\r\n<center><h1>${title}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`;
+}
+
 export const RECORD_INFO_NULL: Envelope = { code: 422, msg: 'recordInfo is null', data: null };
 
 /** record-info's `data`: PENDING until the result may be shown, then the task's final state. */

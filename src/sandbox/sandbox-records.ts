@@ -16,7 +16,7 @@ export interface SandboxRequest {
   callBackUrl?: string;
   /** 0 until answered (and for ever for a create that hangs). */
   httpStatus: number;
-  /** The body's `code`. */
+  /** The body's `code`; undefined for an answer without KIE's envelope (an HTML page, an empty body). */
   code?: number;
   startedAt: number;
   /** Undefined while in flight, and for a create that hangs. */
