@@ -56,14 +56,35 @@ describe('KieClient against the sandbox over HTTP', () => {
 
     it.each([
       ['body code 430', '[sandbox:throttle=1] t1', 'throttled'],
-      ['HTTP 429', '[sandbox:throttle-http=1] t2', 'throttled'],
+      ['HTTP 429 with body code 429', '[sandbox:throttle-http=1] t2', 'throttled'],
       ['body code 405 (legacy rate limit)', '[sandbox:reject=405] t3', 'throttled'],
       ['body code 455 (maintenance)', '[sandbox:reject=455] t4', 'maintenance'],
-      ['body code 500', '[sandbox:reject=500] t5', 'server_error'],
-      ['HTTP 502', '[sandbox:http-status=502] t6', 'server_error'],
-      ['HTTP 503', '[sandbox:http-status=503] t7', 'maintenance'],
-    ])('classifies %s as retry (%s)', async (_, prompt, reason) => {
+      ['body code 500 under HTTP 200', '[sandbox:reject=500] t5', 'server_error'],
+      ['HTTP 500 with body code 500', '[sandbox:http-status=500] t6', 'server_error'],
+      ['HTTP 502 with body code 502', '[sandbox:http-status=502] t7', 'server_error'],
+      ['HTTP 503 with body code 503', '[sandbox:http-status=503] t8', 'maintenance'],
+    ])("classifies KIE's envelope saying %s as retry (%s), making no task", async (_, prompt, reason) => {
       expect(await kie.createLyricsTask(prompt, 'https://example.com/cb')).toMatchObject({ kind: 'retry', reason });
+      expect(sandbox.tasks().some((task) => task.prompt === prompt)).toBe(false);
+    });
+
+    it.each([
+      ['a 502 HTML page', 'gateway=502'],
+      ['a 504 HTML page', 'gateway=504'],
+      ['a 520 HTML page', 'gateway=520'],
+      ['an empty 500', 'empty-answer=500'],
+      ['an empty 200', 'empty-answer=200'],
+    ])('classifies %s after the create was forwarded (no envelope) as ambiguous: the task was made', async (_, marker) => {
+      const prompt = `[sandbox:${marker}] lost answer`;
+      const outcome = await kie.createLyricsTask(prompt, 'https://example.com/cb');
+      expect(outcome).toEqual({ kind: 'ambiguous', message: expect.stringContaining("without KIE's envelope") });
+      expect(sandbox.tasks().filter((task) => task.prompt === prompt)).toHaveLength(1);
+    });
+
+    it.each([500, 502, 201])('classifies HTTP %i carrying a task id as accepted with that id', async (status) => {
+      const outcome = await kie.createLyricsTask(`[sandbox:answer-status=${status}] odd status ${status}`, 'https://example.com/cb');
+      expect(outcome).toEqual({ kind: 'accepted', kieTaskId: expect.stringMatching(/^[0-9a-f]{32}$/) });
+      expect(sandbox.task((outcome as { kieTaskId: string }).kieTaskId)).toBeDefined();
     });
 
     it.each([
@@ -174,16 +195,96 @@ describe('KieClient on the transport edges', () => {
     expect(await clientFor(server.url).createLyricsTask('p', 'https://example.com/cb')).toMatchObject({ kind: 'ambiguous' });
   });
 
-  it('honours Retry-After on a throttle', async () => {
-    const server = await fixedServerForTest((_, res) =>
+  const createAgainst = async (handler: Parameters<typeof fixedServer>[0]) =>
+    clientFor((await fixedServerForTest(handler)).url).createLyricsTask('p', 'https://example.com/cb');
+
+  it('honours Retry-After in seconds on a throttle', async () => {
+    const outcome = await createAgainst((_, res) =>
       res.writeHead(429, { 'retry-after': '7' }).end('{"code":429,"msg":"slow down","data":null}'),
     );
-    expect(await clientFor(server.url).createLyricsTask('p', 'https://example.com/cb')).toEqual({
-      kind: 'retry',
-      reason: 'throttled',
-      message: 'slow down',
-      retryAfterMs: 7000,
+    expect(outcome).toEqual({ kind: 'retry', reason: 'throttled', message: 'slow down', retryAfterMs: 7000 });
+  });
+
+  it("measures a Retry-After HTTP-date against the answer's own Date header, whatever this machine's clock says", async () => {
+    const outcome = await createAgainst((_, res) => {
+      res.sendDate = false;
+      res
+        .writeHead(429, { date: 'Wed, 21 Oct 2015 07:28:00 GMT', 'retry-after': 'Wed, 21 Oct 2015 07:28:30 GMT' })
+        .end('{"code":429,"msg":"slow down","data":null}');
     });
+    expect(outcome).toMatchObject({ kind: 'retry', reason: 'throttled', retryAfterMs: 30000 });
+  });
+
+  it('measures a Retry-After HTTP-date against now without a Date header, and never below 0', async () => {
+    const inTwentySeconds = new Date(Date.now() + 20000).toUTCString();
+    const ahead = await createAgainst((_, res) => {
+      res.sendDate = false;
+      res.writeHead(429, { 'retry-after': inTwentySeconds }).end('{"code":430,"msg":"slow down","data":null}');
+    });
+    // The date has whole seconds, and the answer took a little time.
+    expect((ahead as { retryAfterMs: number }).retryAfterMs).toBeGreaterThan(17000);
+    expect((ahead as { retryAfterMs: number }).retryAfterMs).toBeLessThanOrEqual(20000);
+    const past = await createAgainst((_, res) => res.writeHead(429, { 'retry-after': 'Thu, 01 Jan 2015 00:00:00 GMT' }).end());
+    expect(past).toMatchObject({ kind: 'retry', reason: 'throttled', retryAfterMs: 0 });
+  });
+
+  it('ignores a Retry-After that is neither seconds nor an HTTP-date', async () => {
+    const outcome = await createAgainst((_, res) => res.writeHead(429, { 'retry-after': 'soon' }).end());
+    expect(outcome).toEqual({ kind: 'retry', reason: 'throttled', message: "HTTP 429 without KIE's envelope", retryAfterMs: undefined });
+  });
+
+  it.each([
+    ['an empty 429', 429, '', { kind: 'retry', reason: 'throttled' }],
+    ['a plain-text 429', 429, 'Too Many Requests', { kind: 'retry', reason: 'throttled' }],
+    ['an HTML 403', 403, '<html><body>403 Forbidden</body></html>', { kind: 'rejected', code: 403 }],
+    ['an empty 404', 404, '', { kind: 'rejected', code: 404 }],
+    ['a 301 redirect', 301, '', { kind: 'rejected', code: 301 }],
+    ['an HTML 503', 503, '<html><body>503 Service Unavailable</body></html>', { kind: 'ambiguous' }],
+    ['a JSON 502 without a numeric code', 502, '{"code":"502","message":"bad gateway"}', { kind: 'ambiguous' }],
+    ['a JSON array 500', 500, '[]', { kind: 'ambiguous' }],
+  ])('classifies %s without KIE envelope by its status', async (_, status, text, expected) => {
+    expect(await createAgainst((__, res) => res.writeHead(status).end(text))).toMatchObject(expected);
+  });
+
+  it.each([
+    ['HTTP 500 and body code 500', 500, 500],
+    ['HTTP 200 and body code 422', 200, 422],
+    ['HTTP 429 and body code 429', 429, 429],
+  ])('classifies a task id under %s as accepted: KIE took (and billed) it', async (_, status, code) => {
+    const body = JSON.stringify({ code, msg: 'odd', data: { taskId: 'a41f7c2e9b8d4e0f9c3a6b5d2e1f0a97' } });
+    expect(await createAgainst((__, res) => res.writeHead(status).end(body))).toEqual({
+      kind: 'accepted',
+      kieTaskId: 'a41f7c2e9b8d4e0f9c3a6b5d2e1f0a97',
+    });
+  });
+
+  it.each([
+    ['empty', ''],
+    ['with a space', 'a41f 7c2e'],
+    ['with a newline', 'a41f\n'],
+    ['65 characters', 'a'.repeat(65)],
+    ['non-ASCII', 'tâche'],
+  ])('classifies a create answered with a task id %s as ambiguous, never accepted', async (_, taskId) => {
+    const body = JSON.stringify({ code: 200, msg: 'success', data: { taskId } });
+    expect(await createAgainst((__, res) => res.writeHead(200).end(body))).toEqual({
+      kind: 'ambiguous',
+      message: 'create answered 200 with an invalid task id (not 1 to 64 visible ASCII characters)',
+    });
+  });
+
+  it('classifies a code 200 without a task id as ambiguous, whatever the status', async () => {
+    const outcome = await createAgainst((_, res) => res.writeHead(502).end('{"code":200,"msg":"success","data":null}'));
+    expect(outcome).toEqual({ kind: 'ambiguous', message: 'create answered 502 with code 200 but no task id' });
+  });
+
+  it.each([
+    ['record-info', (client: KieClient) => client.getLyricsRecord('a41f'), 502],
+    ['credit', (client: KieClient) => client.getCredits(), 504],
+  ])('retries a %s read answered by a gateway page (reads are safe to repeat)', async (_, read, status) => {
+    const server = await fixedServerForTest((__, res) =>
+      res.writeHead(status, { 'content-type': 'text/html' }).end('<html>gateway</html>'),
+    );
+    expect(await read(clientFor(server.url))).toEqual({ kind: 'retry', reason: 'server_error', message: `HTTP ${status}` });
   });
 
   it.each([

@@ -82,3 +82,61 @@ export function sendHttp(req: HttpRequest): Promise<HttpAnswer> {
     request.end(req.body);
   });
 }
+
+/**
+ * Retry-After in milliseconds: delta-seconds, or an HTTP-date measured against the answer's own Date header (so the
+ * clock of this machine does not matter) or, without one, against `now`. Never negative; undefined when absent or
+ * unreadable.
+ */
+export function retryAfterMs(answer: HttpAnswer, now = Date.now()): number | undefined {
+  const value = answer.headers['retry-after']?.trim();
+  if (value === undefined) return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = parseHttpDate(value);
+  if (at === undefined) return undefined;
+  const answeredAt = answer.headers.date === undefined ? undefined : parseHttpDate(answer.headers.date.trim());
+  return Math.max(0, at - (answeredAt ?? now));
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const MONTH = `(${MONTHS.join('|')})`;
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const TIME = '(\\d{2}):(\\d{2}):(\\d{2})';
+// The three forms RFC 9110 section 5.6.7 has recipients accept: IMF-fixdate, and the obsolete RFC 850 and asctime.
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d{2}) ${MONTH} (\\d{4}) ${TIME} GMT$`);
+const RFC_850 = new RegExp(`^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\\d{2})-${MONTH}-(\\d{2}) ${TIME} GMT$`);
+const ASCTIME = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`);
+
+/** An HTTP-date as milliseconds since the epoch; undefined for anything else (Date.parse would guess at more). */
+export function parseHttpDate(text: string): number | undefined {
+  let parts: [day: string, month: string, year: number, hour: string, minute: string, second: string];
+  let match: RegExpExecArray | null;
+  if ((match = IMF_FIXDATE.exec(text))) {
+    parts = [match[1], match[2], Number(match[3]), match[4], match[5], match[6]];
+  } else if ((match = RFC_850.exec(text))) {
+    // A two-digit year more than 50 years ahead is the latest past year with those digits (RFC 9110).
+    const thisYear = new Date().getUTCFullYear();
+    let year = thisYear - (thisYear % 100) + Number(match[3]);
+    if (year > thisYear + 50) year -= 100;
+    parts = [match[1], match[2], year, match[4], match[5], match[6]];
+  } else if ((match = ASCTIME.exec(text))) {
+    parts = [match[2].trim(), match[1], Number(match[6]), match[3], match[4], match[5]];
+  } else {
+    return undefined;
+  }
+  const [day, month, year, hour, minute, second] = parts;
+  const fields = [year, MONTHS.indexOf(month), Number(day), Number(hour), Number(minute), Number(second)];
+  const date = new Date(0);
+  date.setUTCFullYear(fields[0], fields[1], fields[2]);
+  date.setUTCHours(fields[3], fields[4], fields[5]);
+  // Date rolls 31 Feb over into March; such a date is malformed, not another day.
+  const read = [
+    date.getUTCFullYear(),
+    date.getUTCMonth(),
+    date.getUTCDate(),
+    date.getUTCHours(),
+    date.getUTCMinutes(),
+    date.getUTCSeconds(),
+  ];
+  return read.every((value, index) => value === fields[index]) ? date.getTime() : undefined;
+}

@@ -45,6 +45,11 @@ export function envelopeMessage(body: unknown): string {
   return (isObject(body) && asText(body.msg)) || '';
 }
 
+/** The `data.taskId` string of a create's answer, whether or not it is a valid id; undefined when there is none. */
+export function createdTaskId(body: unknown): string | undefined {
+  return isObject(body) && isObject(body.data) ? asString(body.data.taskId) : undefined;
+}
+
 /** KIE's record statuses in our terms; anything unknown is treated as still running. */
 const FAILURE_STATUSES: Record<string, KieFailureCode> = {
   GENERATE_LYRICS_FAILED: 'generation_failed',

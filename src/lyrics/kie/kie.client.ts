@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
-import { envelopeCode, envelopeMessage, KiePayloadError, parseRecordInfo } from './kie-payloads';
-import { HttpAnswer, HttpTransportError, sendHttp } from './kie-http';
+import { createdTaskId, envelopeCode, envelopeMessage, isKieTaskId, KiePayloadError, parseRecordInfo } from './kie-payloads';
+import { HttpAnswer, HttpTransportError, retryAfterMs, sendHttp } from './kie-http';
 import { KieCreateOutcome, KieCreditsOutcome, KieRecordOutcome, KieRejected, KieRetry } from './kie.types';
 
 export interface KieClientOptions {
@@ -20,8 +20,8 @@ const FREQUENCY_MESSAGE = /frequen/i;
 
 /**
  * KIE's lyrics endpoints. The only code that knows KIE's wire format: it classifies every answer by both the HTTP
- * status and the body code (KIE's envelope has a code of its own, which may disagree with the status), normalises records to KieTaskResult, and never lets the API
- * key into a log line or an error.
+ * status and the body code (KIE's envelope has a code of its own, which may disagree with the status), normalises
+ * records to KieTaskResult, and never lets the API key into a log line or an error.
  */
 export class KieClient {
   private readonly logger = new Logger(KieClient.name);
@@ -62,13 +62,7 @@ export class KieClient {
         ? { kind: 'ambiguous', message: `create sent but not answered: ${error.message}` }
         : { kind: 'retry', reason: 'not_sent', message: `create not sent: ${error.message}` };
     }
-    const body = parseJson(answer.body);
-    const refusal = classifyRefusal(answer, body);
-    if (refusal) return refusal;
-    const data = (body as { data?: { taskId?: unknown } } | undefined)?.data;
-    if (typeof data?.taskId === 'string' && data.taskId.length > 0) return { kind: 'accepted', kieTaskId: data.taskId };
-    // A 200 without a task id: KIE may have created the task, and we cannot know which.
-    return { kind: 'ambiguous', message: `create answered ${answer.status} without a task id` };
+    return classifyCreate(answer, parseJson(answer.body));
   }
 
   private async recordInfo(kieTaskId: string, timeoutMs: number): Promise<KieRecordOutcome> {
@@ -81,7 +75,7 @@ export class KieClient {
     }
     const body = parseJson(answer.body);
     if (envelopeCode(body) === 422 && /recordInfo is null/i.test(envelopeMessage(body))) return { kind: 'not_ready' };
-    const refusal = classifyRefusal(answer, body);
+    const refusal = classifyReadRefusal(answer, body);
     if (refusal) return refusal;
     try {
       return { kind: 'record', result: parseRecordInfo((body as { data?: unknown } | undefined)?.data) };
@@ -100,7 +94,7 @@ export class KieClient {
       return { kind: 'retry', reason: 'not_sent', message: `credit failed: ${error.message}` };
     }
     const body = parseJson(answer.body);
-    const refusal = classifyRefusal(answer, body);
+    const refusal = classifyReadRefusal(answer, body);
     if (refusal) return refusal;
     const credits = (body as { data?: unknown } | undefined)?.data;
     return typeof credits === 'number'
@@ -145,31 +139,65 @@ function parseJson(text: string): unknown {
   }
 }
 
-function retryAfterMs(answer: HttpAnswer): number | undefined {
-  const header = answer.headers['retry-after'];
-  const seconds = typeof header === 'string' ? Number(header) : NaN;
-  return Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+const retry = (answer: HttpAnswer, reason: KieRetry['reason'], message: string): KieRetry => ({
+  kind: 'retry',
+  reason,
+  message,
+  retryAfterMs: retryAfterMs(answer),
+});
+
+const throttled = (answer: HttpAnswer, code: number | undefined, message: string): boolean =>
+  answer.status === 429 || (code !== undefined && THROTTLE_CODES.has(code)) || FREQUENCY_MESSAGE.test(message);
+
+/** KIE's envelope with a body code other than 200 (and not a throttle): KIE's own word that it did not act. */
+function envelopeRefusal(answer: HttpAnswer, code: number, message: string): KieRetry | KieRejected {
+  if (code === 455 || answer.status === 503) return retry(answer, 'maintenance', message);
+  // 5xx body codes are KIE's own failures, except those that name a final answer.
+  if (code >= 500 && code !== 501 && code !== 505) return retry(answer, 'server_error', message);
+  return { kind: 'rejected', code, message };
 }
 
 /**
- * Reads both the HTTP status and the body code (KIE documents codes in the body, but also answers with real
- * HTTP statuses). Returns undefined for any other 2xx answer.
+ * A create's answer ("never resubmit an ambiguous create"): retried only where KIE certainly did not take it. A
+ * task id means KIE took it (and billed it), whatever the status or body code. Only KIE's own envelope can say it
+ * refused; an answer without one comes from whatever stands in front of KIE, which may have forwarded the create.
  */
-function classifyRefusal(answer: HttpAnswer, body: unknown): KieRetry | KieRejected | undefined {
+function classifyCreate(answer: HttpAnswer, body: unknown): KieCreateOutcome {
+  const taskId = createdTaskId(body);
+  if (taskId !== undefined) {
+    if (isKieTaskId(taskId)) return { kind: 'accepted', kieTaskId: taskId };
+    return {
+      kind: 'ambiguous',
+      message: `create answered ${answer.status} with an invalid task id (not 1 to 64 visible ASCII characters)`,
+    };
+  }
+  const code = envelopeCode(body);
+  if (code === undefined) {
+    const message = `HTTP ${answer.status} without KIE's envelope`;
+    if (answer.status === 429) return retry(answer, 'throttled', message);
+    // A redirect or a client error: refused before any handling (redirects are not followed).
+    if (answer.status >= 300 && answer.status < 500) return { kind: 'rejected', code: answer.status, message };
+    // A 2xx or 5xx: a gateway's error page (502, 504, 52x) may follow a create it forwarded.
+    return { kind: 'ambiguous', message: `create answered ${message}` };
+  }
+  const message = envelopeMessage(body) || `HTTP ${answer.status}`;
+  if (throttled(answer, code, message)) return retry(answer, 'throttled', message);
+  // A success without a task id: KIE may have created the task, and we cannot know which.
+  if (code === 200) return { kind: 'ambiguous', message: `create answered ${answer.status} with code 200 but no task id` };
+  return envelopeRefusal(answer, code, message);
+}
+
+/**
+ * A read's refusal, by both the HTTP status and the body code (KIE documents codes in the body, but also answers with
+ * real HTTP statuses). Reads are safe to repeat, so any 5xx is retried. Returns undefined for any other 2xx answer.
+ */
+function classifyReadRefusal(answer: HttpAnswer, body: unknown): KieRetry | KieRejected | undefined {
   const code = envelopeCode(body);
   const message = envelopeMessage(body) || `HTTP ${answer.status}`;
-  const retry = (reason: KieRetry['reason']): KieRetry => ({ kind: 'retry', reason, message, retryAfterMs: retryAfterMs(answer) });
-
-  if (answer.status === 429 || (code !== undefined && THROTTLE_CODES.has(code)) || FREQUENCY_MESSAGE.test(message)) {
-    return retry('throttled');
-  }
-  if (code === 455 || answer.status === 503) return retry('maintenance');
-  if (code !== undefined && code !== 200) {
-    // 5xx body codes are KIE's own failures, except those that name a final answer.
-    if (code >= 500 && code !== 501 && code !== 505) return retry('server_error');
-    return { kind: 'rejected', code, message };
-  }
-  if (answer.status >= 500) return retry('server_error');
+  if (throttled(answer, code, message)) return retry(answer, 'throttled', message);
+  if (code !== undefined && code !== 200) return envelopeRefusal(answer, code, message);
+  if (answer.status === 503) return retry(answer, 'maintenance', message);
+  if (answer.status >= 500) return retry(answer, 'server_error', message);
   if (answer.status < 200 || answer.status >= 300) return { kind: 'rejected', code: answer.status, message };
   // A 2xx: a success envelope, or a body the caller finds unreadable (and treats by what it asked for).
   return undefined;
