@@ -250,4 +250,27 @@ describe("KIE's callbacks, confirmed with record-info (LYRICS_CONFIRM_CALLBACKS=
     expect(stored.variants.map((v: { text: string }) => v.text)).toEqual(ctx.sandbox.task(task.kieTaskId)!.variants.map((v) => v.text));
     expect(ctx.requestsTo('record-info')).toHaveLength(1);
   });
+
+  it('counts each confirming read against the record-info budget: with none left, the callback is recorded and polling reads the result', async () => {
+    const ctx = await startLyricsApp(afterTest, {
+      sandbox: { hmacKey: HMAC_KEY, resultDelayMs: 300 },
+      // One read per minute in all, and no poll before the test ends.
+      env: {
+        KIE_WEBHOOK_HMAC_KEY: HMAC_KEY,
+        LYRICS_CONFIRM_CALLBACKS: 'true',
+        LYRICS_POLL_BUDGET: '1',
+        LYRICS_POLL_WINDOW_MS: '60000',
+        LYRICS_POLL_INITIAL_DELAY_MS: '60000',
+      },
+    });
+    const first = await ctx.submit('confirmed with the one read of the window');
+    await ctx.waitForStatus(first.id, 'succeeded');
+    const second = await ctx.submit('a callback beyond the budget');
+    await waitFor('the second callback to be recorded', async () => {
+      const receipts = await receiptsOf(ctx.testApp, second.id);
+      return receipts.some((receipt) => receipt.outcome === 'unconfirmed');
+    });
+    expect(ctx.requestsTo('record-info')).toHaveLength(1);
+    expect(await ctx.task(second.id)).toMatchObject({ status: 'submitted', variants: [] });
+  });
 });

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { callbackTokenMatches } from '../callback-token';
 import { ReceiptOutcome } from '../entities/lyrics-callback-receipt.entity';
 import { KiePayloadError, parseCallback } from '../kie/kie-payloads';
@@ -9,10 +9,13 @@ import { LyricsMetrics } from '../lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
 import { DatabaseClock } from '../persistence/database-clock';
+import { LyricsDatabase } from '../persistence/lyrics-database';
+import { RateSlotStore } from '../persistence/rate-slot.store';
 import { ReceiptStore } from '../persistence/receipt.store';
 import { TaskStore } from '../persistence/task.store';
 import { TaskRecord } from '../persistence/tasks.sql';
 import { FinalResult } from '../task-transitions';
+import { RateBudget } from '../workers/rate-budget';
 import { UnmatchedCallbackReason, UnmatchedCallbackWarnings } from './unmatched-callbacks';
 
 export interface IncomingCallback {
@@ -31,6 +34,9 @@ export interface CallbackAnswer {
   message: string;
 }
 
+/** A confirming read's time limit: KIE gives up on a callback after 15 s, and the answer must be stored before that. */
+export const CONFIRM_TIMEOUT_MS = 5000;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -40,9 +46,11 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * so only a token holder can make rows). Nothing here calls KIE unless confirmation is turned on.
  */
 @Injectable()
-export class LyricsCallbackService {
+export class LyricsCallbackService implements OnApplicationBootstrap {
   private readonly logger = new Logger(LyricsCallbackService.name);
   private readonly unmatchedWarnings = new UnmatchedCallbackWarnings(this.logger);
+  /** The record-info budget the poller uses: a confirming read is one more read of KIE's. */
+  private readonly readBudget: RateBudget;
 
   constructor(
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
@@ -52,7 +60,16 @@ export class LyricsCallbackService {
     private readonly kie: KieClient,
     private readonly metrics: LyricsMetrics,
     private readonly clock: DatabaseClock,
-  ) {}
+    private readonly database: LyricsDatabase,
+    slots: RateSlotStore,
+  ) {
+    this.readBudget = new RateBudget(slots, 'record-info', settings.pollBudget, settings.pollWindowMs);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    // The poller makes the slots too, but an instance may serve callbacks without running workers.
+    if (this.settings.confirmCallbacks) await this.readBudget.ensureSlots();
+  }
 
   async handle(incoming: IncomingCallback): Promise<CallbackAnswer> {
     const validId = UUID.test(incoming.taskId);
@@ -119,10 +136,23 @@ export class LyricsCallbackService {
     return { status: 200, outcome, message: 'received' };
   }
 
-  /** KIE does not sign the body; with confirmation on, the stored result is the one record-info gives. */
+  /**
+   * KIE does not sign the body; with confirmation on, the stored result is the one record-info gives. The read takes
+   * a slot of the record-info budget and must answer well within KIE's 15 s callback timeout; without a free slot, or
+   * without a final answer, the callback is only recorded and polling reads the result.
+   */
   private async confirm(kieTaskId: string): Promise<FinalResult | undefined> {
-    const record = await this.kie.getLyricsRecord(kieTaskId);
-    return record.kind === 'record' && record.result.state !== 'pending' ? record.result : undefined;
+    const slot = await this.readBudget.takeOne(this.database);
+    if (slot === undefined) {
+      this.metrics.budgetWait(this.readBudget.bucket);
+      return undefined;
+    }
+    try {
+      const record = await this.kie.getLyricsRecord(kieTaskId, { timeoutMs: CONFIRM_TIMEOUT_MS });
+      return record.kind === 'record' && record.result.state !== 'pending' ? record.result : undefined;
+    } finally {
+      await this.readBudget.markAnswered(slot);
+    }
   }
 
   /** Answered like any refusal, but neither stored nor logged one by one: anyone can send these, as fast as they like. */

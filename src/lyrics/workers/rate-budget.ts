@@ -1,4 +1,4 @@
-import { SqlExecutor } from '../persistence/lyrics-database';
+import { LyricsDatabase, SqlExecutor } from '../persistence/lyrics-database';
 import { RateSlotStore } from '../persistence/rate-slot.store';
 
 /**
@@ -41,6 +41,15 @@ export class RateBudget {
       tx,
     );
     return { claimed, slotsFree: free.length };
+  }
+
+  /** One slot for a call of its own (not a claim of due rows), or undefined when none is free right now. */
+  takeOne(database: LyricsDatabase): Promise<number | undefined> {
+    return database.transaction(async (tx) => {
+      const [slot] = await this.slots.lockFree(tx, { bucket: this.bucket, windowMs: this.windowMs, count: 1 });
+      if (slot !== undefined) await this.slots.markUsed(this.bucket, [slot], tx);
+      return slot;
+    });
   }
 
   /** Counts the slot from now: the upstream call it was taken for has just been answered. */
