@@ -273,4 +273,20 @@ describe("KIE's callbacks, confirmed with record-info (LYRICS_CONFIRM_CALLBACKS=
     expect(ctx.requestsTo('record-info')).toHaveLength(1);
     expect(await ctx.task(second.id)).toMatchObject({ status: 'submitted', variants: [] });
   });
+
+  it("answers within KIE's 15 s even when record-info is slower: the confirming read gives up first", async () => {
+    const ctx = await startLyricsApp(afterTest, {
+      sandbox: { hmacKey: HMAC_KEY, resultDelayMs: 0, recordInfoLatencyMs: 12_000 },
+      env: { KIE_WEBHOOK_HMAC_KEY: HMAC_KEY, LYRICS_CONFIRM_CALLBACKS: 'true', KIE_TIMEOUT_MS: '15000', LYRICS_LEASE_MS: '30000' },
+    });
+    const { id } = await ctx.submit('[sandbox:drop] confirmed by a slow record-info');
+    const task = await ctx.waitForStatus(id, 'submitted');
+    const body = kieFixture('callback-success-kie-snake_case.json');
+    body.data.task_id = task.kieTaskId;
+    const started = Date.now();
+    await request(ctx.url).post(ctx.callbackPathOf(task.kieTaskId)).set(signatureHeaders(task.kieTaskId, HMAC_KEY)).send(body).expect(200);
+    // Answered inside KIE's limit, and before record-info's answer came (12 s): the read gave up, unconfirmed.
+    expect(Date.now() - started).toBeLessThan(15_000);
+    expect((await receiptsOf(ctx.testApp, id)).map((receipt) => receipt.outcome)).toEqual(['unconfirmed']);
+  }, 30_000);
 });

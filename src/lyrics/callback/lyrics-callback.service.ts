@@ -148,7 +148,7 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
       return undefined;
     }
     try {
-      const record = await this.kie.getLyricsRecord(kieTaskId, { timeoutMs: CONFIRM_TIMEOUT_MS });
+      const record = await this.kie.getLyricsRecord(kieTaskId, { timeoutMs: Math.min(CONFIRM_TIMEOUT_MS, this.settings.kie.timeoutMs) });
       return record.kind === 'record' && record.result.state !== 'pending' ? record.result : undefined;
     } finally {
       await this.readBudget.markAnswered(slot);
