@@ -92,6 +92,45 @@ describe('paid work is never lost', () => {
     });
   });
 
+  describe("a create answered without KIE's envelope (a gateway's page)", () => {
+    const ctx = useLyricsApp({
+      sandbox: { resultDelayMs: 60_000 },
+      env: { LYRICS_POLL_INITIAL_DELAY_MS: '60000', LYRICS_CREATE_RETRY_BASE_MS: '20', LYRICS_CREATE_RETRY_MAX_MS: '50' },
+    });
+
+    it.each([
+      ['a 502 page', 'gateway=502'],
+      ['a 504 page', 'gateway=504'],
+      ['a 500 with an empty body', 'empty-answer=500'],
+    ])('never resends a create answered with %s, and its callback still brings the result', async (_, marker) => {
+      const prompt = `[sandbox:${marker},delay=1500] forwarded, then the answer was lost`;
+      const { id } = await ctx.submit(prompt);
+      const unknown = await ctx.waitForStatus(id, 'failed');
+      expect(unknown.error.code).toBe('submit_outcome_unknown');
+      const revived = await ctx.waitForStatus(id, 'succeeded', { timeoutMs: 10_000 });
+      const creates = ctx.createsFor(prompt);
+      expect(creates).toHaveLength(1);
+      expect(revived.kieTaskId).toBe(creates[0].taskId);
+    });
+
+    it('takes any answer that carries a task id as accepted, whatever its status', async () => {
+      const prompt = '[sandbox:answer-status=502] accepted under a 502';
+      const { id } = await ctx.submit(prompt);
+      const task = await ctx.waitForStatus(id, 'submitted');
+      const creates = ctx.createsFor(prompt);
+      expect(creates.map((create) => create.httpStatus)).toEqual([502]);
+      expect(task.kieTaskId).toBe(creates[0].taskId);
+    });
+
+    it("retries a create KIE's own envelope calls a server error, since KIE says it did not take it", async () => {
+      const prompt = '[sandbox:http-status=500] KIE itself failed';
+      const { id } = await ctx.submit(prompt);
+      await waitFor('a few attempts', async () => (await ctx.taskRow(id)).attempts >= 3);
+      expect(await ctx.task(id)).toMatchObject({ status: 'queued', error: null });
+      expect(ctx.sandbox.tasks().filter((task) => task.prompt === prompt)).toEqual([]);
+    });
+  });
+
   describe('a result the database cannot store', () => {
     const afterTest = teardownAfterEach();
     const env = {
