@@ -122,6 +122,13 @@ describe('paid work is never lost', () => {
       expect(task.kieTaskId).toBe(creates[0].taskId);
     });
 
+    it('honours Retry-After only up to LYRICS_CREATE_RETRY_MAX_MS, so one odd header cannot park a task for years', async () => {
+      const prompt = '[sandbox:throttle-http=1,retry-after=999999999] come back in 31 years';
+      const { id } = await ctx.submit(prompt);
+      await ctx.waitForStatus(id, 'submitted', { timeoutMs: 5000 });
+      expect(ctx.createsFor(prompt).map((create) => create.httpStatus)).toEqual([429, 200]);
+    });
+
     it("retries a create KIE's own envelope calls a server error, since KIE says it did not take it", async () => {
       const prompt = '[sandbox:http-status=500] KIE itself failed';
       const { id } = await ctx.submit(prompt);

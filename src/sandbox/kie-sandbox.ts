@@ -27,7 +27,7 @@ export type { ArrayKey, SandboxDelivery, SandboxEndpoint, SandboxRequest, Sandbo
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
-type Answer = (status: number, body: Envelope) => void;
+type Answer = (status: number, body: Envelope, headers?: Record<string, string>) => void;
 /** An answer without KIE's envelope: a body of this content type, or none. */
 type AnswerText = (status: number, content?: { type: string; text: string }) => void;
 
@@ -131,9 +131,9 @@ export class KieSandbox {
       record.finishedAt = Date.now();
       this.options.log?.(`${record.method} ${url.pathname} -> ${status} ${what}${record.taskId ? ` task ${record.taskId}` : ''}`);
     };
-    const answer: Answer = (status, body) => {
+    const answer: Answer = (status, body, headers) => {
       finish(status, body.code, `code ${body.code}`);
-      sendJson(res, status, body);
+      sendJson(res, status, body, headers);
     };
     const answerText: AnswerText = (status, content) => {
       finish(status, undefined, content ? content.type : 'empty');
@@ -169,7 +169,7 @@ export class KieSandbox {
     const window = this.windowOf(key);
     if (!window.hasRoom(record.startedAt)) return answer(429, errorBody(429, this.rateLimitMessage()));
     const refusal = marked && this.markerRefusal(request.prompt, marked);
-    if (refusal) return answer(refusal.status, refusal.body);
+    if (refusal) return answer(refusal.status, refusal.body, refusal.headers);
     if (this.credits <= 0) return answer(200, errorBody(402));
 
     // Accepted: it counts toward the window, costs a credit and makes a task.
@@ -229,12 +229,16 @@ export class KieSandbox {
   }
 
   /** The answer a create-side marker imposes, if any. Refused creates make no task and use no window slot. */
-  private markerRefusal(prompt: string, marked: SandboxBehaviours): { status: number; body: Envelope } | undefined {
+  private markerRefusal(
+    prompt: string,
+    marked: SandboxBehaviours,
+  ): { status: number; body: Envelope; headers?: Record<string, string> } | undefined {
     if (marked.throttle + marked.throttleHttp > 0) {
       const seen = (this.throttleCounts.get(prompt) ?? 0) + 1;
       this.throttleCounts.set(prompt, seen);
-      if (seen <= marked.throttle) return { status: 200, body: errorBody(430) };
-      if (seen <= marked.throttle + marked.throttleHttp) return { status: 429, body: errorBody(429, this.rateLimitMessage()) };
+      const headers = marked.retryAfterSeconds === undefined ? undefined : { 'Retry-After': String(marked.retryAfterSeconds) };
+      if (seen <= marked.throttle) return { status: 200, body: errorBody(430), headers };
+      if (seen <= marked.throttle + marked.throttleHttp) return { status: 429, body: errorBody(429, this.rateLimitMessage()), headers };
     }
     if (marked.reject !== undefined) return { status: 200, body: errorBody(marked.reject) };
     if (marked.httpStatus !== undefined) return { status: marked.httpStatus, body: errorBody(marked.httpStatus) };
@@ -315,8 +319,8 @@ async function readBody(req: IncomingMessage): Promise<string | undefined> {
   return size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8');
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const json = JSON.stringify(body);
-  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
+  res.writeHead(status, { ...headers, 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(json) });
   res.end(json);
 }

@@ -29,6 +29,8 @@ export interface SandboxBehaviours {
   /** The first `throttle` creates of this exact prompt get body code 430, the next `throttleHttp` HTTP 429. */
   throttle: number;
   throttleHttp: number;
+  /** A `Retry-After` header, in seconds, on those throttled answers. */
+  retryAfterSeconds?: number;
   /** Every create of this prompt is refused with HTTP 200 and this body code. */
   reject?: number;
   /** Every create of this prompt is refused with this HTTP status. */
@@ -121,6 +123,7 @@ const VALUE_MARKERS = new Map<string, (b: SandboxBehaviours, value: string) => v
   ['empty-answer', (b, v) => (b.acceptedAnswer = { body: 'empty', status: integer('empty-answer', v, 200, 599) })],
   ['answer-status', (b, v) => (b.acceptedAnswer = { body: 'envelope', status: integer('answer-status', v, 200, 599) })],
   ['answer-delay', (b, v) => (b.answerDelayMs = integer('answer-delay', v, 0))],
+  ['retry-after', (b, v) => (b.retryAfterSeconds = integer('retry-after', v, 0))],
   [
     'status',
     (b, v) => {
