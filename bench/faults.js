@@ -1,7 +1,8 @@
 'use strict';
 // The fault test (test/faults.e2e-spec.ts) at a larger size: 1,000 tasks over two instances of the service, one
 // killed with SIGKILL mid-run and restarted on its port, the database restarted while work is in flight, and a
-// sandbox that drops, duplicates, re-spells and forges callbacks and fails some tasks. Prints every check of
+// sandbox that drops, duplicates, re-spells and forges callbacks, fails some tasks, never answers some accepted creates
+// and answers others with a gateway's 502/504 page. Prints every check of
 // bench/lib/fault-scenario.ts (built into dist/bench/) and the run's figures. Every part is a separate process.
 //
 //   npm run bench:faults                     # 1,000 tasks, about 1-2 minutes
@@ -16,7 +17,7 @@ const flags = parseFlags({
   tasks: { default: 1000, help: 'tasks in the run (half before the kill, a quarter while the instance is down, a quarter after)' },
   budget: { default: 1000, help: 'LYRICS_CREATE_BUDGET per 10 s, and the sandbox create limit' },
   seed: { default: 20261127, help: "the sandbox mix's seed" },
-  mix: { default: 'drop=0.3,duplicate=0.2,camelCase=0.1,forged=0.05,failure=0.05', help: 'the sandbox --mix' },
+  mix: { default: 'drop=0.3,duplicate=0.2,camelCase=0.1,forged=0.05,failure=0.05,hang=0.03,gateway=0.05', help: 'the sandbox --mix' },
   'result-delay-ms': { default: 200, help: "the sandbox's result delay" },
   'final-timeout-s': { default: 180, help: 'how long every task may take to be final after the database restart' },
   'time-limit-s': { default: 420, help: 'the whole run is stopped after this long' },

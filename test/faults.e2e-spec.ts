@@ -25,7 +25,7 @@ describe('faults: an instance killed and restarted, the database restarted, a mi
   beforeAll(async () => {
     sandbox = await KieSandbox.start({
       hmacKey: HMAC_KEY,
-      mix: { drop: 0.3, duplicate: 0.2, camelCase: 0.1, forged: 0.05, failure: 0.05 },
+      mix: { drop: 0.3, duplicate: 0.2, camelCase: 0.1, forged: 0.05, failure: 0.05, hang: 0.05, gateway: 0.08 },
       // This seed's first 60 draws hold 18 dropped, 16 duplicated, 8 camelCase, 4 forged (and delivered) and 3 failed.
       seed: 20261127,
       // Callbacks usually land before the first check (300 ms); dropped and forged ones are found by polling.
@@ -108,6 +108,8 @@ describe('faults: an instance killed and restarted, the database restarted, a mi
     expect(figures.sandboxMix.camel).toBeGreaterThan(0);
     expect(figures.sandboxMix.forged).toBeGreaterThan(0);
     expect(figures.sandboxMix.failure).toBeGreaterThan(0);
+    expect(figures.sandboxMix.hang).toBeGreaterThan(0);
+    expect(figures.sandboxMix.gateway).toBeGreaterThan(0);
     expect(observations.callbacks.filter((d) => d.forged && d.status === 401).length).toBeGreaterThan(0);
   });
 
@@ -115,8 +117,20 @@ describe('faults: an instance killed and restarted, the database restarted, a mi
     expect(failuresOf('final')).toEqual([]);
   });
 
-  it('never sends a create twice; a create cut off by the kill ends submit_outcome_unknown and is not resent', () => {
+  it('never sends a create twice; a create whose answer was lost (unanswered, a gateway page, the kill) is not resent', () => {
     expect(failuresOf('creates')).toEqual([]);
+  });
+
+  it('never has KIE bill one submission twice', () => {
+    expect(failuresOf('billed-once')).toEqual([]);
+  });
+
+  it('fails no task KIE never received: a claim orphaned before sending is sent again', () => {
+    expect(failuresOf('never-received')).toEqual([]);
+  });
+
+  it('leaves no task failed that KIE finished and called back about: a lost answer is revived by the callback', () => {
+    expect(failuresOf('kie-finished')).toEqual([]);
   });
 
   it("stores exactly the sandbox's record of truth: its variants in order, or its failure message", () => {

@@ -1,7 +1,8 @@
 // The fault scenario shared by test/faults.e2e-spec.ts (small, in CI) and bench/faults.js (1,000 tasks): two
 // service instances on one PostgreSQL, a sandbox misbehaving by its mix (dropped, duplicated, camelCase and forged
-// callbacks, failures), one instance killed with SIGKILL mid-run and restarted on its port, the database restarted
-// once while work is in flight; then every invariant checked against the sandbox's record of truth.
+// callbacks, failures, creates accepted but never answered, creates accepted but answered with a gateway's 502/504
+// page), one instance killed with SIGKILL mid-run and restarted on its port, the database restarted once while work
+// is in flight; then every invariant checked against the sandbox's record of truth.
 //
 // The parts are given by the caller (the test's ServiceProcess and in-process sandbox, or the bench's processes),
 // so this file only drives the run and judges it. jest compiles it with the test; the build compiles it into
@@ -17,6 +18,7 @@ export interface SandboxRequestRecord {
   endpoint: string;
   prompt?: string;
   taskId?: string;
+  httpStatus?: number;
 }
 
 export interface SandboxDeliveryRecord {
@@ -31,7 +33,17 @@ export interface SandboxDeliveryRecord {
 
 export interface SandboxTaskRecord {
   taskId: string;
-  behaviours: { drop: boolean; copies: number; spelling: 'snake' | 'camel'; forge: boolean };
+  prompt: string;
+  behaviours: {
+    drop: boolean;
+    copies: number;
+    spelling: 'snake' | 'camel';
+    forge: boolean;
+    /** Accepted (and billed), never answered. */
+    hang: boolean;
+    /** How an accepted create was answered: KIE's envelope, or a gateway's page / an empty body. */
+    acceptedAnswer: { body: 'envelope' | 'html' | 'empty'; status: number };
+  };
   readyAt: number | null;
   outcome: string;
   variants: { title: string; text: string }[];
@@ -107,6 +119,8 @@ export interface FaultEvent {
   instance: string;
   taskId: string;
   name: string;
+  /** A failure's code: a revived task's first event is lyrics.failed with submit_outcome_unknown (or timed_out). */
+  errorCode?: string;
   at: string;
 }
 
@@ -139,7 +153,19 @@ export interface FaultObservations {
 }
 
 export interface FaultCheck {
-  id: 'final' | 'creates' | 'truth' | 'events-once' | 'events-present' | 'forged' | 'genuine' | 'no-5xx' | 'alive';
+  id:
+    | 'final'
+    | 'creates'
+    | 'billed-once'
+    | 'never-received'
+    | 'kie-finished'
+    | 'truth'
+    | 'events-once'
+    | 'events-present'
+    | 'forged'
+    | 'genuine'
+    | 'no-5xx'
+    | 'alive';
   name: string;
   ok: boolean;
   /** Up to 10 examples. */
@@ -193,7 +219,14 @@ export function eventsIn(logs: string, instance: string): FaultEvent[] {
   const events: FaultEvent[] = [];
   for (const line of logs.split('\n')) {
     if (!line.startsWith('{') || !line.includes('lyrics.')) continue;
-    let record: { message?: string; context?: string; taskId?: string; params?: { taskId?: string }; timestamp: string };
+    let record: {
+      message?: string;
+      context?: string;
+      taskId?: string;
+      errorCode?: string;
+      params?: { taskId?: string; errorCode?: string };
+      timestamp: string;
+    };
     try {
       record = JSON.parse(line);
     } catch {
@@ -201,7 +234,8 @@ export function eventsIn(logs: string, instance: string): FaultEvent[] {
     }
     if (record.message === undefined || !EVENTS.has(record.message) || record.context !== 'LyricsEvents') continue;
     const taskId = record.taskId ?? record.params?.taskId ?? '';
-    events.push({ instance, taskId, name: record.message, at: record.timestamp });
+    const errorCode = record.errorCode ?? record.params?.errorCode;
+    events.push({ instance, taskId, name: record.message, ...(errorCode ? { errorCode } : {}), at: record.timestamp });
   }
   return events;
 }
@@ -382,28 +416,74 @@ export function checkFaultRun(o: FaultObservations): FaultCheck[] {
     o.submitted.filter((s) => !isFinal(rowById.get(s.id)?.status)).map((s) => `${s.id} is ${rowById.get(s.id)?.status ?? 'missing'}`),
   );
 
-  // 2. No create sent twice; a create that was never sent, or whose answer was lost with its sender, ends
-  //    submit_outcome_unknown and is never resent.
+  // 2. No create sent twice (none of this run's creates is throttled, so every create KIE received was accepted); the
+  //    ones whose answer was lost (a gateway's page, no answer, the sender killed) end submit_outcome_unknown.
   const createFailures: string[] = [];
-  const unknownReasons = { notSent: 0, sentAnswerLost: 0 };
+  const unknownReasons = { ambiguousAnswer: 0, senderKilled: 0 };
   for (const s of o.submitted) {
     const row = rowById.get(s.id);
     const sent = createsByPrompt.get(s.prompt) ?? [];
     const unknown = row?.status === 'failed' && row.error_code === UNKNOWN;
     if (sent.length > 1) createFailures.push(`${s.id}: ${sent.length} creates for one prompt`);
-    else if (sent.length === 0 && !unknown) createFailures.push(`${s.id}: never sent, yet ${row?.status}/${row?.error_code ?? '-'}`);
     else if (sent.length === 1 && !unknown && row?.kie_task_id !== sent[0].taskId) {
       createFailures.push(`${s.id}: stored KIE id ${row?.kie_task_id} is not the one its create got (${sent[0].taskId})`);
     }
-    if (unknown) unknownReasons[sent.length === 0 ? 'notSent' : 'sentAnswerLost']++;
+    if (unknown && sent.length === 1) {
+      const truth = sent[0].taskId === undefined ? undefined : truthById.get(sent[0].taskId);
+      const ambiguous = truth !== undefined && (truth.behaviours.hang || truth.behaviours.acceptedAnswer.body !== 'envelope');
+      unknownReasons[ambiguous ? 'ambiguousAnswer' : 'senderKilled']++;
+    }
   }
   const strangers = creates.filter((r) => !o.submitted.some((s) => s.prompt === r.prompt));
   for (const r of strangers) createFailures.push(`a create for a prompt nobody submitted: ${r.prompt}`);
   check(
     'creates',
-    'no create sent twice; unsent or unanswered ones end submit_outcome_unknown',
+    'no create sent twice; creates whose answer was lost end submit_outcome_unknown (until a callback revives them)',
     createFailures,
-    JSON.stringify(unknownReasons),
+    `still unknown: ${JSON.stringify(unknownReasons)}`,
+  );
+
+  // 2a. No create billed twice: KIE made at most one task per prompt.
+  const billed = new Map<string, number>();
+  for (const t of o.sandboxTasks) billed.set(t.prompt, (billed.get(t.prompt) ?? 0) + 1);
+  check(
+    'billed-once',
+    'no create billed twice',
+    [...billed.entries()].filter(([, n]) => n > 1).map(([prompt, n]) => `${n} KIE tasks for "${prompt}"`),
+    `${o.sandboxTasks.length} KIE tasks for ${o.submitted.length} submissions`,
+  );
+
+  // 2b. No task KIE never received is failed: a claim orphaned before its create went out is sent again, so every
+  //     task (all final by now) reached KIE.
+  check(
+    'never-received',
+    'no task KIE never received is failed (unsent orphans are sent again)',
+    o.submitted
+      .filter((s) => (createsByPrompt.get(s.prompt) ?? []).length === 0)
+      .map((s) => `${s.id}: never sent, yet ${rowById.get(s.id)?.status}/${rowById.get(s.id)?.error_code ?? '-'}`),
+  );
+
+  // 2c. No task that KIE finished and told us about is left failed: a task whose answer was lost still takes its
+  //     result from a genuine callback we answered 2xx. Without one (dropped or forged, or sent while its instance was
+  //     down), nothing can tell us KIE's task id: those stay submit_outcome_unknown, and are counted.
+  const finishedFailures: string[] = [];
+  let unreachable = 0;
+  for (const row of o.rows) {
+    if (row.status !== 'failed' || row.error_code !== UNKNOWN) continue;
+    const [create] = createsByPrompt.get(row.prompt) ?? [];
+    const truth = create?.taskId === undefined ? undefined : truthById.get(create.taskId);
+    if (!truth || truth.readyAt === null) continue;
+    const told = o.callbacks.some(
+      (d) => !d.forged && d.taskId === truth.taskId && d.status !== undefined && d.status >= 200 && d.status < 300,
+    );
+    if (told) finishedFailures.push(`${row.id}: KIE finished ${truth.taskId} and its callback was answered, yet the task is ${UNKNOWN}`);
+    else unreachable++;
+  }
+  check(
+    'kie-finished',
+    'no task KIE finished and called back about is left failed',
+    finishedFailures,
+    `${unreachable} finished by KIE with no genuine callback answered (ambiguous create, callbacks dropped, forged or unreachable)`,
   );
 
   // 3. Every stored result is the sandbox's record of truth.
@@ -432,8 +512,13 @@ export function checkFaultRun(o: FaultObservations): FaultCheck[] {
   check('truth', 'every stored result equals the sandbox record of truth', truthFailures);
 
   // 4. No event twice, across every instance (the killed one included).
+  // A revived task has two final events (lyrics.failed with submit_outcome_unknown, then KIE's result): the same
+  // event is the same task, name and error code.
   const seen = new Map<string, number>();
-  for (const e of o.events) seen.set(`${e.taskId} ${e.name}`, (seen.get(`${e.taskId} ${e.name}`) ?? 0) + 1);
+  for (const e of o.events) {
+    const key = `${e.taskId} ${e.name} ${e.errorCode ?? ''}`;
+    seen.set(key, (seen.get(key) ?? 0) + 1);
+  }
   check(
     'events-once',
     'no event emitted twice',
@@ -447,9 +532,11 @@ export function checkFaultRun(o: FaultObservations): FaultCheck[] {
   const withEvent = new Set<string>();
   for (const e of o.events) {
     const row = rowById.get(e.taskId);
+    const superseded = e.name === 'lyrics.failed' && (e.errorCode === UNKNOWN || e.errorCode === 'timed_out');
     if (!row) eventFailures.push(`event ${e.name} for unknown task ${e.taskId}`);
-    else if (e.name !== `lyrics.${row.status}`) eventFailures.push(`${e.taskId}: ${e.name} but the task is ${row.status}`);
-    else withEvent.add(e.taskId);
+    else if (e.name === `lyrics.${row.status}` && (e.errorCode ?? null) === row.error_code) withEvent.add(e.taskId);
+    else if (!superseded)
+      eventFailures.push(`${e.taskId}: ${e.name}/${e.errorCode ?? '-'} but the task is ${row.status}/${row.error_code ?? '-'}`);
   }
   const finals = o.rows.filter((r) => isFinal(r.status));
   const share = finals.length === 0 ? 0 : withEvent.size / finals.length;
@@ -536,8 +623,10 @@ export function figuresOf(o: FaultObservations) {
     const key = `${r.status}${r.error_code ? `/${r.error_code}` : ''}${r.result_source ? ` by ${r.result_source}` : ''}`;
     byStatus[key] = (byStatus[key] ?? 0) + 1;
   }
-  const mix = { drop: 0, duplicate: 0, camel: 0, forged: 0, failure: 0 };
+  const mix = { drop: 0, duplicate: 0, camel: 0, forged: 0, failure: 0, hang: 0, gateway: 0 };
   for (const t of o.sandboxTasks) {
+    if (t.behaviours.hang) mix.hang++;
+    if (t.behaviours.acceptedAnswer.body === 'html') mix.gateway++;
     if (t.behaviours.drop) mix.drop++;
     if (t.behaviours.copies > 1) mix.duplicate++;
     if (t.behaviours.spelling === 'camel') mix.camel++;
