@@ -93,6 +93,7 @@ describe('paid work is never lost', () => {
   });
 
   describe("a create answered without KIE's envelope (a gateway's page)", () => {
+    const afterEach = teardownAfterEach();
     const ctx = useLyricsApp({
       sandbox: { resultDelayMs: 60_000 },
       env: { LYRICS_POLL_INITIAL_DELAY_MS: '60000', LYRICS_CREATE_RETRY_BASE_MS: '20', LYRICS_CREATE_RETRY_MAX_MS: '50' },
@@ -127,6 +128,16 @@ describe('paid work is never lost', () => {
       const { id } = await ctx.submit(prompt);
       await ctx.waitForStatus(id, 'submitted', { timeoutMs: 5000 });
       expect(ctx.createsFor(prompt).map((create) => create.httpStatus)).toEqual([429, 200]);
+    });
+
+    it('honours Retry-After on record-info only up to LYRICS_POLL_MAX_INTERVAL_MS', async () => {
+      const app = await startLyricsApp(afterEach, {
+        sandbox: { resultDelayMs: 0 },
+        env: { LYRICS_POLL_INITIAL_DELAY_MS: '50', LYRICS_POLL_INTERVAL_MS: '50', LYRICS_POLL_MAX_INTERVAL_MS: '300' },
+      });
+      const { id } = await app.submit('[sandbox:drop,throttle-polls=2,retry-after=999999999] read me in 31 years');
+      const task = await app.waitForStatus(id, 'succeeded', { timeoutMs: 5000 });
+      expect(app.requestsTo('record-info', task.kieTaskId).map((read) => read.httpStatus)).toEqual([429, 429, 200]);
     });
 
     it("retries a create KIE's own envelope calls a server error, since KIE says it did not take it", async () => {

@@ -252,9 +252,13 @@ export class KieSandbox {
     const task = this.taskMap.get(taskId);
     if (!task) return answer(200, RECORD_INFO_NULL);
     const call = ++task.recordInfoCalls;
-    const { nullPolls, pendingPolls } = task.behaviours;
-    if (call <= nullPolls) return answer(200, RECORD_INFO_NULL);
-    const showResult = call > nullPolls + pendingPolls && task.readyAt !== null && Date.now() >= task.readyAt;
+    const { throttlePolls, nullPolls, pendingPolls, retryAfterSeconds } = task.behaviours;
+    if (call <= throttlePolls) {
+      const headers = retryAfterSeconds === undefined ? undefined : { 'Retry-After': String(retryAfterSeconds) };
+      return answer(429, errorBody(429, this.rateLimitMessage()), headers);
+    }
+    if (call <= throttlePolls + nullPolls) return answer(200, RECORD_INFO_NULL);
+    const showResult = call > throttlePolls + nullPolls + pendingPolls && task.readyAt !== null && Date.now() >= task.readyAt;
     answer(200, success(recordInfoData(task, this.recordInfoArrayKey(task), showResult)));
   }
 

@@ -8,7 +8,8 @@ describe('parseMarkers', () => {
 
   it('reads every block anywhere in the prompt, flags and values, with spaces', () => {
     const behaviours = parseMarkers(
-      '[sandbox:camel, duplicate=3] A song [sandbox:delay=50,null-polls=1,pending-polls=2,throttle=1,throttle-http=2,lyricsData]',
+      '[sandbox:camel, duplicate=3] A song [sandbox:delay=50,null-polls=1,pending-polls=2,throttle=1,throttle-http=2,lyricsData]' +
+        ' [sandbox:throttle-polls=3,retry-after=7]',
     );
     expect(behaviours).toEqual({
       source: 'markers',
@@ -20,6 +21,8 @@ describe('parseMarkers', () => {
       forge: false,
       early: false,
       delayMs: 50,
+      throttlePolls: 3,
+      retryAfterSeconds: 7,
       nullPolls: 1,
       pendingPolls: 2,
       throttle: 1,

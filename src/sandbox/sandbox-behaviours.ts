@@ -22,14 +22,16 @@ export interface SandboxBehaviours {
   early: boolean;
   /** This task's result delay; undefined: the sandbox's resultDelayMs. */
   delayMs?: number;
-  /** record-info answers 422 "recordInfo is null" this many times first... */
+  /** record-info answers HTTP 429 this many times first (with `retryAfterSeconds` as Retry-After)... */
+  throttlePolls: number;
+  /** ...then 422 "recordInfo is null" this many times... */
   nullPolls: number;
   /** ...then PENDING at least this many times, even when the result is ready. */
   pendingPolls: number;
   /** The first `throttle` creates of this exact prompt get body code 430, the next `throttleHttp` HTTP 429. */
   throttle: number;
   throttleHttp: number;
-  /** A `Retry-After` header, in seconds, on those throttled answers. */
+  /** A `Retry-After` header, in seconds, on those throttled answers (and on throttled record-info reads). */
   retryAfterSeconds?: number;
   /** Every create of this prompt is refused with HTTP 200 and this body code. */
   reject?: number;
@@ -82,6 +84,7 @@ function plainBehaviours(source: SandboxBehaviours['source']): SandboxBehaviours
     lyricsData: false,
     forge: false,
     early: false,
+    throttlePolls: 0,
     nullPolls: 0,
     pendingPolls: 0,
     throttle: 0,
@@ -114,6 +117,7 @@ const FLAG_MARKERS = new Map<string, (b: SandboxBehaviours) => void>([
 const VALUE_MARKERS = new Map<string, (b: SandboxBehaviours, value: string) => void>([
   ['duplicate', (b, v) => (b.copies = integer('duplicate', v, 1, 100))],
   ['delay', (b, v) => (b.delayMs = integer('delay', v, 0))],
+  ['throttle-polls', (b, v) => (b.throttlePolls = integer('throttle-polls', v, 0))],
   ['null-polls', (b, v) => (b.nullPolls = integer('null-polls', v, 0))],
   ['pending-polls', (b, v) => (b.pendingPolls = integer('pending-polls', v, 0))],
   ['throttle', (b, v) => (b.throttle = integer('throttle', v, 0))],
