@@ -8,6 +8,7 @@ import { teardownAfterAll } from './support/teardown';
 import { waitFor } from './support/wait';
 
 const MINUTE_MS = 60_000;
+const HMAC_KEY = 'clock-skew-hmac-key';
 /** The preload that shifts the child's Date (and nothing else: the monotonic clock and timers are the real ones). */
 const SHIFTED_CLOCK = join(__dirname, 'support', 'shifted-clock.js');
 
@@ -62,8 +63,9 @@ describe.each([
 
   beforeAll(async () => {
     // The sandbox keeps the real clock, and KIE's own limit is the budget the service is given.
-    sandbox = afterAllTests.add(await KieSandbox.start({ createLimit: { max: CREATE_BUDGET, windowMs: CREATE_WINDOW_MS } }), (kie) =>
-      kie.stop(),
+    sandbox = afterAllTests.add(
+      await KieSandbox.start({ hmacKey: HMAC_KEY, createLimit: { max: CREATE_BUDGET, windowMs: CREATE_WINDOW_MS } }),
+      (kie) => kie.stop(),
     );
     database = afterAllTests.add(await createTestDatabase(), (own) => own.drop());
     const port = await freePort();
@@ -80,6 +82,7 @@ describe.each([
         DATABASE_URL: database.url,
         KIE_API_KEY: 'clock-skew-key',
         KIE_BASE_URL: sandbox.url,
+        KIE_WEBHOOK_HMAC_KEY: HMAC_KEY,
         KIE_TIMEOUT_MS: '1000',
         PUBLIC_BASE_URL: url,
         LYRICS_LEASE_MS: '2000',
@@ -160,6 +163,14 @@ describe.each([
     expect(reads.length).toBeGreaterThanOrEqual(5);
     expect(reads[0].startedAt).toBeGreaterThanOrEqual(ctx.createOf(kieTaskId).finishedAt! + POLL_INITIAL_DELAY_MS - TOLERANCE_MS);
     for (const gap of gaps(reads)) expect(gap).toBeGreaterThanOrEqual(POLL_INTERVAL_MS / 2 - TOLERANCE_MS);
+  });
+
+  it("takes a callback KIE signed by the real clock: the signature's 300 s window is the database's", async () => {
+    // record-info keeps answering PENDING, so only the signed callback can finish the task.
+    const { id } = await ctx.submit('[sandbox:pending-polls=1000] signed ten minutes away');
+    const task = await ctx.waitForStatus(id, 'succeeded', { timeoutMs: 10_000 });
+    expect((await ctx.taskRow(id)).result_source).toBe('callback');
+    expect(sandbox.callbacks.filter((delivery) => delivery.taskId === task.kieTaskId).map((delivery) => delivery.status)).toEqual([200]);
   });
 
   it(`sends a burst within the create budget: never more than ${CREATE_BUDGET} in any ${CREATE_WINDOW_MS} ms`, async () => {
