@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+
 /**
  * Counts failed client authentications per address in a sliding window: past `limit` failures, the address is
  * refused (429) until its oldest counted failure leaves the window, before any key is compared, so keys cannot be
@@ -14,12 +16,12 @@ export class FailedAuthLimiter {
   ) {}
 
   /** Milliseconds until the address may try again, or 0 when it may try now. */
-  blockedForMs(address: string, now = Date.now()): number {
+  blockedForMs(address: string, now = performance.now()): number {
     const recent = this.recent(address, now);
     return recent.length >= this.limit ? recent[0] + this.windowMs - now : 0;
   }
 
-  recordFailure(address: string, now = Date.now()): void {
+  recordFailure(address: string, now = performance.now()): void {
     const recent = this.recent(address, now);
     recent.push(now);
     if (recent.length > this.limit) recent.shift();

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { UnmatchedCallbackReason } from './callback/unmatched-callbacks';
@@ -136,9 +137,9 @@ export class LyricsMetrics {
 function memo<T>(maxAgeMs: number, load: () => Promise<T>): () => Promise<T> {
   let cached: { at: number; value: Promise<T> } | undefined;
   return () => {
-    if (!cached || Date.now() - cached.at > maxAgeMs) {
+    if (!cached || performance.now() - cached.at > maxAgeMs) {
       const value = load();
-      cached = { at: Date.now(), value };
+      cached = { at: performance.now(), value };
       value.catch(() => (cached = undefined));
     }
     return cached.value;

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { ConflictException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DispatchSignal } from './workers/dispatch-signal';
@@ -114,7 +115,8 @@ export class LyricsService {
    * id and LyricsWaitTimeoutError after `timeoutMs` (default 60 s).
    */
   async waitForFinal(owner: string, id: string, { timeoutMs = 60000 }: { timeoutMs?: number } = {}): Promise<LyricsTaskDto> {
-    const deadline = Date.now() + timeoutMs;
+    // A span, so the monotonic clock: a wall clock stepped meanwhile must not cut the wait short or stretch it.
+    const deadline = performance.now() + timeoutMs;
     for (;;) {
       let wake!: () => void;
       const woken = new Promise<void>((resolve) => (wake = resolve));
@@ -123,7 +125,7 @@ export class LyricsService {
         const task = await this.get(owner, id);
         if (!task) throw new LyricsTaskNotFoundError(`Lyrics task ${id} not found`);
         if (isFinalStatus(task.status)) return task;
-        const remaining = deadline - Date.now();
+        const remaining = deadline - performance.now();
         if (remaining <= 0) throw new LyricsWaitTimeoutError(`Lyrics task ${id} is still ${task.status} after ${timeoutMs} ms`);
         let timer: NodeJS.Timeout | undefined;
         await Promise.race([woken, new Promise<void>((resolve) => (timer = setTimeout(resolve, remaining)))]);

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { LoggerService } from '@nestjs/common';
 
 /** Why no task matched a callback: its id is not a UUID, no task has that id, or the token is not that task's. */
@@ -15,7 +16,7 @@ export class UnmatchedCallbackWarnings {
   constructor(
     private readonly logger: Pick<LoggerService, 'warn'>,
     private readonly intervalMs = 10_000,
-    private readonly now: () => number = Date.now,
+    private readonly now: () => number = () => performance.now(),
   ) {}
 
   refused(reason: UnmatchedCallbackReason, remoteAddress: string | null): void {

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { Injectable } from '@nestjs/common';
 import { KieClient } from './kie.client';
 import { KieCreditsOutcome } from './kie.types';
@@ -10,8 +11,8 @@ export class KieCreditsProbe {
   constructor(private readonly kie: KieClient) {}
 
   credits(maxAgeMs: number): Promise<KieCreditsOutcome> {
-    if (!this.cached || Date.now() - this.cached.at > maxAgeMs) {
-      this.cached = { at: Date.now(), outcome: this.kie.getCredits() };
+    if (!this.cached || performance.now() - this.cached.at > maxAgeMs) {
+      this.cached = { at: performance.now(), outcome: this.kie.getCredits() };
     }
     return this.cached.outcome;
   }
