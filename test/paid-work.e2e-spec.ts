@@ -173,6 +173,7 @@ describe('paid work is never lost', () => {
       expect(task.error.code).toBe('result_unstorable');
       expect(task.error.message).toContain('this variant cannot be stored');
       expect(task.variants).toEqual([]);
+      await waitFor('KIE to have its answer', () => ctx.sandbox.callbacks.every((delivery) => delivery.status !== undefined));
       expect(ctx.sandbox.callbacks.map((delivery) => delivery.status)).toEqual([200]);
       const receipts = await receiptsOf(ctx.testApp, id);
       expect(receipts.map((receipt) => receipt.outcome)).toEqual(['unstorable']);
