@@ -9,7 +9,7 @@ describe('API documentation', () => {
     expect(body.openapi).toMatch(/^3\./);
     expect(body.info.title).toBe('nestjs-kie-lyrics');
     expect(Object.keys(body.paths).sort()).toEqual(
-      ['/health', '/health/live', '/lyrics', '/lyrics/callback/{taskId}/{token}', '/lyrics/{id}', '/metrics'].sort(),
+      ['/health', '/health/live', '/lyrics', '/lyrics/callback/{taskId}/{token}', '/lyrics/events', '/lyrics/{id}', '/metrics'].sort(),
     );
     expect(Object.keys(body.paths['/lyrics'])).toEqual(expect.arrayContaining(['get', 'post']));
     const submit = body.paths['/lyrics'].post;

@@ -147,6 +147,10 @@ describe('faults: an instance killed and restarted, the database restarted, a mi
     expect(failuresOf('events-present')).toEqual([]);
   });
 
+  it("keeps every final transition in the outbox, the killed instance's and those around the database restart included", () => {
+    expect(failuresOf('outbox')).toEqual([]);
+  });
+
   it('applies no forged callback: each is refused with 401 and leaves an unauthorized receipt', () => {
     expect(failuresOf('forged')).toEqual([]);
   });

@@ -87,7 +87,7 @@ describe('LyricsModule inside a host app', () => {
     // The host runs the module's migrations itself, on an empty database.
     database = afterTest.add(await createTestDatabase(), (own) => own.drop());
     await database.query(
-      'DROP TABLE lyrics_variants, lyrics_tasks, lyrics_rate_slots, lyrics_callback_receipts, lyrics_owner_turns, migrations',
+      'DROP TABLE lyrics_variants, lyrics_tasks, lyrics_rate_slots, lyrics_callback_receipts, lyrics_owner_turns, lyrics_events, migrations',
     );
   });
 

@@ -91,6 +91,7 @@ interface TaskRow {
   result_source: string | null;
   attempts: number;
   polls: number;
+  sent_at: Date | null;
 }
 
 interface VariantRow {
@@ -107,6 +108,13 @@ interface ReceiptRow {
   outcome: string;
   detail: string | null;
   received_at: Date;
+}
+
+interface OutboxRow {
+  task_id: string;
+  type: string;
+  status: string;
+  error_code: string | null;
 }
 
 interface StatusCounts {
@@ -144,6 +152,8 @@ export interface FaultObservations {
   rows: TaskRow[];
   variants: VariantRow[];
   receipts: ReceiptRow[];
+  /** The outbox's events of the run's tasks, in feed order. */
+  outbox: OutboxRow[];
   requests: SandboxRequestRecord[];
   callbacks: SandboxDeliveryRecord[];
   sandboxTasks: SandboxTaskRecord[];
@@ -162,6 +172,7 @@ export interface FaultCheck {
     | 'truth'
     | 'events-once'
     | 'events-present'
+    | 'outbox'
     | 'forged'
     | 'genuine'
     | 'no-5xx'
@@ -370,7 +381,8 @@ export async function runFaultScenario(parts: FaultParts): Promise<FaultObservat
     submitted,
     timeline,
     rows: await database.query(
-      `SELECT id, prompt, status, error_code, error_message, kie_task_id, result_source, attempts, polls FROM lyrics_tasks WHERE id = ANY($1::uuid[])`,
+      `SELECT id, prompt, status, error_code, error_message, kie_task_id, result_source, attempts, polls, sent_at
+       FROM lyrics_tasks WHERE id = ANY($1::uuid[])`,
       [allIds],
     ),
     variants: await database.query(
@@ -379,6 +391,11 @@ export async function runFaultScenario(parts: FaultParts): Promise<FaultObservat
     ),
     receipts: await database.query(
       `SELECT task_id, kie_task_id, outcome, detail, received_at FROM lyrics_callback_receipts WHERE task_id = ANY($1::uuid[]) ORDER BY id`,
+      [allIds],
+    ),
+    outbox: await database.query(
+      `SELECT task_id, type, data->>'status' AS status, data->'error'->>'code' AS error_code
+       FROM lyrics_events WHERE task_id = ANY($1::uuid[]) ORDER BY tx_id, seq`,
       [allIds],
     ),
     requests,
@@ -453,14 +470,24 @@ export function checkFaultRun(o: FaultObservations): FaultCheck[] {
     `${o.sandboxTasks.length} KIE tasks for ${o.submitted.length} submissions`,
   );
 
-  // 2b. No task KIE never received is failed: a claim orphaned before its create went out is sent again, so every
-  //     task (all final by now) reached KIE.
+  // 2b. No task KIE never received is failed: a claim orphaned before its send was recorded is sent again, so every
+  //     task (all final by now) reached KIE. The one exception is inherent: the send is recorded just before the request
+  //     goes out (never after: a crash in between would then resend a billed create), so a create whose send the
+  //     killed instance had recorded, in the moment of the SIGKILL, but not yet written to the socket ends unknown.
+  const neverReceived: string[] = [];
+  let cutAtTheKill = 0;
+  for (const s of o.submitted) {
+    if ((createsByPrompt.get(s.prompt) ?? []).length > 0) continue;
+    const row = rowById.get(s.id);
+    const recordedAtKill = row?.sent_at != null && Math.abs(new Date(row.sent_at).getTime() - o.timeline.killAt) <= 1000;
+    if (row?.error_code === UNKNOWN && recordedAtKill) cutAtTheKill++;
+    else neverReceived.push(`${s.id}: never sent, yet ${row?.status}/${row?.error_code ?? '-'} (sent_at ${row?.sent_at ?? 'unset'})`);
+  }
   check(
     'never-received',
     'no task KIE never received is failed (unsent orphans are sent again)',
-    o.submitted
-      .filter((s) => (createsByPrompt.get(s.prompt) ?? []).length === 0)
-      .map((s) => `${s.id}: never sent, yet ${rowById.get(s.id)?.status}/${rowById.get(s.id)?.error_code ?? '-'}`),
+    neverReceived,
+    `${cutAtTheKill} recorded as sent in the moment of the kill, not yet written`,
   );
 
   // 2c. No task that KIE finished and told us about is left failed: a task whose answer was lost still takes its
@@ -549,6 +576,27 @@ export function checkFaultRun(o: FaultObservations): FaultCheck[] {
     eventFailures,
     `${withEvent.size}/${finals.length} with an event${missing.length ? `; without: ${missing.slice(0, 5).join(', ')}` : ''}`,
   );
+
+  // 5a. The outbox holds every final transition, whatever was killed or restarted: each final task's last event is its
+  //     final state, and no event is the same transition twice.
+  const outboxFailures: string[] = [];
+  const lastEvent = new Map<string, OutboxRow>();
+  const outboxSeen = new Set<string>();
+  for (const e of o.outbox) {
+    const key = `${e.task_id} ${e.type} ${e.error_code ?? ''}`;
+    if (outboxSeen.has(key)) outboxFailures.push(`${e.task_id}: two outbox events ${e.type}/${e.error_code ?? '-'}`);
+    outboxSeen.add(key);
+    lastEvent.set(e.task_id, e);
+  }
+  for (const row of o.rows.filter((r) => isFinal(r.status))) {
+    const last = lastEvent.get(row.id);
+    if (!last) outboxFailures.push(`${row.id}: ${row.status} without an outbox event`);
+    else if (last.status !== row.status || last.error_code !== row.error_code)
+      outboxFailures.push(
+        `${row.id}: ${row.status}/${row.error_code ?? '-'}, but its last event says ${last.status}/${last.error_code ?? '-'}`,
+      );
+  }
+  check('outbox', "every final task's last outbox event is its final state, none twice", outboxFailures, `${o.outbox.length} events`);
 
   // 6. No forged callback applied: each forged delivery answered was refused with 401 (or got no answer: its instance
   //    was down; or a 5xx while the database was), each left an 'unauthorized' receipt, and forged tasks were decided

@@ -23,6 +23,7 @@ export {
 } from './lyrics.service';
 export { LYRICS_FAILED, LYRICS_SUCCEEDED, LyricsFailedEvent, LyricsFinalEvent, LyricsSucceededEvent } from './lyrics.events';
 export { LyricsTaskDto, LyricsTaskErrorDto, LyricsTaskPageDto, LyricsVariantDto } from './dto/lyrics-task.dto';
+export { LyricsEventDto, LyricsEventPageDto } from './dto/lyrics-event.dto';
 export { TASK_ERROR_CODES, TASK_STATUSES, TaskErrorCode, TaskStatus } from './entities/lyrics-task.entity';
 export { LYRICS_ENTITIES } from './entities';
 export { LYRICS_MIGRATIONS } from './migrations';

@@ -29,6 +29,8 @@ import {
 } from '@nestjs/swagger';
 import { Response } from 'express';
 import { CreateLyricsDto } from './dto/create-lyrics.dto';
+import { ListEventsQueryDto } from './dto/list-events-query.dto';
+import { LyricsEventPageDto } from './dto/lyrics-event.dto';
 import { ListLyricsQueryDto } from './dto/list-lyrics-query.dto';
 import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
 import { IDEMPOTENCY_KEY_HEADER, IdempotencyKey } from './idempotency-key.decorator';
@@ -84,6 +86,17 @@ export class LyricsController {
         HttpStatus.TOO_MANY_REQUESTS,
       );
     }
+  }
+
+  // Before ':id', which would take "events" for an id.
+  @Get('events')
+  @ApiOperation({
+    summary: "The caller's final events (lyrics.succeeded, lyrics.failed), oldest first: the same objects a webhook receives",
+  })
+  @ApiOkResponse({ type: LyricsEventPageDto })
+  @ApiBadRequestResponse({ description: 'Invalid after (a cursor) or limit (1..100)' })
+  events(@RequestOwner() owner: string, @Query() query: ListEventsQueryDto): Promise<LyricsEventPageDto> {
+    return this.lyrics.events({ owner, after: query.after, limit: query.limit });
   }
 
   @Get(':id')

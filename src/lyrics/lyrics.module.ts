@@ -11,6 +11,7 @@ import { LYRICS_MODULE_EXTRAS, ResolvedLyricsModuleExtras } from './lyrics.token
 import { LYRICS_SETTINGS, LyricsModuleOptions, LyricsSettings, resolveLyricsSettings } from './lyrics.options';
 import { LyricsService } from './lyrics.service';
 import { DatabaseClock } from './persistence/database-clock';
+import { EventStore } from './persistence/event.store';
 import { LyricsDatabase } from './persistence/lyrics-database';
 import { RateSlotStore } from './persistence/rate-slot.store';
 import { ReceiptStore } from './persistence/receipt.store';
@@ -38,6 +39,7 @@ import { IdempotencyKeyReleaser } from './workers/idempotency-key-releaser.servi
     LyricsDatabase,
     DatabaseClock,
     TaskStore,
+    EventStore,
     ReceiptStore,
     RateSlotStore,
     LyricsMetrics,

@@ -2,7 +2,9 @@ import { performance } from 'node:perf_hooks';
 import { ConflictException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DispatchSignal } from './workers/dispatch-signal';
+import { LyricsEventPageDto } from './dto/lyrics-event.dto';
 import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
+import { decodeEventCursor, encodeEventCursor } from './event-cursor';
 import { TaskStatus } from './entities/lyrics-task.entity';
 import { FinalTaskListener } from './final-task-listener';
 import { decodeCursor, encodeCursor } from './lyrics-cursor';
@@ -11,6 +13,7 @@ import { LyricsMetrics } from './lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from './lyrics.options';
 import { hashRequest } from './request-hash';
 import { AppliedReceipt, TaskRecord, VariantRecord } from './persistence/tasks.sql';
+import { EventStore } from './persistence/event.store';
 import { TaskStore } from './persistence/task.store';
 import { databaseRefusal, isTransientDatabaseError } from './persistence/database-errors';
 import { FinalResult, isFinalStatus, ResultSource, resultChange, ruleOf, TaskChange } from './task-transitions';
@@ -70,11 +73,12 @@ export class LyricsService {
   constructor(
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
     private readonly tasks: TaskStore,
+    private readonly eventStore: EventStore,
     private readonly dispatchSignal: DispatchSignal,
     private readonly finalTasks: FinalTaskListener,
     private readonly metrics: LyricsMetrics,
     /** The host's emitter (EventEmitterModule.forRoot()); without one, no events are published. */
-    @Optional() private readonly events?: EventEmitter2,
+    @Optional() private readonly emitter?: EventEmitter2,
   ) {}
 
   /**
@@ -153,6 +157,26 @@ export class LyricsService {
   }
 
   /**
+   * The owner's final events (the outbox), oldest first, after `after` (a cursor this returned). Commit-safe: paging
+   * from the returned cursor never skips an event, even one whose transaction committed after a later one's.
+   */
+  async events({ owner, after, limit }: { owner: string; after?: string; limit: number }): Promise<LyricsEventPageDto> {
+    const position = after === undefined ? undefined : decodeEventCursor(after);
+    const page = await this.eventStore.page({ owner, after: position, limit });
+    const last = page.events[page.events.length - 1];
+    return {
+      items: page.events.map(({ id, type, createdAt, data }) => ({
+        id,
+        type: type as LyricsEventPageDto['items'][number]['type'],
+        createdAt: createdAt.toISOString(),
+        data: data as unknown as LyricsTaskDto,
+      })),
+      nextCursor: last ? encodeEventCursor(last) : (after ?? null),
+      hasMore: page.hasMore,
+    };
+  }
+
+  /**
    * The one door for state changes: every transition of TASK_TRANSITIONS goes through here, as one statement (so one
    * transaction) guarded by the states the change may start from, that also stores a success's variants and notifies
    * waiters of a final state. A callback's receipt, given as `appliedReceipt`, is written by the same statement when
@@ -210,11 +234,11 @@ export class LyricsService {
   }
 
   private publish(task: TaskRecord, variants: VariantFields[]): void {
-    if (!this.events) return;
+    if (!this.emitter) return;
     const dto = toTaskDto(task, variants);
     const event: LyricsFinalEvent = task.status === 'succeeded' ? new LyricsSucceededEvent(dto) : new LyricsFailedEvent(dto);
     try {
-      this.events.emit(event.name, event);
+      this.emitter.emit(event.name, event);
     } catch (error) {
       // A host listener's failure must not undo or repeat a committed transition.
       this.logger.error(`A ${event.name} listener failed: ${error instanceof Error ? error.message : String(error)}`, {

@@ -2,6 +2,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Statement } from '../../src/lyrics/persistence/lyrics-database';
 import * as clock from '../../src/lyrics/persistence/clock.sql';
+import * as events from '../../src/lyrics/persistence/events.sql';
 import * as rateSlots from '../../src/lyrics/persistence/rate-slots.sql';
 import * as receipts from '../../src/lyrics/persistence/receipts.sql';
 import * as tasks from '../../src/lyrics/persistence/tasks.sql';
@@ -73,6 +74,7 @@ function statements(): Statement[] {
     rateSlots.markSlotsUsed({ bucket: 'b', slots: [1] }),
     rateSlots.msUntilNextSlot({ bucket: 'b', windowMs: 1 }),
     clock.databaseNow(),
+    events.eventPage({ owner: 'o', limit: 1 }),
   ];
 }
 

@@ -1,4 +1,5 @@
 import { LyricsCallbackReceiptEntity } from './lyrics-callback-receipt.entity';
+import { LyricsEventEntity } from './lyrics-event.entity';
 import { LyricsOwnerTurnEntity } from './lyrics-owner-turn.entity';
 import { LyricsRateSlotEntity } from './lyrics-rate-slot.entity';
 import { LyricsTaskEntity } from './lyrics-task.entity';
@@ -11,4 +12,5 @@ export const LYRICS_ENTITIES = [
   LyricsRateSlotEntity,
   LyricsCallbackReceiptEntity,
   LyricsOwnerTurnEntity,
+  LyricsEventEntity,
 ];

@@ -1,6 +1,12 @@
 import { CreateLyricsTables1795783261810 } from './1795783261810-CreateLyricsTables';
 import { AddTaskOwners1796083200000 } from './1796083200000-AddTaskOwners';
 import { TrackCreateSends1796688000000 } from './1796688000000-TrackCreateSends';
+import { AddLyricsEvents1796774400000 } from './1796774400000-AddLyricsEvents';
 
 /** Every migration of the lyrics module, in order, for the app's data source and for host apps. */
-export const LYRICS_MIGRATIONS = [CreateLyricsTables1795783261810, AddTaskOwners1796083200000, TrackCreateSends1796688000000];
+export const LYRICS_MIGRATIONS = [
+  CreateLyricsTables1795783261810,
+  AddTaskOwners1796083200000,
+  TrackCreateSends1796688000000,
+  AddLyricsEvents1796774400000,
+];

@@ -69,47 +69,111 @@ WITH changed AS (UPDATE lyrics_tasks SET status = 'queued', lease_until = NULL, 
 SELECT <TASK_COLUMNS>, NULL AS notified FROM changed;
 
 -- lyrics.transition_create_failed
-WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'queued')) RETURNING *)
-SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'queued')) RETURNING *),
+event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
+      SELECT pg_current_xact_id()::text::bigint, changed.owner, changed.id, 'lyrics.' || changed.status,
+             jsonb_build_object(
+               'id', changed.id, 'status', changed.status, 'prompt', changed.prompt, 'metadata', changed.metadata,
+               'kieTaskId', changed.kie_task_id, 'variants', '[]'::jsonb,
+               'error', CASE WHEN changed.error_code IS NULL THEN NULL
+                             ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
+               'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      FROM changed)
+     SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_create_orphaned
-WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'queued' AND lease_until < clock_timestamp() AND sent_at IS NOT NULL)) RETURNING *)
-SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'queued' AND lease_until < clock_timestamp() AND sent_at IS NOT NULL)) RETURNING *),
+event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
+      SELECT pg_current_xact_id()::text::bigint, changed.owner, changed.id, 'lyrics.' || changed.status,
+             jsonb_build_object(
+               'id', changed.id, 'status', changed.status, 'prompt', changed.prompt, 'metadata', changed.metadata,
+               'kieTaskId', changed.kie_task_id, 'variants', '[]'::jsonb,
+               'error', CASE WHEN changed.error_code IS NULL THEN NULL
+                             ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
+               'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      FROM changed)
+     SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_create_released
 WITH changed AS (UPDATE lyrics_tasks SET status = 'queued', lease_until = NULL, updated_at = clock_timestamp(), next_attempt_at = clock_timestamp() + make_interval(secs => $2::double precision / 1000) WHERE id = $1 AND ((status = 'queued' AND lease_until < clock_timestamp() AND sent_at IS NULL)) RETURNING *)
 SELECT <TASK_COLUMNS>, NULL AS notified FROM changed;
 
 -- lyrics.transition_queue_expired
-WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'queued' AND lease_until IS NULL) OR (status = 'queued' AND lease_until < clock_timestamp() AND sent_at IS NULL)) AND created_at <= clock_timestamp() - make_interval(secs => $4::double precision / 1000) RETURNING *)
-SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'queued' AND lease_until IS NULL) OR (status = 'queued' AND lease_until < clock_timestamp() AND sent_at IS NULL)) AND created_at <= clock_timestamp() - make_interval(secs => $4::double precision / 1000) RETURNING *),
+event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
+      SELECT pg_current_xact_id()::text::bigint, changed.owner, changed.id, 'lyrics.' || changed.status,
+             jsonb_build_object(
+               'id', changed.id, 'status', changed.status, 'prompt', changed.prompt, 'metadata', changed.metadata,
+               'kieTaskId', changed.kie_task_id, 'variants', '[]'::jsonb,
+               'error', CASE WHEN changed.error_code IS NULL THEN NULL
+                             ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
+               'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      FROM changed)
+     SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_poll_deferred
 WITH changed AS (UPDATE lyrics_tasks SET status = 'submitted', lease_until = NULL, updated_at = clock_timestamp(), next_attempt_at = LEAST(clock_timestamp() + make_interval(secs => $2::double precision / 1000), submitted_at + make_interval(secs => $3::double precision / 1000)) WHERE id = $1 AND ((status = 'submitted')) RETURNING *)
 SELECT <TASK_COLUMNS>, NULL AS notified FROM changed;
 
 -- lyrics.transition_timed_out
-WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'submitted')) AND submitted_at <= clock_timestamp() - make_interval(secs => $4::double precision / 1000) RETURNING *)
-SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'submitted')) AND submitted_at <= clock_timestamp() - make_interval(secs => $4::double precision / 1000) RETURNING *),
+event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
+      SELECT pg_current_xact_id()::text::bigint, changed.owner, changed.id, 'lyrics.' || changed.status,
+             jsonb_build_object(
+               'id', changed.id, 'status', changed.status, 'prompt', changed.prompt, 'metadata', changed.metadata,
+               'kieTaskId', changed.kie_task_id, 'variants', '[]'::jsonb,
+               'error', CASE WHEN changed.error_code IS NULL THEN NULL
+                             ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
+               'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      FROM changed)
+     SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_succeeded
 WITH changed AS (UPDATE lyrics_tasks SET status = 'succeeded', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = NULL, error_message = NULL, result_source = $2, kie_task_id = COALESCE(kie_task_id, $3), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out') OR (status = 'failed' AND error_code = 'submit_outcome_unknown')) RETURNING *),
+given_variants AS (
+      SELECT * FROM unnest($4::text[], $5::text[],
+                           $6::text[], $7::text[])
+           WITH ORDINALITY AS v(title, text, status, error_message, position)),
 variants AS (
       INSERT INTO lyrics_variants (task_id, position, title, text, status, error_message)
-      SELECT changed.id, v.position - 1, v.title, v.text, v.status, v.error_message
-      FROM changed, unnest($4::text[], $5::text[],
-                           $6::text[], $7::text[])
-           WITH ORDINALITY AS v(title, text, status, error_message, position))
+      SELECT changed.id, v.position - 1, v.title, v.text, v.status, v.error_message FROM changed, given_variants AS v),
+event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
+      SELECT pg_current_xact_id()::text::bigint, changed.owner, changed.id, 'lyrics.' || changed.status,
+             jsonb_build_object(
+               'id', changed.id, 'status', changed.status, 'prompt', changed.prompt, 'metadata', changed.metadata,
+               'kieTaskId', changed.kie_task_id, 'variants', (SELECT COALESCE(jsonb_agg(jsonb_build_object('title', v.title, 'text', v.text, 'status', v.status, 'errorMessage', v.error_message)
+                                  ORDER BY v.position), '[]'::jsonb) FROM given_variants AS v),
+               'error', CASE WHEN changed.error_code IS NULL THEN NULL
+                             ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
+               'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      FROM changed)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_succeeded_with_receipt
 WITH changed AS (UPDATE lyrics_tasks SET status = 'succeeded', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = NULL, error_message = NULL, result_source = $2, kie_task_id = COALESCE(kie_task_id, $3), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out') OR (status = 'failed' AND error_code = 'submit_outcome_unknown')) RETURNING *),
-variants AS (
-      INSERT INTO lyrics_variants (task_id, position, title, text, status, error_message)
-      SELECT changed.id, v.position - 1, v.title, v.text, v.status, v.error_message
-      FROM changed, unnest($4::text[], $5::text[],
+given_variants AS (
+      SELECT * FROM unnest($4::text[], $5::text[],
                            $6::text[], $7::text[])
            WITH ORDINALITY AS v(title, text, status, error_message, position)),
+variants AS (
+      INSERT INTO lyrics_variants (task_id, position, title, text, status, error_message)
+      SELECT changed.id, v.position - 1, v.title, v.text, v.status, v.error_message FROM changed, given_variants AS v),
+event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
+      SELECT pg_current_xact_id()::text::bigint, changed.owner, changed.id, 'lyrics.' || changed.status,
+             jsonb_build_object(
+               'id', changed.id, 'status', changed.status, 'prompt', changed.prompt, 'metadata', changed.metadata,
+               'kieTaskId', changed.kie_task_id, 'variants', (SELECT COALESCE(jsonb_agg(jsonb_build_object('title', v.title, 'text', v.text, 'status', v.status, 'errorMessage', v.error_message)
+                                  ORDER BY v.position), '[]'::jsonb) FROM given_variants AS v),
+               'error', CASE WHEN changed.error_code IS NULL THEN NULL
+                             ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
+               'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      FROM changed),
 receipt AS (
       INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)
       SELECT changed.id, $8, 'applied', $9,
@@ -119,11 +183,31 @@ receipt AS (
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_failed
-WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3, result_source = $4, kie_task_id = COALESCE(kie_task_id, $5), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out') OR (status = 'failed' AND error_code = 'submit_outcome_unknown')) RETURNING *)
-SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3, result_source = $4, kie_task_id = COALESCE(kie_task_id, $5), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out') OR (status = 'failed' AND error_code = 'submit_outcome_unknown')) RETURNING *),
+event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
+      SELECT pg_current_xact_id()::text::bigint, changed.owner, changed.id, 'lyrics.' || changed.status,
+             jsonb_build_object(
+               'id', changed.id, 'status', changed.status, 'prompt', changed.prompt, 'metadata', changed.metadata,
+               'kieTaskId', changed.kie_task_id, 'variants', '[]'::jsonb,
+               'error', CASE WHEN changed.error_code IS NULL THEN NULL
+                             ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
+               'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      FROM changed)
+     SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_failed_with_receipt
 WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3, result_source = $4, kie_task_id = COALESCE(kie_task_id, $5), submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out') OR (status = 'failed' AND error_code = 'submit_outcome_unknown')) RETURNING *),
+event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
+      SELECT pg_current_xact_id()::text::bigint, changed.owner, changed.id, 'lyrics.' || changed.status,
+             jsonb_build_object(
+               'id', changed.id, 'status', changed.status, 'prompt', changed.prompt, 'metadata', changed.metadata,
+               'kieTaskId', changed.kie_task_id, 'variants', '[]'::jsonb,
+               'error', CASE WHEN changed.error_code IS NULL THEN NULL
+                             ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
+               'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      FROM changed),
 receipt AS (
       INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)
       SELECT changed.id, $6, 'applied', $7,
@@ -133,8 +217,18 @@ receipt AS (
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_unstorable
-WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3, result_source = $4, submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out') OR (status = 'failed' AND error_code = 'submit_outcome_unknown')) RETURNING *)
-SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3, result_source = $4, submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out') OR (status = 'failed' AND error_code = 'submit_outcome_unknown')) RETURNING *),
+event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
+      SELECT pg_current_xact_id()::text::bigint, changed.owner, changed.id, 'lyrics.' || changed.status,
+             jsonb_build_object(
+               'id', changed.id, 'status', changed.status, 'prompt', changed.prompt, 'metadata', changed.metadata,
+               'kieTaskId', changed.kie_task_id, 'variants', '[]'::jsonb,
+               'error', CASE WHEN changed.error_code IS NULL THEN NULL
+                             ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
+               'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      FROM changed)
+     SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.lock_create_claims
 SELECT pg_advisory_xact_lock(hashtext('lyrics.create-claim'));
@@ -261,3 +355,11 @@ FROM lyrics_rate_slots WHERE bucket = $1 AND used_at > '-infinity';
 
 -- lyrics.database_now
 SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::float8 AS "nowMs";
+
+-- lyrics.event_page
+SELECT id, type, created_at AS "createdAt", data, tx_id::text AS "txId", seq::text AS seq
+FROM lyrics_events
+WHERE owner = $1 AND (tx_id, seq) > ($2::bigint, $3::bigint)
+  AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+ORDER BY tx_id, seq
+LIMIT $4;

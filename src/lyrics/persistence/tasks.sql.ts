@@ -213,12 +213,37 @@ function assignment(column: string, value: unknown, params: Params): string {
   return `${column} = ${params.add(value)}`;
 }
 
+/** An instant as the task resource spells it (JavaScript's toISOString: milliseconds, UTC). */
+const isoTime = (column: string) => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
+
+/**
+ * The event of the task `changed` just left final: its type, its owner, the writing transaction (for the feed's
+ * commit-safe order) and the task resource as the transition left it (the shape of LyricsTaskDto), with the variants
+ * the same statement stores, read from `variantsFrom` (the statement's own inserts are not visible to it).
+ */
+function insertEvent(variantsFrom: string | undefined): string {
+  const variants = variantsFrom
+    ? `(SELECT COALESCE(jsonb_agg(jsonb_build_object('title', v.title, 'text', v.text, 'status', v.status, 'errorMessage', v.error_message)
+                                  ORDER BY v.position), '[]'::jsonb) FROM ${variantsFrom} AS v)`
+    : `'[]'::jsonb`;
+  return `INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
+      SELECT pg_current_xact_id()::text::bigint, changed.owner, changed.id, 'lyrics.' || changed.status,
+             jsonb_build_object(
+               'id', changed.id, 'status', changed.status, 'prompt', changed.prompt, 'metadata', changed.metadata,
+               'kieTaskId', changed.kie_task_id, 'variants', ${variants},
+               'error', CASE WHEN changed.error_code IS NULL THEN NULL
+                             ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
+               'createdAt', ${isoTime('changed.created_at')}, 'submittedAt', ${isoTime('changed.submitted_at')},
+               'completedAt', ${isoTime('changed.completed_at')}, 'updatedAt', ${isoTime('changed.updated_at')})
+      FROM changed`;
+}
+
 /**
  * The one door's statement, derived from the change's rule in TASK_TRANSITIONS: the UPDATE guarded by the rule's
- * from-states, a success's variants and an applied callback's receipt as data-modifying CTEs, and the notification of
- * a final state, all in one statement (so one transaction and one round trip). Returns the changed task, or no row
- * when the guard did not hold. The text depends only on the change's type and on whether a receipt comes with it,
- * so each such pair is one prepared statement.
+ * from-states, a success's variants, a final state's event (the outbox) and an applied callback's receipt as
+ * data-modifying CTEs, and the notification of a final state, all in one statement (so one transaction and one round
+ * trip). Returns the changed task, or no row when the guard did not hold. The text depends only on the change's type
+ * and on whether a receipt comes with it, so each such pair is one prepared statement.
  */
 export function applyTransition(taskId: string, change: TaskChange, receipt?: AppliedReceipt): Statement {
   const rule = ruleOf(change);
@@ -240,13 +265,16 @@ export function applyTransition(taskId: string, change: TaskChange, receipt?: Ap
   ];
   const variants = rule.variants?.(change);
   if (variants) {
-    ctes.push(`variants AS (
-      INSERT INTO lyrics_variants (task_id, position, title, text, status, error_message)
-      SELECT changed.id, v.position - 1, v.title, v.text, v.status, v.error_message
-      FROM changed, unnest(${params.add(variants.map((v) => v.title))}::text[], ${params.add(variants.map((v) => v.text))}::text[],
+    ctes.push(`given_variants AS (
+      SELECT * FROM unnest(${params.add(variants.map((v) => v.title))}::text[], ${params.add(variants.map((v) => v.text))}::text[],
                            ${params.add(variants.map((v) => v.status))}::text[], ${params.add(variants.map((v) => v.errorMessage))}::text[])
            WITH ORDINALITY AS v(title, text, status, error_message, position))`);
+    ctes.push(`variants AS (
+      INSERT INTO lyrics_variants (task_id, position, title, text, status, error_message)
+      SELECT changed.id, v.position - 1, v.title, v.text, v.status, v.error_message FROM changed, given_variants AS v)`);
   }
+  // The outbox: a final transition's event is written by the same statement, so it exists exactly when the change does.
+  if (rule.final) ctes.push(`event AS (${insertEvent(variants ? 'given_variants' : undefined)})`);
   if (receipt) {
     ctes.push(`receipt AS (
       INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)
