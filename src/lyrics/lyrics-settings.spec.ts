@@ -38,6 +38,7 @@ describe('resolveLyricsSettings', () => {
       pollConcurrency: 4,
       taskMaxAgeMs: 1800000,
       queueMaxAgeMs: 86400000,
+      maxLongPolls: 1000,
       shutdownGraceMs: 10000,
       signatureToleranceSeconds: 300,
       confirmCallbacks: false,

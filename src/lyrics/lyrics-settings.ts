@@ -48,6 +48,14 @@ export const LYRICS_SETTING_TABLE = {
     max: 10000000,
     doc: 'unfinished (queued or submitted) tasks one owner may hold; beyond, POST /lyrics answers 429',
   },
+  maxLongPolls: {
+    env: 'LYRICS_MAX_LONG_POLLS',
+    type: 'integer',
+    default: 1000,
+    min: 0,
+    max: 100000,
+    doc: 'long polls (`GET /lyrics/:id?waitSeconds=N`) waiting at once per instance; beyond, the task is answered at once as it is',
+  },
   idempotencyTtlHours: {
     env: 'LYRICS_IDEMPOTENCY_TTL_HOURS',
     type: 'integer',

@@ -29,6 +29,7 @@ import {
 } from '@nestjs/swagger';
 import { Response } from 'express';
 import { CreateLyricsDto } from './dto/create-lyrics.dto';
+import { GetLyricsQueryDto } from './dto/get-lyrics-query.dto';
 import { ListEventsQueryDto } from './dto/list-events-query.dto';
 import { LyricsEventPageDto } from './dto/lyrics-event.dto';
 import { ListLyricsQueryDto } from './dto/list-lyrics-query.dto';
@@ -100,12 +101,16 @@ export class LyricsController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'Read one task' })
+  @ApiOperation({ summary: 'Read one task; with waitSeconds, wait until it is final (a long poll)' })
   @ApiOkResponse({ type: LyricsTaskDto })
-  @ApiBadRequestResponse({ description: 'The id is not a UUID' })
+  @ApiBadRequestResponse({ description: 'The id is not a UUID, or waitSeconds is not 0..60' })
   @ApiNotFoundResponse({ description: "No such task (another client's task looks the same)" })
-  async get(@RequestOwner() owner: string, @Param('id', new ParseUUIDPipe()) id: string): Promise<LyricsTaskDto> {
-    const task = await this.lyrics.get(owner, id);
+  async get(
+    @RequestOwner() owner: string,
+    @Param('id', new ParseUUIDPipe()) id: string,
+    @Query() query: GetLyricsQueryDto,
+  ): Promise<LyricsTaskDto> {
+    const task = await this.lyrics.getWhenFinal(owner, id, query.waitSeconds);
     if (!task) throw new NotFoundException(`Lyrics task ${id} not found`);
     return task;
   }

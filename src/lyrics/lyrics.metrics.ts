@@ -59,6 +59,12 @@ export class LyricsMetrics {
     registers: [this.registry],
   });
 
+  private readonly waitingLongPolls = new Gauge({
+    name: 'lyrics_long_polls_waiting',
+    help: 'Long polls (GET /lyrics/:id?waitSeconds=N) waiting in this instance',
+    registers: [this.registry],
+  });
+
   private readonly budgetWaits = new Counter({
     name: 'lyrics_budget_waits_total',
     help: 'Rounds in which this instance found an upstream rate budget used up, by bucket',
@@ -105,6 +111,10 @@ export class LyricsMetrics {
         for (const queue of ['create', 'check']) this.set({ queue }, rows.find((row) => row.queue === queue)?.oldest ?? 0);
       },
     });
+  }
+
+  longPollsWaiting(count: number): void {
+    this.waitingLongPolls.set(count);
   }
 
   finalTransition(status: string, path: FinalPath): void {

@@ -14,6 +14,8 @@ export type OwnerResolver = (request: Request) => string | undefined | Promise<s
 export interface LyricsTuningOptions {
   /** Unfinished tasks one owner may hold; a submission beyond it is refused (429) and nothing is stored. */
   maxActivePerOwner?: number;
+  /** Long polls waiting at once per instance; beyond, the task is answered at once as it is. */
+  maxLongPolls?: number;
   /** Hours an Idempotency-Key stays bound to the task it made; later the owner may use it for a new task. */
   idempotencyTtlHours?: number;
   /** Longest prompt accepted, in Unicode code points after trimming (an emoji is one). */

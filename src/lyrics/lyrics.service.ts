@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { ConflictException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { BeforeApplicationShutdown, ConflictException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DispatchSignal } from './workers/dispatch-signal';
 import { LyricsEventPageDto } from './dto/lyrics-event.dto';
@@ -67,8 +67,12 @@ export interface TransitionOutcome {
 }
 
 @Injectable()
-export class LyricsService {
+export class LyricsService implements BeforeApplicationShutdown {
   private readonly logger = new Logger(LyricsService.name);
+  /** Long polls waiting in this instance (see getWhenFinal). */
+  private longPolls = 0;
+  /** Ends every wait at shutdown, so that no request holds the instance open for its full waitSeconds. */
+  private readonly stopping = new AbortController();
 
   constructor(
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
@@ -131,12 +135,39 @@ export class LyricsService {
         if (isFinalStatus(task.status)) return task;
         const remaining = deadline - performance.now();
         if (remaining <= 0) throw new LyricsWaitTimeoutError(`Lyrics task ${id} is still ${task.status} after ${timeoutMs} ms`);
+        if (this.stopping.signal.aborted) throw new LyricsWaitTimeoutError(`Lyrics task ${id} is still ${task.status}: shutting down`);
         let timer: NodeJS.Timeout | undefined;
+        const stop = () => wake();
+        this.stopping.signal.addEventListener('abort', stop);
         await Promise.race([woken, new Promise<void>((resolve) => (timer = setTimeout(resolve, remaining)))]);
         clearTimeout(timer);
+        this.stopping.signal.removeEventListener('abort', stop);
       } finally {
         unsubscribe();
       }
+    }
+  }
+
+  beforeApplicationShutdown(): void {
+    this.stopping.abort();
+  }
+
+  /**
+   * The owner's task once it is final, or after `waitSeconds` as it is then (a long poll, woken by the database's
+   * notification of a final transition). At most maxLongPolls wait at once in this instance; beyond, and with
+   * `waitSeconds` 0, the task is answered at once. Undefined for an unknown id or another owner's task.
+   */
+  async getWhenFinal(owner: string, id: string, waitSeconds: number): Promise<LyricsTaskDto | undefined> {
+    if (waitSeconds <= 0 || this.longPolls >= this.settings.maxLongPolls) return this.get(owner, id);
+    this.metrics.longPollsWaiting(++this.longPolls);
+    try {
+      return await this.waitForFinal(owner, id, { timeoutMs: waitSeconds * 1000 });
+    } catch (error) {
+      if (error instanceof LyricsTaskNotFoundError) return undefined;
+      if (error instanceof LyricsWaitTimeoutError) return this.get(owner, id);
+      throw error;
+    } finally {
+      this.metrics.longPollsWaiting(--this.longPolls);
     }
   }
 
