@@ -44,6 +44,7 @@ describe('resolveLyricsSettings', () => {
       confirmCallbacks: false,
       receiptBodyMaxBytes: 65536,
       receiptRetentionDays: 30,
+      eventRetentionDays: 30,
       receiptsPerTask: 50,
       runWorkers: true,
     });

@@ -226,6 +226,14 @@ export const LYRICS_SETTING_TABLE = {
     max: 36500,
     doc: 'days callback receipts are kept (0: forever)',
   },
+  eventRetentionDays: {
+    env: 'LYRICS_EVENT_RETENTION_DAYS',
+    type: 'integer',
+    default: 30,
+    min: 0,
+    max: 36500,
+    doc: 'days final events (the feed) are kept (0: forever)',
+  },
   receiptsPerTask: {
     env: 'LYRICS_RECEIPTS_PER_TASK',
     type: 'integer',

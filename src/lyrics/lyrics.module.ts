@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { LyricsCallbackService } from './callback/lyrics-callback.service';
-import { ReceiptPruner } from './callback/receipt-pruner.service';
 import { FinalTaskListener } from './final-task-listener';
 import { KieCreditsProbe } from './kie/kie-credits.probe';
 import { KieClient } from './kie/kie.client';
@@ -21,6 +20,7 @@ import { DispatchSignal } from './workers/dispatch-signal';
 import { LyricsDispatcher } from './workers/lyrics-dispatcher.service';
 import { LyricsPoller } from './workers/lyrics-poller.service';
 import { IdempotencyKeyReleaser } from './workers/idempotency-key-releaser.service';
+import { RetentionPruner } from './workers/retention-pruner.service';
 
 /**
  * KIE lyrics tasks as a Nest module: `LyricsModule.forRoot(options)` or `forRootAsync({ imports, inject, useFactory })`,
@@ -56,7 +56,7 @@ import { IdempotencyKeyReleaser } from './workers/idempotency-key-releaser.servi
     LyricsDispatcher,
     LyricsPoller,
     LyricsCallbackService,
-    ReceiptPruner,
+    RetentionPruner,
     IdempotencyKeyReleaser,
     LyricsClientGuard,
     PromptLengthPipe,

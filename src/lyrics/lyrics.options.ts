@@ -58,6 +58,8 @@ export interface LyricsTuningOptions {
   confirmCallbacks?: boolean;
   /** Days callback receipts are kept; 0 keeps them forever. */
   receiptRetentionDays?: number;
+  /** Days final events (the feed) are kept; 0 keeps them forever. */
+  eventRetentionDays?: number;
   /** Receipts kept per task (so that a leaked token cannot fill the table); later callbacks are handled, not recorded. */
   receiptsPerTask?: number;
 }

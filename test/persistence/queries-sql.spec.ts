@@ -75,6 +75,7 @@ function statements(): Statement[] {
     rateSlots.msUntilNextSlot({ bucket: 'b', windowMs: 1 }),
     clock.databaseNow(),
     events.eventPage({ owner: 'o', limit: 1 }),
+    events.pruneEvents({ days: 1, batch: 1 }),
   ];
 }
 

@@ -18,4 +18,9 @@ export class EventStore {
     const rows = await this.db.rows<EventRecord>(sql.eventPage(input));
     return { events: rows.slice(0, input.limit), hasMore: rows.length > input.limit };
   }
+
+  /** Deletes up to `batch` events older than `days`; returns how many. */
+  prune(days: number, batch: number): Promise<number> {
+    return this.db.count(sql.pruneEvents({ days, batch }));
+  }
 }

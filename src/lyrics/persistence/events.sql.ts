@@ -1,5 +1,5 @@
 import { Statement } from './lyrics-database';
-import { named } from './sql';
+import { named, unnamed } from './sql';
 
 /** Where a reader of the feed stands: after this transaction's event at this position. */
 export interface EventPosition {
@@ -35,5 +35,14 @@ export function eventPage(input: { owner: string; after?: EventPosition; limit: 
      ORDER BY tx_id, seq
      LIMIT $4`,
     [input.owner, after.txId, after.seq, input.limit + 1],
+  );
+}
+
+/** Deletes up to `batch` events older than `days` (small batches keep each delete's locks short). */
+export function pruneEvents(input: { days: number; batch: number }): Statement {
+  return unnamed(
+    `DELETE FROM lyrics_events WHERE seq IN (
+       SELECT seq FROM lyrics_events WHERE created_at < now() - make_interval(days => $1) ORDER BY created_at LIMIT $2)`,
+    [input.days, input.batch],
   );
 }

@@ -363,3 +363,7 @@ WHERE owner = $1 AND (tx_id, seq) > ($2::bigint, $3::bigint)
   AND tx_id < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
 ORDER BY tx_id, seq
 LIMIT $4;
+
+-- unnamed
+DELETE FROM lyrics_events WHERE seq IN (
+SELECT seq FROM lyrics_events WHERE created_at < now() - make_interval(days => $1) ORDER BY created_at LIMIT $2);
