@@ -17,6 +17,7 @@ import { EventStore } from './persistence/event.store';
 import { TaskStore } from './persistence/task.store';
 import { databaseRefusal, isTransientDatabaseError } from './persistence/database-errors';
 import { FinalResult, isFinalStatus, ResultSource, resultChange, ruleOf, TaskChange } from './task-transitions';
+import { errorMessage } from './error-message';
 
 export interface SubmitLyricsInput {
   /** Who the task belongs to: only this owner can read, list or replay it. */
@@ -198,7 +199,7 @@ export class LyricsService implements BeforeApplicationShutdown {
     return {
       items: page.events.map(({ id, type, createdAt, data }) => ({
         id,
-        type: type as LyricsEventPageDto['items'][number]['type'],
+        type,
         createdAt: createdAt.toISOString(),
         data: data as unknown as LyricsTaskDto,
       })),
@@ -242,9 +243,9 @@ export class LyricsService implements BeforeApplicationShutdown {
     appliedReceipt?: AppliedReceipt,
   ): Promise<TransitionOutcome & { unstorable: boolean }> {
     const { source, kieTaskId, result } = input;
-    const dropped = result.state === 'succeeded' ? (result.droppedVariants ?? 0) : 0;
-    if (result.state === 'succeeded' && dropped > 0) {
-      this.logger.warn(`KIE sent ${result.variants.length + dropped} variants: the first ${result.variants.length} are kept`, {
+    if (result.state === 'succeeded' && result.droppedVariants) {
+      const sent = result.variants.length + result.droppedVariants;
+      this.logger.warn(`KIE sent ${sent} variants: the first ${result.variants.length} are kept`, {
         taskId,
         kieTaskId,
       });
@@ -272,7 +273,7 @@ export class LyricsService implements BeforeApplicationShutdown {
       this.emitter.emit(event.name, event);
     } catch (error) {
       // A host listener's failure must not undo or repeat a committed transition.
-      this.logger.error(`A ${event.name} listener failed: ${error instanceof Error ? error.message : String(error)}`, {
+      this.logger.error(`A ${event.name} listener failed: ${errorMessage(error)}`, {
         taskId: task.id,
         kieTaskId: task.kieTaskId,
       });

@@ -63,7 +63,7 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
     private readonly database: LyricsDatabase,
     slots: RateSlotStore,
   ) {
-    this.readBudget = new RateBudget(slots, 'record-info', settings.pollBudget, settings.pollWindowMs);
+    this.readBudget = RateBudget.recordInfo(slots, settings);
   }
 
   async onApplicationBootstrap(): Promise<void> {

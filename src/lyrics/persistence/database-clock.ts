@@ -2,6 +2,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { databaseNow } from './clock.sql';
 import { LyricsDatabase } from './lyrics-database';
+import { errorMessage } from '../error-message';
 
 /** How long a measured offset is trusted before it is measured again (clocks drift slowly; NTP may step them). */
 const REFRESH_MS = 60_000;
@@ -43,7 +44,7 @@ export class DatabaseClock {
         this.measuredAt = performance.now();
       } catch (error) {
         // The last offset (or none) stays in use; the next read tries again.
-        this.logger.warn(`Could not read the database's clock: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.warn(`Could not read the database's clock: ${errorMessage(error)}`);
       } finally {
         this.measuring = undefined;
       }

@@ -1,3 +1,5 @@
+import { errorMessage } from '../error-message';
+
 /**
  * What a failed statement says about retrying it. PostgreSQL's SQLSTATE classes tell a database that is briefly
  * unreachable or busy (worth another try) from one that refused the data itself (never worth one).
@@ -31,6 +33,6 @@ export function isTransientDatabaseError(error: unknown): boolean {
 /** The server's reason for refusing a statement, cut short enough for a task's error message. */
 export function databaseRefusal(error: unknown): string {
   const state = sqlState(error);
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return `${message.slice(0, 200)}${state ? ` (SQLSTATE ${state})` : ''}`;
 }

@@ -1,3 +1,4 @@
+import { LyricsEventType } from '../entities/lyrics-event.entity';
 import { Statement } from './lyrics-database';
 import { named, unnamed } from './sql';
 
@@ -10,7 +11,7 @@ export interface EventPosition {
 /** An event as consumers see it, with its feed position. */
 export interface EventRecord {
   id: string;
-  type: string;
+  type: LyricsEventType;
   createdAt: Date;
   data: Record<string, unknown>;
   txId: string;

@@ -1,4 +1,5 @@
 import { BeforeApplicationShutdown, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import { errorMessage } from '../error-message';
 
 /** Floor of the pause between rounds when work exists but is held by others (locked rows or slots). */
 export const MIN_WAIT_MS = 20;
@@ -69,7 +70,7 @@ export abstract class BackgroundWorker implements OnApplicationBootstrap, Before
       try {
         waitMs = Math.min(waitMs, await this.round());
       } catch (error) {
-        this.logger.error(`Round failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.error(`Round failed: ${errorMessage(error)}`);
       }
       await this.sleep(waitMs);
     }

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { TaskStore } from '../persistence/task.store';
+import { errorMessage } from '../error-message';
 
 const RELEASE_EVERY_MS = 60 * 60 * 1000;
 const BATCH = 5000;
@@ -42,7 +43,7 @@ export class IdempotencyKeyReleaser implements OnApplicationBootstrap, OnApplica
       }
       if (released > 0) this.logger.log(`Released ${released} idempotency keys older than ${this.settings.idempotencyTtlHours} hours`);
     } catch (error) {
-      this.logger.error(`Releasing idempotency keys failed: ${error instanceof Error ? error.message : String(error)}`);
+      this.logger.error(`Releasing idempotency keys failed: ${errorMessage(error)}`);
     }
   }
 }

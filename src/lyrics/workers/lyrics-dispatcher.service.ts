@@ -16,6 +16,7 @@ import { backoffMs } from './backoff';
 import { retryWhileTransient } from './database-retry';
 import { DispatchSignal } from './dispatch-signal';
 import { RateBudget } from './rate-budget';
+import { errorMessage } from '../error-message';
 
 /**
  * A due create, the budget slot it holds, the callback token made for this attempt (and its hash, which identifies
@@ -51,7 +52,7 @@ export class LyricsDispatcher extends BackgroundWorker {
     private readonly metrics: LyricsMetrics,
   ) {
     super(settings.runWorkers, settings.dispatchIntervalMs);
-    this.budget = new RateBudget(slots, 'create', settings.createBudget, settings.createWindowMs);
+    this.budget = RateBudget.creates(slots, settings);
   }
 
   protected override async prepare(): Promise<void> {
@@ -113,7 +114,7 @@ export class LyricsDispatcher extends BackgroundWorker {
       return sendable;
     } catch (error) {
       // Not sent: when the leases run out, the tasks are queued again (their sent_at is unset).
-      this.logger.error(`${tasks.length} task creates not sent, the database is unreachable: ${messageOf(error)}`);
+      this.logger.error(`${tasks.length} task creates not sent, the database is unreachable: ${errorMessage(error)}`);
       return new Set();
     }
   }
@@ -140,7 +141,7 @@ export class LyricsDispatcher extends BackgroundWorker {
     } catch (error) {
       // The lease runs out and, the create having been sent, the task fails as submit_outcome_unknown; a callback for it
       // (KIE's task id included) still revives it.
-      this.logger.error(`Task create's answer could not be stored: ${messageOf(error)}`, {
+      this.logger.error(`Task create's answer could not be stored: ${errorMessage(error)}`, {
         ...log,
         kieTaskId: outcome?.kind === 'accepted' ? outcome.kieTaskId : null,
       });
@@ -188,5 +189,3 @@ export class LyricsDispatcher extends BackgroundWorker {
 }
 
 const SWEEP_BATCH = 100;
-
-const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -12,6 +12,7 @@ import { DueCheck, TaskStore } from '../persistence/task.store';
 import { BackgroundWorker, MIN_WAIT_MS } from './background-worker';
 import { backoffMs } from './backoff';
 import { RateBudget } from './rate-budget';
+import { errorMessage } from '../error-message';
 
 /**
  * A due check, the budget slot it holds, and when the task reaches its maximum age (counted from submission by the
@@ -45,7 +46,7 @@ export class LyricsPoller extends BackgroundWorker {
     private readonly metrics: LyricsMetrics,
   ) {
     super(settings.runWorkers, settings.dispatchIntervalMs);
-    this.budget = new RateBudget(slots, 'record-info', settings.pollBudget, settings.pollWindowMs);
+    this.budget = RateBudget.recordInfo(slots, settings);
   }
 
   protected override async prepare(): Promise<void> {
@@ -100,6 +101,7 @@ export class LyricsPoller extends BackgroundWorker {
     try {
       const outcome = await this.kie.getLyricsRecord(check.kieTaskId);
       if (this.abandoned.has(check.id)) return;
+      await this.budget.markAnswered(check.slot);
       if (outcome.kind === 'retry' || outcome.kind === 'rejected') {
         this.logger.warn(`Task record-info ${outcome.kind}: ${outcome.message}`, log);
       }
@@ -108,10 +110,9 @@ export class LyricsPoller extends BackgroundWorker {
       } else {
         await this.lyrics.transition(check.id, this.nextStep(check, outcome));
       }
-      await this.budget.markAnswered(check.slot);
     } catch (error) {
       // The lease expires and the check is claimed again, or the task times out at its maximum age.
-      this.logger.error(`Task check failed: ${error instanceof Error ? error.message : String(error)}`, log);
+      this.logger.error(`Task check failed: ${errorMessage(error)}`, log);
     }
   }
 
@@ -124,13 +125,10 @@ export class LyricsPoller extends BackgroundWorker {
       await this.lyrics.applyResult(check.id, { source: 'poll', kieTaskId: check.kieTaskId, result });
     } catch (error) {
       if (performance.now() < check.deadline) throw error;
-      this.logger.error(
-        `Task result could not be stored before its maximum age: ${error instanceof Error ? error.message : String(error)}`,
-        {
-          taskId: check.id,
-          kieTaskId: check.kieTaskId,
-        },
-      );
+      this.logger.error(`Task result could not be stored before its maximum age: ${errorMessage(error)}`, {
+        taskId: check.id,
+        kieTaskId: check.kieTaskId,
+      });
       await this.lyrics.transition(check.id, { type: 'timed_out', maxAgeMs: this.settings.taskMaxAgeMs });
     }
   }

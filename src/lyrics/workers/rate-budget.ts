@@ -1,4 +1,5 @@
 import { LyricsDatabase, SqlExecutor } from '../persistence/lyrics-database';
+import { LyricsSettings } from '../lyrics.options';
 import { RateSlotStore } from '../persistence/rate-slot.store';
 
 /**
@@ -8,6 +9,16 @@ import { RateSlotStore } from '../persistence/rate-slot.store';
  * the request's latency, never sees more than `size` calls inside its own window.
  */
 export class RateBudget {
+  /** The create budget, shared by every instance's dispatcher. */
+  static creates(slots: RateSlotStore, settings: LyricsSettings): RateBudget {
+    return new RateBudget(slots, 'create', settings.createBudget, settings.createWindowMs);
+  }
+
+  /** The record-info budget, shared by every instance's poller and confirming callbacks. */
+  static recordInfo(slots: RateSlotStore, settings: LyricsSettings): RateBudget {
+    return new RateBudget(slots, 'record-info', settings.pollBudget, settings.pollWindowMs);
+  }
+
   constructor(
     private readonly slots: RateSlotStore,
     readonly bucket: string,

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { EventStore } from '../persistence/event.store';
 import { ReceiptStore } from '../persistence/receipt.store';
+import { errorMessage } from '../error-message';
 
 const PRUNE_EVERY_MS = 60 * 60 * 1000;
 const BATCH = 5000;
@@ -56,7 +57,7 @@ export class RetentionPruner implements OnApplicationBootstrap, OnApplicationShu
         }
         if (deleted > 0) this.logger.log(`Pruned ${deleted} ${what} older than ${days} days`);
       } catch (error) {
-        this.logger.error(`Pruning ${what} failed: ${error instanceof Error ? error.message : String(error)}`);
+        this.logger.error(`Pruning ${what} failed: ${errorMessage(error)}`);
       }
     }
   }

@@ -1,0 +1,4 @@
+/** What a caught value says, for a log line: an Error's message, or the value as text. */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
