@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { KieSandbox, SandboxRequest } from '../src/sandbox/kie-sandbox';
+import { busiestWindow } from './support/busiest-window';
 import { createTestDatabase, TestDatabase } from './support/database';
 import { LyricsContext, TaskBody } from './support/lyrics-client';
 import { freePort } from './support/postgres-server';
@@ -21,20 +22,6 @@ const CREATE_BUDGET = 3;
 const CREATE_WINDOW_MS = 1500;
 /** Milliseconds of rounding between the sandbox's clock (Date.now() in whole ms) and the database's. */
 const TOLERANCE_MS = 15;
-
-/** The most accepted creates KIE received within any `windowMs`, by their arrival at the sandbox. */
-function busiestWindow(requests: SandboxRequest[], windowMs: number): number {
-  const arrivals = requests
-    .filter((r) => r.endpoint === 'create' && r.code === 200)
-    .map((r) => r.startedAt)
-    .sort((a, b) => a - b);
-  let busiest = 0;
-  for (let start = 0, end = 0; end < arrivals.length; end++) {
-    while (arrivals[end] - arrivals[start] >= windowMs) start++;
-    busiest = Math.max(busiest, end - start + 1);
-  }
-  return busiest;
-}
 
 const gaps = (requests: SandboxRequest[]) => requests.slice(1).map((r, i) => r.startedAt - requests[i].startedAt);
 

@@ -1,22 +1,9 @@
-import { KieSandbox, SandboxRequest } from '../src/sandbox/kie-sandbox';
+import { KieSandbox } from '../src/sandbox/kie-sandbox';
+import { busiestWindow } from './support/busiest-window';
 import { createTestDatabase } from './support/database';
 import { LyricsContext, startLyricsApp, useLyricsApp } from './support/lyrics-client';
 import { teardownAfterEach } from './support/teardown';
 import { waitFor } from './support/wait';
-
-/** The most accepted creates KIE saw in any window of `windowMs` (by arrival time). */
-function busiestWindow(requests: SandboxRequest[], windowMs: number): number {
-  const arrivals = requests
-    .filter((r) => r.endpoint === 'create' && r.code === 200)
-    .map((r) => r.startedAt)
-    .sort((a, b) => a - b);
-  let busiest = 0;
-  for (let start = 0, end = 0; end < arrivals.length; end++) {
-    while (arrivals[end] - arrivals[start] >= windowMs) start++;
-    busiest = Math.max(busiest, end - start + 1);
-  }
-  return busiest;
-}
 
 describe('dispatching creates to KIE', () => {
   const afterTest = teardownAfterEach();
