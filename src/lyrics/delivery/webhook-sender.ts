@@ -1,0 +1,181 @@
+import { once } from 'node:events';
+import { Agent as HttpAgent, IncomingMessage, OutgoingHttpHeaders, request as httpRequest } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { isIP, LookupFunction } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Webhook } from 'standardwebhooks';
+import { errorMessage } from '../error-message';
+import { parseHttpDate } from '../kie/kie-http';
+import { checkDestination, DestinationPolicy, ResolvedAddress, Resolver } from './webhook-destination';
+
+export interface WebhookAttempt {
+  /** The receiver's HTTP status, or null when no response came (refused destination, connection error, timeout). */
+  httpStatus: number | null;
+  /** Why the attempt did not deliver, in one line; null when delivered (2xx). Never contains a secret or the body. */
+  error: string | null;
+  durationMs: number;
+  /** Retry-After of a 429 or 503 answer, in ms (seconds or HTTP-date form), when present and valid. */
+  retryAfterMs?: number;
+  /** The destination policy refused the URL: no connection was made. */
+  refused: boolean;
+}
+
+export interface WebhookSenderOptions {
+  timeoutMs: number;
+  policy: DestinationPolicy;
+  resolve?: Resolver;
+  userAgent?: string;
+}
+
+type Outcome = Omit<WebhookAttempt, 'durationMs'>;
+type SendInput = Parameters<WebhookSender['send']>[0];
+
+/** The answer's body means nothing to us; past this much the connection is dropped rather than read further. */
+const MAX_ANSWER_BYTES = 64 * 1024;
+/**
+ * Connections to one receiver (host:port) at a time; further requests wait in the agent, inside their deadline.
+ * At ~1,000 deliveries a second and ~100 ms answers about 100 are busy, so this leaves room without letting one
+ * slow receiver take thousands of sockets.
+ */
+const MAX_SOCKETS_PER_RECEIVER = 128;
+
+export class WebhookSender {
+  /**
+   * Keep-alive agents of this sender's own rather than `agent: false`: at the relay's rate a TCP (and TLS) handshake
+   * per POST would cost more than the POST. The agent pools sockets by host name and port, not by address, and a
+   * new socket connects through its request's pinned lookup; so a reused socket goes to an address that was checked
+   * for the same host name under this sender's policy, if on an earlier lookup than the current request's. The name
+   * may point elsewhere by now, but no connection ever reaches an address that did not pass the check, which is
+   * what the pinning is for. Idle sockets are unref'd by node, so they do not hold the process open.
+   */
+  private readonly agents = {
+    http: new HttpAgent({ keepAlive: true, maxSockets: MAX_SOCKETS_PER_RECEIVER }),
+    https: new HttpsAgent({ keepAlive: true, maxSockets: MAX_SOCKETS_PER_RECEIVER }),
+  };
+
+  constructor(private readonly options: WebhookSenderOptions) {}
+
+  /**
+   * POSTs `body` (JSON text) to `url` with Standard Webhooks headers: webhook-id = eventId, webhook-timestamp = unix
+   * seconds of `timestamp` (default now), webhook-signature = space-separated `v1,<sig>` entries, one per secret in
+   * `secrets` (the owner's current secret first, then the previous one during a rotation overlap), each made with
+   * `new Webhook(secret).sign(...)` of `standardwebhooks` (secrets are `whsec_<base64>` strings). A 2xx within
+   * timeoutMs is delivered. Never rejects: whatever goes wrong, an unusable secret included, is an attempt to record.
+   */
+  async send(input: { url: string; eventId: string; body: string; secrets: string[]; timestamp?: Date }): Promise<WebhookAttempt> {
+    const startedAt = performance.now();
+    const outcome = await this.attempt(input);
+    return { ...outcome, durationMs: Math.round(performance.now() - startedAt) };
+  }
+
+  private async attempt(input: SendInput): Promise<Outcome> {
+    let headers: OutgoingHttpHeaders;
+    try {
+      headers = this.headers(input);
+    } catch (error) {
+      return noAnswer(`cannot sign: ${errorMessage(error)}`);
+    }
+    if (!URL.canParse(input.url)) return refusal('webhookUrl is not a URL');
+    const url = new URL(input.url);
+
+    // One deadline for the whole attempt: resolving, waiting for a pooled socket, connecting, the answer's head.
+    const { timeoutMs, policy, resolve } = this.options;
+    const timedOut = noAnswer(`timed out after ${timeoutMs} ms`);
+    const deadline = new AbortController();
+    const timer = setTimeout(() => deadline.abort(), timeoutMs);
+    const expired = once(deadline.signal, 'abort').then(() => undefined);
+
+    const check = await Promise.race([checkDestination(url, policy, resolve), expired]);
+    if (check === undefined) return timedOut;
+    if (!check.ok) {
+      clearTimeout(timer);
+      return refusal(check.reason);
+    }
+
+    return new Promise<Outcome>((settle) => {
+      const secure = url.protocol === 'https:';
+      let request;
+      try {
+        request = (secure ? httpsRequest : httpRequest)(url, {
+          method: 'POST',
+          headers,
+          agent: secure ? this.agents.https : this.agents.http,
+          lookup: pinnedLookup(check.address),
+          // The address is pinned, but TLS still names the host: SNI, and the certificate is checked against the name.
+          // An IP literal (IPv6 ones come bracketed) has no name to send.
+          ...(secure && isIP(url.hostname) === 0 && !url.hostname.startsWith('[') ? { servername: url.hostname } : {}),
+          signal: deadline.signal,
+        });
+      } catch (error) {
+        // Node refuses header values it cannot send (a control character in the event id, say) before any I/O.
+        clearTimeout(timer);
+        return settle(noAnswer(errorMessage(error)));
+      }
+      // The request closes once its answer has been read or dropped; the deadline also bounds that reading.
+      request.on('close', () => clearTimeout(timer));
+      request.on('error', (error) => settle(deadline.signal.aborted ? timedOut : noAnswer(error.message)));
+      request.on('response', (response) => {
+        settle(answered(response));
+        discard(response);
+      });
+      request.end(input.body);
+    });
+  }
+
+  private headers({ eventId, body, secrets, timestamp = new Date() }: SendInput) {
+    if (secrets.length === 0) throw new Error('no signing secret');
+    return {
+      'content-type': 'application/json',
+      'content-length': Buffer.byteLength(body),
+      'user-agent': this.options.userAgent ?? 'nestjs-kie-lyrics',
+      'webhook-id': eventId,
+      'webhook-timestamp': String(Math.floor(timestamp.getTime() / 1000)),
+      'webhook-signature': secrets.map((secret) => new Webhook(secret).sign(eventId, timestamp, body)).join(' '),
+    };
+  }
+}
+
+/** A lookup that answers only the checked address, so that DNS cannot send the connection elsewhere (rebinding). */
+function pinnedLookup(address: ResolvedAddress): LookupFunction {
+  // Node 20 connects with autoSelectFamily, which asks for `all` addresses; plain callers want one.
+  return (_hostname, options, callback) => {
+    if (options.all) callback(null, [address]);
+    else callback(null, address.address, address.family);
+  };
+}
+
+function answered(response: IncomingMessage): Outcome {
+  const status = response.statusCode ?? 0;
+  if (status >= 200 && status < 300) return { httpStatus: status, error: null, refused: false };
+  const retryAfterMs = status === 429 || status === 503 ? parseRetryAfter(response.headers['retry-after']) : undefined;
+  return { httpStatus: status, error: `HTTP ${status}`, refused: false, ...(retryAfterMs === undefined ? {} : { retryAfterMs }) };
+}
+
+/** Reads the answer's body to its end, so the socket can go back to the pool, or drops the connection past the cap. */
+function discard(response: IncomingMessage): void {
+  let size = 0;
+  response.on('data', (chunk: Buffer) => {
+    size += chunk.length;
+    if (size > MAX_ANSWER_BYTES) response.destroy();
+  });
+  // The outcome is already settled: a body cut short, by the cap or the deadline, changes nothing.
+  response.on('error', () => undefined);
+}
+
+/** Retry-After in ms from now: delay-seconds or an HTTP-date; undefined when absent, unreadable or in the past. */
+function parseRetryAfter(value: string | undefined): number | undefined {
+  const text = value?.trim();
+  if (text === undefined) return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = parseHttpDate(text);
+  const now = Date.now();
+  return at === undefined || at < now ? undefined : at - now;
+}
+
+function noAnswer(error: string): Outcome {
+  return { httpStatus: null, error, refused: false };
+}
+
+function refusal(reason: string): Outcome {
+  return { httpStatus: null, error: `refused: ${reason}`, refused: true };
+}
