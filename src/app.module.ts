@@ -55,6 +55,7 @@ export class AppModule {
                 webhookHmacKey: kie.webhookHmacKey,
               },
               publicBaseUrl: configService.get('publicBaseUrl', { infer: true }),
+              webhooks: configService.get('webhooks', { infer: true }),
               // ApiKeyGuard (a client guard, so it runs first) names the caller's client.
               resolveOwner: (request: Request) => (request as AuthenticatedRequest)[CLIENT_NAME],
             };

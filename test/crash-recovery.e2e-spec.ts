@@ -1,3 +1,4 @@
+import { join } from 'node:path';
 import { KieSandbox } from '../src/sandbox/kie-sandbox';
 import { createTestDatabase, TestDatabase } from './support/database';
 import { LyricsContext, startLyricsApp } from './support/lyrics-client';
@@ -63,5 +64,55 @@ describe('an instance killed with SIGKILL while it holds leases', () => {
     const survivor = await startLyricsApp(afterTest, { sandbox, database, env: { ...env, DATABASE_URL: database.url } });
     await survivor.waitForAll(ids, 'succeeded', { timeoutMs: 30000, intervalMs: 100 });
     for (const prompt of prompts) expect(survivor.createsFor(prompt)).toHaveLength(1);
+  });
+
+  it('delivers to host handlers an event committed by an instance that died before handling it', async () => {
+    const doomedPort = await freePort();
+    const doomedProcess = afterTest.add(
+      ServiceProcess.start({
+        ...env,
+        DATABASE_URL: database.url,
+        KIE_BASE_URL: sandbox.url,
+        PORT: String(doomedPort),
+        PUBLIC_BASE_URL: `http://127.0.0.1:${doomedPort}`,
+        // Dies the moment the success's transition has committed: before its relay, or anything else, can run.
+        NODE_OPTIONS: `--require "${join(__dirname, 'support', 'die-after-commit.js')}"`,
+        DIE_AFTER_STATEMENT: 'lyrics.transition_result_succeeded',
+      }),
+      (service) => service.stop('SIGKILL'),
+    );
+    const doomed = new LyricsContext({ url: `http://127.0.0.1:${doomedPort}`, query: database.query, sandbox });
+    await doomedProcess.waitForHealthy(doomed.url);
+    const { id } = await doomed.submit('[sandbox:] committed, then the instance died');
+    expect(await doomedProcess.exitCode()).toBeNull();
+    expect(doomedProcess.child.signalCode).toBe('SIGKILL');
+
+    const [event] = await database.query(`SELECT id, type FROM lyrics_events WHERE task_id = $1`, [id]);
+    expect(event.type).toBe('lyrics.succeeded');
+    const [owed] = await database.query(`SELECT status, attempt_count FROM lyrics_deliveries WHERE task_id = $1 AND consumer = 'host'`, [
+      id,
+    ]);
+    expect(owed).toEqual({ status: 'pending', attempt_count: 0 });
+    expect(doomedProcess.logs).not.toContain(event.id);
+
+    const survivorPort = await freePort();
+    const survivor = afterTest.add(
+      ServiceProcess.start({ ...env, DATABASE_URL: database.url, KIE_BASE_URL: sandbox.url, PORT: String(survivorPort) }),
+      (service) => service.stop(),
+    );
+    const handled = await waitFor(
+      'the survivor to hand the event to the host handlers',
+      async () => {
+        const [row] = await database.query(`SELECT status, attempt_count FROM lyrics_deliveries WHERE task_id = $1 AND consumer = 'host'`, [
+          id,
+        ]);
+        return row.status === 'delivered' && row;
+      },
+      { timeoutMs: 30000 },
+    );
+    expect(handled).toEqual({ status: 'delivered', attempt_count: 1 });
+    // The service's own handler (LyricsEventLogger) logs each event it is handed, with the event's id.
+    const handlerLines = survivor.logs.split('\n').filter((line) => line.includes('lyrics.succeeded') && line.includes(event.id));
+    expect(handlerLines).toHaveLength(1);
   });
 });

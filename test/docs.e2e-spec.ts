@@ -9,13 +9,25 @@ describe('API documentation', () => {
     expect(body.openapi).toMatch(/^3\./);
     expect(body.info.title).toBe('nestjs-kie-lyrics');
     expect(Object.keys(body.paths).sort()).toEqual(
-      ['/health', '/health/live', '/lyrics', '/lyrics/callback/{taskId}/{token}', '/lyrics/events', '/lyrics/{id}', '/metrics'].sort(),
+      [
+        '/health',
+        '/health/live',
+        '/lyrics',
+        '/lyrics/callback/{taskId}/{token}',
+        '/lyrics/events',
+        '/lyrics/webhook-secret',
+        '/lyrics/webhook-secret/rotate',
+        '/lyrics/{id}',
+        '/lyrics/{id}/deliveries',
+        '/metrics',
+      ].sort(),
     );
     expect(Object.keys(body.paths['/lyrics'])).toEqual(expect.arrayContaining(['get', 'post']));
     const submit = body.paths['/lyrics'].post;
     expect(Object.keys(submit.responses)).toEqual(expect.arrayContaining(['200', '202', '400', '409']));
     expect(submit.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header' })]));
     expect(body.components.schemas.CreateLyricsDto.required).toEqual(['prompt']);
+    expect(body.components.schemas.CreateLyricsDto.properties.webhookUrl).toMatchObject({ type: 'string', maxLength: 2048 });
     expect(body.components.schemas.LyricsTaskDto.properties.status.enum).toEqual(['queued', 'submitted', 'succeeded', 'failed']);
   });
 
@@ -27,6 +39,9 @@ describe('API documentation', () => {
       ['/lyrics', 'post', ['401', '429']],
       ['/lyrics', 'get', ['401', '429']],
       ['/lyrics/{id}', 'get', ['401', '404', '429']],
+      ['/lyrics/{id}/deliveries', 'get', ['401', '404', '429']],
+      ['/lyrics/webhook-secret', 'get', ['401', '429']],
+      ['/lyrics/webhook-secret/rotate', 'post', ['401', '429']],
     ];
     for (const [path, method, statuses] of clientRoutes) {
       expect([path, method, Object.keys(body.paths[path][method].responses)]).toEqual([path, method, expect.arrayContaining(statuses)]);

@@ -8,7 +8,15 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Request } from 'express';
 import request from 'supertest';
-import { LYRICS_MIGRATIONS, LYRICS_SUCCEEDED, LyricsModule, LyricsModuleExtras, LyricsService, LyricsSucceededEvent } from '../src/lyrics';
+import {
+  LYRICS_FAILED,
+  LYRICS_MIGRATIONS,
+  LYRICS_SUCCEEDED,
+  LyricsModule,
+  LyricsModuleExtras,
+  LyricsService,
+  LyricsFinalEvent,
+} from '../src/lyrics';
 import { KieSandbox } from '../src/sandbox/kie-sandbox';
 import { answeredDeliveries } from './support/callbacks';
 import { createTestDatabase, TestDatabase } from './support/database';
@@ -29,11 +37,19 @@ class HostAuthGuard implements CanActivate {
 /** The host's reaction to results. */
 @Injectable()
 class HostListener {
-  readonly succeeded: LyricsSucceededEvent[] = [];
+  readonly succeeded: LyricsFinalEvent[] = [];
+  readonly failedCalls: LyricsFinalEvent[] = [];
 
   @OnEvent(LYRICS_SUCCEEDED)
-  onSucceeded(event: LyricsSucceededEvent): void {
+  onSucceeded(event: LyricsFinalEvent): void {
     this.succeeded.push(event);
+  }
+
+  /** Not ready for the first two calls: a handler that rejects, and says so to the relay (suppressErrors: false). */
+  @OnEvent(LYRICS_FAILED, { suppressErrors: false })
+  async onFailed(event: LyricsFinalEvent): Promise<void> {
+    this.failedCalls.push(event);
+    if (this.failedCalls.length <= 2) throw new Error(`the host is not ready (call ${this.failedCalls.length})`);
   }
 }
 
@@ -87,7 +103,7 @@ describe('LyricsModule inside a host app', () => {
     // The host runs the module's migrations itself, on an empty database.
     database = afterTest.add(await createTestDatabase(), (own) => own.drop());
     await database.query(
-      'DROP TABLE lyrics_variants, lyrics_tasks, lyrics_rate_slots, lyrics_callback_receipts, lyrics_owner_turns, lyrics_events, migrations',
+      'DROP TABLE lyrics_variants, lyrics_tasks, lyrics_rate_slots, lyrics_callback_receipts, lyrics_owner_turns, lyrics_deliveries, lyrics_events, lyrics_webhook_secrets, migrations',
     );
   });
 
@@ -121,13 +137,41 @@ describe('LyricsModule inside a host app', () => {
 
     const listener = app.get(HostListener);
     await waitFor('lyrics.succeeded', () => listener.succeeded.length === 1);
-    expect(listener.succeeded[0].task).toMatchObject({ id, status: 'succeeded' });
+    expect(listener.succeeded[0]).toMatchObject({ name: 'lyrics.succeeded', owner: 'alice', task: { id, status: 'succeeded' } });
     const [create] = ctx.createsFor('A host song');
     expect(create.callBackUrl).toMatch(new RegExp(`^${ctx.url}/api/v1/lyrics/callback/${id}/`));
     expect((await answeredDeliveries(sandbox, create.taskId!)).map((d) => d.status)).toEqual([200]);
     const task = await ctx.task(id);
     expect(task.variants.map((v: { title: string }) => v.title)).toEqual(sandbox.task(create.taskId!)!.variants.map((v) => v.title));
     expect(listener.succeeded).toHaveLength(1);
+  });
+
+  it('calls a rejecting handler again with backoff, with the same event, until it returns', async () => {
+    const { app, ctx } = await startHost({}, { headers: { 'x-host-user': 'alice' } });
+    const { id } = await ctx.submit('[sandbox:fail] the host is not ready for this one');
+    const listener = app.get(HostListener);
+    await waitFor('the third call', () => listener.failedCalls.length === 3, { timeoutMs: 20000 });
+    const [event] = await ctx.query(`SELECT id FROM lyrics_events WHERE task_id = $1`, [id]);
+    for (const call of listener.failedCalls) {
+      expect(call).toEqual({ id: event.id, name: 'lyrics.failed', owner: 'alice', task: await ctx.task(id) });
+    }
+    const [delivery] = await waitFor('the delivery to be recorded', async () => {
+      const rows = await ctx.query(
+        `SELECT status, attempt_count, attempts FROM lyrics_deliveries WHERE task_id = $1 AND consumer = 'host'`,
+        [id],
+      );
+      return rows[0]?.status === 'delivered' && rows;
+    });
+    expect(delivery.attempt_count).toBe(3);
+    expect(delivery.attempts.map((attempt: { error: string | null }) => attempt.error)).toEqual([
+      'the host is not ready (call 1)',
+      'the host is not ready (call 2)',
+      null,
+    ]);
+    // Backoff: about 1 s, then about 2 s (each ±20%).
+    const at = delivery.attempts.map((attempt: { at: string }) => Date.parse(attempt.at));
+    expect(at[1] - at[0]).toBeGreaterThanOrEqual(800 - 50);
+    expect(at[2] - at[1]).toBeGreaterThanOrEqual(1600 - 50);
   });
 
   it('with both controllers off, is driven through LyricsService alone (results by polling)', async () => {

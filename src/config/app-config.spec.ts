@@ -15,6 +15,22 @@ function configError(env: Record<string, string>): string {
 }
 
 describe('loadConfig', () => {
+  it('delivers webhooks to public https destinations only in production, on the schedule and exemptions given', () => {
+    expect(loadConfig({}).webhooks).toEqual({ publicOnly: false, retryMs: undefined, allowedHosts: [] });
+    const production = loadConfig({
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://app@db/lyrics',
+      KIE_API_KEY: 'k',
+      API_KEYS: 'a:0123456789abcdef',
+      LYRICS_WEBHOOK_RETRY_MS: '1000, 60000',
+      LYRICS_WEBHOOK_ALLOWED_HOSTS: 'hooks.internal, partner.example',
+    });
+    expect(production.webhooks).toEqual({ publicOnly: true, retryMs: [1000, 60000], allowedHosts: ['hooks.internal', 'partner.example'] });
+    expect(configError({ LYRICS_WEBHOOK_RETRY_MS: '5s' })).toContain('LYRICS_WEBHOOK_RETRY_MS must be a comma-separated list');
+    expect(configError({ LYRICS_WEBHOOK_RETRY_MS: '0,1000' })).toContain('LYRICS_WEBHOOK_RETRY_MS delays must be from 1 to 604800000 ms');
+    expect(configError({ LYRICS_WEBHOOK_ALLOWED_HOSTS: 'https://x/' })).toContain('LYRICS_WEBHOOK_ALLOWED_HOSTS must be');
+  });
+
   it('fills the documented defaults when nothing is set', () => {
     const config = loadConfig({});
     expect(config).toMatchObject({

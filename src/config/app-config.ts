@@ -1,6 +1,6 @@
 import { ApiClient, parseApiKeys } from './api-keys';
 import { LogLevelName } from '../logging/app-logger';
-import { LyricsTuningOptions } from '../lyrics';
+import { LyricsTuningOptions, WebhookOptions } from '../lyrics';
 import { NodeEnv, validateEnvironment, ValidatedEnvironment } from './environment';
 import { lyricsOptionsFrom } from './lyrics-environment';
 
@@ -47,6 +47,8 @@ export interface AppConfig {
   };
   /** LYRICS_* tuning; unset fields take the module's defaults. */
   lyrics: LyricsTuningOptions;
+  /** Client webhooks: public https destinations only in production; the retry schedule and exempt hosts as set. */
+  webhooks: WebhookOptions;
 }
 
 function splitList(value: string | undefined): string[] {
@@ -93,6 +95,11 @@ export function toAppConfig(env: ValidatedEnvironment): AppConfig {
     metricsPort: env.METRICS_PORT,
     health: { kieMinCredits: env.HEALTH_KIE_MIN_CREDITS, kieCacheMs: env.HEALTH_KIE_CACHE_MS ?? 60000 },
     lyrics: lyricsOptionsFrom(env),
+    webhooks: {
+      publicOnly: env.NODE_ENV === 'production',
+      retryMs: env.LYRICS_WEBHOOK_RETRY_MS === undefined ? undefined : splitList(env.LYRICS_WEBHOOK_RETRY_MS).map(Number),
+      allowedHosts: splitList(env.LYRICS_WEBHOOK_ALLOWED_HOSTS),
+    },
   };
 }
 

@@ -125,6 +125,21 @@ export class Environment {
   @IsString()
   TRUST_PROXY?: string;
 
+  // LYRICS_* variables outside LYRICS_SETTING_TABLE (which holds numbers and switches only): lists.
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^\s*\d{1,9}(\s*,\s*\d{1,9}){0,19}\s*$/, {
+    message: 'LYRICS_WEBHOOK_RETRY_MS must be a comma-separated list of at most 20 delays in ms (1 to 604800000)',
+  })
+  LYRICS_WEBHOOK_RETRY_MS?: string;
+
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @Matches(/^\s*[A-Za-z0-9.-]+(\s*,\s*[A-Za-z0-9.-]+)*\s*$/, {
+    message: 'LYRICS_WEBHOOK_ALLOWED_HOSTS must be a comma-separated list of host names',
+  })
+  LYRICS_WEBHOOK_ALLOWED_HOSTS?: string;
+
   @OptionalInteger(1, 65535)
   METRICS_PORT?: number;
 
@@ -155,6 +170,10 @@ export function validateEnvironment(raw: Record<string, string | undefined>): Va
   const { lyrics, problems } = readLyricsEnvironment(raw, env, new Set(errors.map((error) => error.property)));
   problems.unshift(...errors.flatMap((error) => Object.values(error.constraints ?? {})));
   if (typeof env.API_KEYS === 'string') problems.push(...parseApiKeys(env.API_KEYS, isProduction(env)).problems);
+  if (typeof env.LYRICS_WEBHOOK_RETRY_MS === 'string' && !errors.some((error) => error.property === 'LYRICS_WEBHOOK_RETRY_MS')) {
+    const delays = env.LYRICS_WEBHOOK_RETRY_MS.split(',').map(Number);
+    if (delays.some((ms) => ms < 1 || ms > 604800000)) problems.push('LYRICS_WEBHOOK_RETRY_MS delays must be from 1 to 604800000 ms');
+  }
   if (problems.length > 0) throw new ConfigError(`Invalid configuration: ${problems.join('; ')}`);
   return Object.assign(env, lyrics);
 }

@@ -2,7 +2,10 @@ import { Injectable, Logger } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { LYRICS_FAILED, LYRICS_SUCCEEDED, LyricsFinalEvent } from '../lyrics';
 
-/** One log line per published event, so that operators (and the fault tests) can see each final transition. */
+/**
+ * One log line per delivered event (at least once: a redelivery logs again, with the same eventId), so that operators
+ * and the fault tests see each final transition reach a host handler.
+ */
 @Injectable()
 export class LyricsEventLogger {
   private readonly logger = new Logger('LyricsEvents');
@@ -11,6 +14,6 @@ export class LyricsEventLogger {
   @OnEvent(LYRICS_FAILED)
   record(event: LyricsFinalEvent): void {
     const { id: taskId, kieTaskId, error } = event.task;
-    this.logger.log(event.name, { taskId, kieTaskId, ...(error ? { errorCode: error.code } : {}) });
+    this.logger.log(event.name, { eventId: event.id, owner: event.owner, taskId, kieTaskId, ...(error ? { errorCode: error.code } : {}) });
   }
 }

@@ -1,7 +1,14 @@
 /** The public surface of the lyrics module, for host apps (the package's entry point). */
 export { LyricsModule } from './lyrics.module';
 export { LyricsModuleExtras } from './lyrics.tokens';
-export { LyricsModuleOptions, LyricsOptionsError, LyricsTuningOptions, OwnerResolver } from './lyrics.options';
+export {
+  DEFAULT_WEBHOOK_RETRY_MS,
+  LyricsModuleOptions,
+  LyricsOptionsError,
+  LyricsTuningOptions,
+  OwnerResolver,
+  WebhookOptions,
+} from './lyrics.options';
 export {
   checkLyricsSettings,
   LYRICS_SETTING_NAMES,
@@ -21,9 +28,11 @@ export {
   SubmitLyricsInput,
   SubmitLyricsResult,
 } from './lyrics.service';
-export { LYRICS_FAILED, LYRICS_SUCCEEDED, LyricsFailedEvent, LyricsFinalEvent, LyricsSucceededEvent } from './lyrics.events';
+export { LYRICS_FAILED, LYRICS_SUCCEEDED, LyricsFinalEvent } from './lyrics.events';
 export { LyricsTaskDto, LyricsTaskErrorDto, LyricsTaskPageDto, LyricsVariantDto } from './dto/lyrics-task.dto';
 export { LyricsEventDto, LyricsEventPageDto } from './dto/lyrics-event.dto';
+export { LyricsDeliveryAttemptDto, LyricsDeliveryDto, LyricsDeliveryListDto } from './dto/lyrics-delivery.dto';
+export { WebhookSecretDto } from './dto/webhook-secret.dto';
 export { TASK_ERROR_CODES, TASK_STATUSES, TaskErrorCode, TaskStatus } from './entities/lyrics-task.entity';
 export { LYRICS_ENTITIES } from './entities';
 export { LYRICS_MIGRATIONS } from './migrations';

@@ -46,7 +46,12 @@ describe('resolveLyricsSettings', () => {
       receiptRetentionDays: 30,
       eventRetentionDays: 30,
       receiptsPerTask: 50,
+      webhookTimeoutMs: 15000,
+      webhookSecretOverlapSeconds: 86400,
+      webhookConcurrency: 32,
+      webhookOwnerConcurrency: 8,
       runWorkers: true,
+      webhooks: { retryMs: [5000, 300000, 1800000, 7200000, 18000000, 36000000, 36000000], publicOnly: true, allowedHosts: [] },
     });
   });
 
@@ -81,6 +86,19 @@ describe('resolveLyricsSettings', () => {
     [{ pollIntervalMs: 0, pollMaxIntervalMs: 2000 }, 'LyricsModule: pollIntervalMs must be an integer from 1 to 86400000'],
   ])('refuses %j, naming the option and what bounds it', (options, expected) => {
     expect(optionsError(options)).toBe(expected);
+  });
+
+  it('takes a webhook schedule and exempt hosts, and refuses ones it cannot use', () => {
+    const webhooks = { retryMs: [100, 200], publicOnly: false, allowedHosts: ['Hooks.Example.com'] };
+    expect(resolveLyricsSettings({ ...base, webhooks }, withCallbacks).webhooks).toEqual({
+      retryMs: [100, 200],
+      publicOnly: false,
+      allowedHosts: ['hooks.example.com'],
+    });
+    const schedule = 'LyricsModule: webhooks.retryMs must be at most 20 integers from 1 to 604800000';
+    expect(optionsError({ webhooks: { retryMs: [0] } })).toBe(schedule);
+    expect(optionsError({ webhooks: { retryMs: Array(21).fill(1) } })).toBe(schedule);
+    expect(optionsError({ webhooks: { allowedHosts: ['http://x'] } })).toBe('LyricsModule: webhooks.allowedHosts must be host names');
   });
 
   it('accepts an option equal to the one bounding it from below', () => {

@@ -32,6 +32,8 @@ import { CreateLyricsDto } from './dto/create-lyrics.dto';
 import { GetLyricsQueryDto } from './dto/get-lyrics-query.dto';
 import { ListEventsQueryDto } from './dto/list-events-query.dto';
 import { LyricsEventPageDto } from './dto/lyrics-event.dto';
+import { LyricsDeliveryListDto } from './dto/lyrics-delivery.dto';
+import { WebhookSecretDto } from './dto/webhook-secret.dto';
 import { ListLyricsQueryDto } from './dto/list-lyrics-query.dto';
 import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
 import { IDEMPOTENCY_KEY_HEADER, IdempotencyKey } from './idempotency-key.decorator';
@@ -76,7 +78,8 @@ export class LyricsController {
     @Res({ passthrough: true }) response: Response,
   ): Promise<LyricsTaskDto> {
     try {
-      const { task, created } = await this.lyrics.submit({ owner, prompt: body.prompt, metadata: body.metadata, idempotencyKey });
+      const { prompt, metadata, webhookUrl } = body;
+      const { task, created } = await this.lyrics.submit({ owner, prompt, metadata, webhookUrl, idempotencyKey });
       if (!created) response.status(HttpStatus.OK);
       return task;
     } catch (error) {
@@ -98,6 +101,34 @@ export class LyricsController {
   @ApiBadRequestResponse({ description: 'Invalid after (a cursor) or limit (1..100)' })
   events(@RequestOwner() owner: string, @Query() query: ListEventsQueryDto): Promise<LyricsEventPageDto> {
     return this.lyrics.events({ owner, after: query.after, limit: query.limit });
+  }
+
+  @Get('webhook-secret')
+  @ApiOperation({ summary: "The caller's webhook signing secret (made on first need)" })
+  @ApiOkResponse({ type: WebhookSecretDto })
+  async webhookSecret(@RequestOwner() owner: string): Promise<WebhookSecretDto> {
+    return { secret: await this.lyrics.webhookSecret(owner) };
+  }
+
+  @Post('webhook-secret/rotate')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({
+    summary: 'Replace the webhook secret; for LYRICS_WEBHOOK_SECRET_OVERLAP_S deliveries carry both signatures',
+  })
+  @ApiOkResponse({ type: WebhookSecretDto, description: 'The new secret' })
+  async rotateWebhookSecret(@RequestOwner() owner: string): Promise<WebhookSecretDto> {
+    return { secret: await this.lyrics.rotateWebhookSecret(owner) };
+  }
+
+  @Get(':id/deliveries')
+  @ApiOperation({ summary: "The task's webhook deliveries, every attempt included" })
+  @ApiOkResponse({ type: LyricsDeliveryListDto })
+  @ApiBadRequestResponse({ description: 'The id is not a UUID' })
+  @ApiNotFoundResponse({ description: "No such task (another client's task looks the same)" })
+  async deliveries(@RequestOwner() owner: string, @Param('id', new ParseUUIDPipe()) id: string): Promise<LyricsDeliveryListDto> {
+    const deliveries = await this.lyrics.webhookDeliveries(owner, id);
+    if (!deliveries) throw new NotFoundException(`Lyrics task ${id} not found`);
+    return deliveries;
   }
 
   @Get(':id')

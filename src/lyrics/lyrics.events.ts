@@ -1,18 +1,22 @@
 import { LyricsTaskDto } from './dto/lyrics-task.dto';
+import { LyricsEventType } from './entities/lyrics-event.entity';
 
-/** Emitted once when a task becomes succeeded (also when a timed-out task gets its result late). */
+/** A task became succeeded (also a timed-out or unknown-outcome task that got its result late). */
 export const LYRICS_SUCCEEDED = 'lyrics.succeeded';
-/** Emitted once when a task becomes failed. */
+/** A task became failed. */
 export const LYRICS_FAILED = 'lyrics.failed';
 
-export class LyricsSucceededEvent {
-  readonly name = LYRICS_SUCCEEDED;
-  constructor(readonly task: LyricsTaskDto) {}
+/**
+ * What a host's `@OnEvent(LYRICS_SUCCEEDED | LYRICS_FAILED)` handler gets: the committed event, delivered at least
+ * once, in order per task, by whichever instance is alive (so dedupe by `id`). Declare the handler with
+ * `{ suppressErrors: false }` to have a throw or rejection retried; the event is handled once every handler returned.
+ */
+export interface LyricsFinalEvent {
+  /** The event's stable id, the same on every delivery (and in the feed and the webhook). */
+  id: string;
+  name: LyricsEventType;
+  /** The task's owner. */
+  owner: string;
+  /** The task as the transition left it. */
+  task: LyricsTaskDto;
 }
-
-export class LyricsFailedEvent {
-  readonly name = LYRICS_FAILED;
-  constructor(readonly task: LyricsTaskDto) {}
-}
-
-export type LyricsFinalEvent = LyricsSucceededEvent | LyricsFailedEvent;

@@ -4,7 +4,10 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { UnmatchedCallbackReason } from './callback/unmatched-callbacks';
 import { ReceiptOutcome } from './entities/lyrics-callback-receipt.entity';
 import { TaskStore } from './persistence/task.store';
+import { DeliveryStore } from './persistence/delivery.store';
+import { DELIVERY_CONSUMERS, DeliveryConsumer } from './entities/lyrics-delivery.entity';
 import { FinalPath } from './task-transitions';
+import type { DeliveryMetricOutcome } from './delivery/delivery-relay';
 
 /**
  * The lyrics module's Prometheus metrics, in a registry of its own (so that several apps in one process, or a host
@@ -72,7 +75,14 @@ export class LyricsMetrics {
     registers: [this.registry],
   });
 
-  constructor(tasks: TaskStore) {
+  private readonly deliveries = new Counter({
+    name: 'lyrics_deliveries_total',
+    help: 'Delivery attempts recorded by this instance, by consumer (host, webhook) and outcome (delivered, retried, failed, stopped)',
+    labelNames: ['consumer', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(tasks: TaskStore, deliveryStore: DeliveryStore) {
     // Active counts are exact at every scrape (the partial due index serves them); counting the final states reads
     // the whole table (about 0.2 s at a million rows), so that count is reused for 30 s.
     const finalCounts = memo(30_000, () => tasks.countFinal());
@@ -111,6 +121,31 @@ export class LyricsMetrics {
         for (const queue of ['create', 'check']) this.set({ queue }, rows.find((row) => row.queue === queue)?.oldest ?? 0);
       },
     });
+    const backlog = memo(1_000, () => deliveryStore.backlog());
+    new Gauge({
+      name: 'lyrics_delivery_backlog',
+      help: 'Final events not yet delivered, by consumer (all instances)',
+      labelNames: ['consumer'] as const,
+      registers: [this.registry],
+      async collect() {
+        const rows = await backlog();
+        for (const consumer of DELIVERY_CONSUMERS) this.set({ consumer }, rows.find((row) => row.consumer === consumer)?.n ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'lyrics_delivery_oldest_pending_age_seconds',
+      help: 'Age of the oldest final event not yet delivered, by consumer (all instances)',
+      labelNames: ['consumer'] as const,
+      registers: [this.registry],
+      async collect() {
+        const rows = await backlog();
+        for (const consumer of DELIVERY_CONSUMERS) this.set({ consumer }, rows.find((row) => row.consumer === consumer)?.oldest ?? 0);
+      },
+    });
+  }
+
+  delivery(consumer: DeliveryConsumer, outcome: DeliveryMetricOutcome): void {
+    this.deliveries.inc({ consumer, outcome });
   }
 
   longPollsWaiting(count: number): void {

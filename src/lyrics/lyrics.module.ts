@@ -17,6 +17,11 @@ import { ReceiptStore } from './persistence/receipt.store';
 import { TaskStore } from './persistence/task.store';
 import { PromptLengthPipe } from './prompt-length.pipe';
 import { DispatchSignal } from './workers/dispatch-signal';
+import { DeliverySignal } from './delivery/delivery-signal';
+import { HostEventRelay } from './delivery/host-event-relay.service';
+import { WebhookRelay } from './delivery/webhook-relay.service';
+import { DeliveryStore } from './persistence/delivery.store';
+import { WebhookSecretStore } from './persistence/webhook-secret.store';
 import { LyricsDispatcher } from './workers/lyrics-dispatcher.service';
 import { LyricsPoller } from './workers/lyrics-poller.service';
 import { IdempotencyKeyReleaser } from './workers/idempotency-key-releaser.service';
@@ -25,8 +30,8 @@ import { RetentionPruner } from './workers/retention-pruner.service';
 /**
  * KIE lyrics tasks as a Nest module: `LyricsModule.forRoot(options)` or `forRootAsync({ imports, inject, useFactory })`,
  * with the shape of the module (route prefix, controllers, guards, data source, isGlobal) given beside the options
- * (see LyricsModuleExtras). It works on the host's TypeORM connection and publishes `lyrics.succeeded` /
- * `lyrics.failed` through the host's EventEmitterModule. Exports LyricsService, LyricsMetrics (a prom-client
+ * (see LyricsModuleExtras). It works on the host's TypeORM connection and delivers `lyrics.succeeded` /
+ * `lyrics.failed` to the host's @OnEvent handlers (through its EventEmitterModule) and to client webhooks. Exports LyricsService, LyricsMetrics (a prom-client
  * registry to merge into the host's) and KieCreditsProbe (for health checks).
  */
 @Module({
@@ -40,6 +45,8 @@ import { RetentionPruner } from './workers/retention-pruner.service';
     DatabaseClock,
     TaskStore,
     EventStore,
+    DeliveryStore,
+    WebhookSecretStore,
     ReceiptStore,
     RateSlotStore,
     LyricsMetrics,
@@ -51,10 +58,13 @@ import { RetentionPruner } from './workers/retention-pruner.service';
     },
     KieCreditsProbe,
     DispatchSignal,
+    DeliverySignal,
     FinalTaskListener,
     LyricsService,
     LyricsDispatcher,
     LyricsPoller,
+    HostEventRelay,
+    WebhookRelay,
     LyricsCallbackService,
     RetentionPruner,
     IdempotencyKeyReleaser,

@@ -60,6 +60,14 @@ export interface LyricsTuningOptions {
   receiptRetentionDays?: number;
   /** Days final events (the feed) are kept; 0 keeps them forever. */
   eventRetentionDays?: number;
+  /** A client webhook's time to answer 2xx, in ms; later, the attempt failed. */
+  webhookTimeoutMs?: number;
+  /** After a rotation, how long deliveries also carry the old secret's signature, in seconds. */
+  webhookSecretOverlapSeconds?: number;
+  /** Webhook deliveries in flight at once per instance. */
+  webhookConcurrency?: number;
+  /** One owner's webhook deliveries in flight at once, so that a slow receiver never holds back other owners. */
+  webhookOwnerConcurrency?: number;
   /** Receipts kept per task (so that a leaked token cannot fill the table); later callbacks are handled, not recorded. */
   receiptsPerTask?: number;
 }
@@ -85,9 +93,29 @@ export interface LyricsModuleOptions extends LyricsTuningOptions {
   receiptBodyMaxBytes?: number;
   /** Run the background workers (dispatcher) in this process; default true. */
   runWorkers?: boolean;
+  /** Client webhooks (a task's webhookUrl): the retry schedule, and where deliveries may go. */
+  webhooks?: WebhookOptions;
 }
 
-export type LyricsSettings = Required<Omit<LyricsModuleOptions, 'kie' | 'publicBaseUrl' | 'resolveOwner'>> & {
+export interface WebhookOptions {
+  /**
+   * The delay before each retry, in ms, each with up to ±20% jitter; after the last retry the delivery is failed.
+   * Default DEFAULT_WEBHOOK_RETRY_MS (5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about a day and a half).
+   */
+  retryMs?: number[];
+  /**
+   * Deliver only to https URLs whose host resolves only to public addresses, checked at every attempt (the
+   * connection goes to the address checked). Default true; the standalone service turns it off outside production.
+   */
+  publicOnly?: boolean;
+  /** Host names exempt from the public-address check (still https-only when publicOnly). */
+  allowedHosts?: string[];
+}
+
+export const DEFAULT_WEBHOOK_RETRY_MS = [5000, 300000, 1800000, 7200000, 18000000, 36000000, 36000000];
+
+export type LyricsSettings = Required<Omit<LyricsModuleOptions, 'kie' | 'publicBaseUrl' | 'resolveOwner' | 'webhooks'>> & {
+  webhooks: Required<WebhookOptions>;
   /** Set whenever the client controller is mounted. */
   resolveOwner: OwnerResolver | undefined;
   kie: Required<Omit<LyricsModuleOptions['kie'], 'webhookHmacKey'>> & { webhookHmacKey: string | undefined };
@@ -160,5 +188,18 @@ export function resolveLyricsSettings(options: LyricsModuleOptions, mounting: Ly
     ...tuning.values,
     receiptBodyMaxBytes: integer('receiptBodyMaxBytes', options.receiptBodyMaxBytes, 65536, 0, 1048576),
     runWorkers: options.runWorkers ?? true,
+    webhooks: resolveWebhookOptions(options.webhooks ?? {}),
   };
+}
+
+function resolveWebhookOptions(options: WebhookOptions): Required<WebhookOptions> {
+  const retryMs = options.retryMs ?? DEFAULT_WEBHOOK_RETRY_MS;
+  if (!Array.isArray(retryMs) || retryMs.length > 20 || retryMs.some((ms) => !Number.isInteger(ms) || ms < 1 || ms > 7 * 86400000)) {
+    throw new LyricsOptionsError('LyricsModule: webhooks.retryMs must be at most 20 integers from 1 to 604800000');
+  }
+  const allowedHosts = options.allowedHosts ?? [];
+  if (!Array.isArray(allowedHosts) || allowedHosts.some((host) => typeof host !== 'string' || !/^[a-z0-9.-]+$/i.test(host))) {
+    throw new LyricsOptionsError('LyricsModule: webhooks.allowedHosts must be host names');
+  }
+  return { retryMs: [...retryMs], publicOnly: options.publicOnly ?? true, allowedHosts: allowedHosts.map((host) => host.toLowerCase()) };
 }

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { BeforeApplicationShutdown, ConflictException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
+import { BadRequestException, BeforeApplicationShutdown, ConflictException, Inject, Injectable, Logger, Optional } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { DispatchSignal } from './workers/dispatch-signal';
 import { LyricsEventPageDto } from './dto/lyrics-event.dto';
@@ -8,22 +8,26 @@ import { decodeEventCursor, encodeEventCursor } from './event-cursor';
 import { TaskStatus } from './entities/lyrics-task.entity';
 import { FinalTaskListener } from './final-task-listener';
 import { decodeCursor, encodeCursor } from './lyrics-cursor';
-import { LyricsFailedEvent, LyricsFinalEvent, LyricsSucceededEvent } from './lyrics.events';
 import { LyricsMetrics } from './lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from './lyrics.options';
 import { hashRequest } from './request-hash';
 import { AppliedReceipt, TaskRecord, VariantRecord } from './persistence/tasks.sql';
 import { EventStore } from './persistence/event.store';
+import { DeliveryStore } from './persistence/delivery.store';
+import { WebhookSecretStore } from './persistence/webhook-secret.store';
+import { DeliverySignal } from './delivery/delivery-signal';
+import { LyricsDeliveryListDto } from './dto/lyrics-delivery.dto';
 import { TaskStore } from './persistence/task.store';
 import { databaseRefusal, isTransientDatabaseError } from './persistence/database-errors';
 import { FinalResult, isFinalStatus, ResultSource, resultChange, ruleOf, TaskChange } from './task-transitions';
-import { errorMessage } from './error-message';
 
 export interface SubmitLyricsInput {
   /** Who the task belongs to: only this owner can read, list or replay it. */
   owner: string;
   prompt: string;
   metadata?: Record<string, unknown> | null;
+  /** Where the task's final events are POSTed (an absolute http(s) URL; the controller checks it). */
+  webhookUrl?: string | null;
   idempotencyKey?: string;
 }
 
@@ -79,10 +83,13 @@ export class LyricsService implements BeforeApplicationShutdown {
     @Inject(LYRICS_SETTINGS) private readonly settings: LyricsSettings,
     private readonly tasks: TaskStore,
     private readonly eventStore: EventStore,
+    private readonly deliveries: DeliveryStore,
+    private readonly webhookSecrets: WebhookSecretStore,
     private readonly dispatchSignal: DispatchSignal,
+    private readonly deliverySignal: DeliverySignal,
     private readonly finalTasks: FinalTaskListener,
     private readonly metrics: LyricsMetrics,
-    /** The host's emitter (EventEmitterModule.forRoot()); without one, no events are published. */
+    /** The host's emitter (EventEmitterModule.forRoot()); without one, final events are not owed to host handlers. */
     @Optional() private readonly emitter?: EventEmitter2,
   ) {}
 
@@ -94,11 +101,16 @@ export class LyricsService implements BeforeApplicationShutdown {
    */
   async submit(input: SubmitLyricsInput): Promise<SubmitLyricsResult> {
     const metadata = input.metadata ?? null;
-    const requestHash = input.idempotencyKey ? hashRequest(input.prompt, metadata) : null;
+    const webhookUrl = input.webhookUrl ?? null;
+    if (webhookUrl !== null && this.settings.webhooks.publicOnly && new URL(webhookUrl).protocol !== 'https:') {
+      throw new BadRequestException({ statusCode: 400, error: 'Bad Request', message: ['webhookUrl must be an https URL'] });
+    }
+    const requestHash = input.idempotencyKey ? hashRequest(input.prompt, metadata, webhookUrl) : null;
     const outcome = await this.tasks.submit({
       owner: input.owner,
       prompt: input.prompt,
       metadataJson: metadata === null ? null : JSON.stringify(metadata),
+      webhookUrl,
       idempotencyKey: input.idempotencyKey ?? null,
       requestHash,
       maxActive: this.settings.maxActivePerOwner,
@@ -208,15 +220,35 @@ export class LyricsService implements BeforeApplicationShutdown {
     };
   }
 
+  /** The owner's webhook signing secret (whsec_...), made and stored on first need. */
+  async webhookSecret(owner: string): Promise<string> {
+    return (await this.webhookSecrets.secretsOf(owner)).secret;
+  }
+
+  /**
+   * Gives the owner a new signing secret and returns it. For webhookSecretOverlapSeconds deliveries carry a signature
+   * by each secret, so a receiver can switch to the new one without failing a delivery.
+   */
+  rotateWebhookSecret(owner: string): Promise<string> {
+    return this.webhookSecrets.rotate(owner, this.settings.webhookSecretOverlapSeconds);
+  }
+
+  /** The webhook deliveries of the owner's task, every attempt included; undefined for an unknown or another's task. */
+  async webhookDeliveries(owner: string, id: string): Promise<LyricsDeliveryListDto | undefined> {
+    const [task, rows] = await Promise.all([this.tasks.byId(owner, id), this.deliveries.webhookDeliveriesOf(owner, id)]);
+    if (!task) return undefined;
+    return { items: rows.map((row) => ({ ...row, nextAttemptAt: row.nextAttemptAt?.toISOString() ?? null })) };
+  }
+
   /**
    * The one door for state changes: every transition of TASK_TRANSITIONS goes through here, as one statement (so one
    * transaction) guarded by the states the change may start from, that also stores a success's variants and notifies
    * waiters of a final state. A callback's receipt, given as `appliedReceipt`, is written by the same statement when
-   * the change applies (a refused or repeated callback's receipt is the caller's). A final transition is published
-   * once, after commit.
+   * the change applies (a refused or repeated callback's receipt is the caller's). A final transition's event and its
+   * deliveries (the outbox) are written by that statement too; this instance's relays are woken after the commit.
    */
   async transition(taskId: string, change: TaskChange, appliedReceipt?: AppliedReceipt): Promise<TransitionOutcome> {
-    const changed = await this.tasks.applyTransition(taskId, change, appliedReceipt);
+    const changed = await this.tasks.applyTransition(taskId, change, appliedReceipt, { hostHandlers: this.emitter !== undefined });
     const task = changed ?? (await this.tasks.anyById(taskId));
     const rule = ruleOf(change);
     if (changed && rule.final) {
@@ -227,7 +259,7 @@ export class LyricsService implements BeforeApplicationShutdown {
         kieTaskId: changed.kieTaskId,
         ...(changed.errorCode ? { errorCode: changed.errorCode } : {}),
       });
-      this.publish(changed, rule.variants?.(change) ?? []);
+      this.deliverySignal.notify();
     }
     return { applied: changed !== undefined, task };
   }
@@ -265,21 +297,6 @@ export class LyricsService implements BeforeApplicationShutdown {
     }
   }
 
-  private publish(task: TaskRecord, variants: VariantFields[]): void {
-    if (!this.emitter) return;
-    const dto = toTaskDto(task, variants);
-    const event: LyricsFinalEvent = task.status === 'succeeded' ? new LyricsSucceededEvent(dto) : new LyricsFailedEvent(dto);
-    try {
-      this.emitter.emit(event.name, event);
-    } catch (error) {
-      // A host listener's failure must not undo or repeat a committed transition.
-      this.logger.error(`A ${event.name} listener failed: ${errorMessage(error)}`, {
-        taskId: task.id,
-        kieTaskId: task.kieTaskId,
-      });
-    }
-  }
-
   private async toDto(task: TaskRecord): Promise<LyricsTaskDto> {
     return toTaskDto(task, (await this.tasks.variantsOf([task.id])).get(task.id) ?? []);
   }
@@ -293,6 +310,7 @@ function toTaskDto(task: TaskRecord, variants: VariantFields[]): LyricsTaskDto {
     status: task.status,
     prompt: task.prompt,
     metadata: task.metadata,
+    webhookUrl: task.webhookUrl,
     kieTaskId: task.kieTaskId,
     variants: variants.map(({ title, text, status, errorMessage }) => ({ title, text, status, errorMessage })),
     error: task.errorCode ? { code: task.errorCode, message: task.errorMessage ?? '' } : null,

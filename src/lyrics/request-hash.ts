@@ -12,7 +12,11 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value ?? null);
 }
 
-/** Identifies a submission's content, to tell an idempotent replay from a reuse of its key. */
-export function hashRequest(prompt: string, metadata: Record<string, unknown> | null): string {
-  return createHash('sha256').update(canonicalJson({ prompt, metadata })).digest('hex');
+/**
+ * Identifies a submission's content, to tell an idempotent replay from a reuse of its key. Without a webhook URL the
+ * content is hashed as before there were any, so keys stored then still match their replays.
+ */
+export function hashRequest(prompt: string, metadata: Record<string, unknown> | null, webhookUrl: string | null = null): string {
+  const content = webhookUrl === null ? { prompt, metadata } : { prompt, metadata, webhookUrl };
+  return createHash('sha256').update(canonicalJson(content)).digest('hex');
 }

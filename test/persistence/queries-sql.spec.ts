@@ -2,7 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Statement } from '../../src/lyrics/persistence/lyrics-database';
 import * as clock from '../../src/lyrics/persistence/clock.sql';
+import * as deliveries from '../../src/lyrics/persistence/deliveries.sql';
 import * as events from '../../src/lyrics/persistence/events.sql';
+import * as webhookSecrets from '../../src/lyrics/persistence/webhook-secrets.sql';
 import * as rateSlots from '../../src/lyrics/persistence/rate-slots.sql';
 import * as receipts from '../../src/lyrics/persistence/receipts.sql';
 import * as tasks from '../../src/lyrics/persistence/tasks.sql';
@@ -40,7 +42,15 @@ function statements(): Statement[] {
   return [
     tasks.lockOwnerSubmissions('o'),
     tasks.releaseExpiredIdempotencyKey({ owner: 'o', idempotencyKey: 'k', ttlHours: 1 }),
-    tasks.insertQueuedTask({ owner: 'o', prompt: 'p', metadataJson: null, idempotencyKey: null, requestHash: null, maxActive: 1 }),
+    tasks.insertQueuedTask({
+      owner: 'o',
+      prompt: 'p',
+      metadataJson: null,
+      webhookUrl: null,
+      idempotencyKey: null,
+      requestHash: null,
+      maxActive: 1,
+    }),
     tasks.taskById({ owner: 'o', id }),
     tasks.anyTaskById(id),
     tasks.taskByIdempotencyKey({ owner: 'o', idempotencyKey: 'k' }),
@@ -76,6 +86,20 @@ function statements(): Statement[] {
     clock.databaseNow(),
     events.eventPage({ owner: 'o', limit: 1 }),
     events.pruneEvents({ days: 1, batch: 1 }),
+    deliveries.claimDueDeliveries({ consumer: 'webhook', limit: 1, perOwner: 1, leaseMs: 1 }),
+    deliveries.recordDeliveryAttempt({
+      id: '1',
+      leaseToken: id,
+      status: 'pending',
+      retryInMs: 1,
+      attempt: { httpStatus: 500, error: 'HTTP 500', durationMs: 1 },
+      keepAttempts: 1,
+    }),
+    deliveries.releaseDeliveryClaims({ ids: ['1'], leaseTokens: [id] }),
+    deliveries.webhookDeliveriesOf({ owner: 'o', taskId: id }),
+    deliveries.deliveryBacklog(),
+    webhookSecrets.webhookSecrets({ owner: 'o', candidate: 's' }),
+    webhookSecrets.rotateWebhookSecret({ owner: 'o', secret: 's', overlapSeconds: 1 }),
   ];
 }
 
@@ -115,12 +139,32 @@ describe('src/lyrics/persistence/queries.sql', () => {
         tasks.applyTransition('other', { ...SAMPLE_CHANGES.result_succeeded, source: 'poll', variants }),
       ],
       [
+        tasks.applyTransition(id, SAMPLE_CHANGES.result_failed, undefined, { hostHandlers: true }),
+        tasks.applyTransition(id, SAMPLE_CHANGES.result_failed, undefined, { hostHandlers: false }),
+      ],
+      [
         tasks.applyTransition(id, SAMPLE_CHANGES.create_failed, receipt),
         tasks.applyTransition(id, { type: 'create_failed', code: 'submit_outcome_unknown', message: 'other' }, receipt),
       ],
       [
-        tasks.insertQueuedTask({ owner: 'o', prompt: 'p', metadataJson: null, idempotencyKey: null, requestHash: null, maxActive: 1 }),
-        tasks.insertQueuedTask({ owner: 'p', prompt: 'q', metadataJson: '{}', idempotencyKey: 'k', requestHash: 'h', maxActive: 9 }),
+        tasks.insertQueuedTask({
+          owner: 'o',
+          prompt: 'p',
+          metadataJson: null,
+          webhookUrl: null,
+          idempotencyKey: null,
+          requestHash: null,
+          maxActive: 1,
+        }),
+        tasks.insertQueuedTask({
+          owner: 'p',
+          prompt: 'q',
+          metadataJson: '{}',
+          webhookUrl: 'https://x',
+          idempotencyKey: 'k',
+          requestHash: 'h',
+          maxActive: 9,
+        }),
       ],
       [
         tasks.taskPage({ owner: 'o', limit: 1, status: 'queued', after }),

@@ -1,11 +1,12 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
-import { IsNotEmpty, IsObject, IsOptional, IsString } from 'class-validator';
+import { IsNotEmpty, IsObject, IsOptional, IsString, IsUrl, MaxLength } from 'class-validator';
 import { MaxJsonBytes } from './max-json-bytes.validator';
 import { MaxJsonDepth } from './max-json-depth.validator';
 import { HasNoLoneSurrogates, HasNoNulCharacters, IsStorableJson } from './storable-text.validator';
 
 export const METADATA_MAX_BYTES = 4096;
+export const WEBHOOK_URL_MAX_LENGTH = 2048;
 /** Deep enough for any real metadata; a bound makes every check of it (and its JSON) cheap and safe. */
 export const METADATA_MAX_DEPTH = 32;
 
@@ -38,4 +39,19 @@ export class CreateLyricsDto {
   @MaxJsonBytes(METADATA_MAX_BYTES)
   @IsObject()
   metadata?: Record<string, unknown>;
+
+  @ApiPropertyOptional({
+    description:
+      "Where this task's final events are POSTed, signed with your webhook secret (see GET /lyrics/webhook-secret) and retried for about a day. An absolute http(s) URL of at most 2048 characters; in production https, to a host with public addresses only.",
+    example: 'https://example.com/hooks/lyrics',
+    maxLength: WEBHOOK_URL_MAX_LENGTH,
+  })
+  @IsOptional()
+  @IsUrl(
+    { protocols: ['http', 'https'], require_protocol: true, require_tld: false, require_host: true, allow_underscores: true },
+    { message: 'webhookUrl must be an absolute http or https URL' },
+  )
+  @MaxLength(WEBHOOK_URL_MAX_LENGTH)
+  @IsString()
+  webhookUrl?: string;
 }

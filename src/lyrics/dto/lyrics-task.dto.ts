@@ -37,6 +37,9 @@ export class LyricsTaskDto {
   @ApiProperty({ type: 'object', additionalProperties: true, nullable: true, example: { customerRef: 'A-17' } })
   metadata: Record<string, unknown> | null;
 
+  @ApiProperty({ type: String, nullable: true, example: null, description: 'Where final events are POSTed, as submitted.' })
+  webhookUrl: string | null;
+
   @ApiProperty({ type: String, nullable: true, example: '3b66882fde0a5d398bd269cab6d9542b' })
   kieTaskId: string | null;
 

@@ -1,9 +1,11 @@
 import { LyricsCallbackReceiptEntity } from './lyrics-callback-receipt.entity';
+import { LyricsDeliveryEntity } from './lyrics-delivery.entity';
 import { LyricsEventEntity } from './lyrics-event.entity';
 import { LyricsOwnerTurnEntity } from './lyrics-owner-turn.entity';
 import { LyricsRateSlotEntity } from './lyrics-rate-slot.entity';
 import { LyricsTaskEntity } from './lyrics-task.entity';
 import { LyricsVariantEntity } from './lyrics-variant.entity';
+import { LyricsWebhookSecretEntity } from './lyrics-webhook-secret.entity';
 
 /** Every entity of the lyrics module, for a host's TypeORM connection (or `autoLoadEntities`). */
 export const LYRICS_ENTITIES = [
@@ -13,4 +15,6 @@ export const LYRICS_ENTITIES = [
   LyricsCallbackReceiptEntity,
   LyricsOwnerTurnEntity,
   LyricsEventEntity,
+  LyricsDeliveryEntity,
+  LyricsWebhookSecretEntity,
 ];

@@ -57,6 +57,10 @@ export class LyricsTaskEntity {
   @Column({ type: 'jsonb', nullable: true })
   metadata: Record<string, unknown> | null;
 
+  /** Where the task's final events are POSTed (signed, retried; see LyricsDeliveryEntity); null: no webhook. */
+  @Column({ name: 'webhook_url', type: 'varchar', length: 2048, nullable: true })
+  webhookUrl: string | null;
+
   @Column({ name: 'idempotency_key', type: 'varchar', length: 255, nullable: true })
   idempotencyKey: string | null;
 

@@ -2,6 +2,7 @@ import { CreateLyricsTables1795783261810 } from './1795783261810-CreateLyricsTab
 import { AddTaskOwners1796083200000 } from './1796083200000-AddTaskOwners';
 import { TrackCreateSends1796688000000 } from './1796688000000-TrackCreateSends';
 import { AddLyricsEvents1796774400000 } from './1796774400000-AddLyricsEvents';
+import { AddDeliveries1796860800000 } from './1796860800000-AddDeliveries';
 
 /** Every migration of the lyrics module, in order, for the app's data source and for host apps. */
 export const LYRICS_MIGRATIONS = [
@@ -9,4 +10,5 @@ export const LYRICS_MIGRATIONS = [
   AddTaskOwners1796083200000,
   TrackCreateSends1796688000000,
   AddLyricsEvents1796774400000,
+  AddDeliveries1796860800000,
 ];

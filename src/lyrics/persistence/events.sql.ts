@@ -39,11 +39,17 @@ export function eventPage(input: { owner: string; after?: EventPosition; limit: 
   );
 }
 
-/** Deletes up to `batch` events older than `days` (small batches keep each delete's locks short). */
+/**
+ * Deletes up to `batch` events older than `days` whose deliveries are all over (their attempts go with them), in small
+ * batches so that each delete's locks are short. An event still owed to a consumer is kept until it is delivered.
+ */
 export function pruneEvents(input: { days: number; batch: number }): Statement {
   return unnamed(
     `DELETE FROM lyrics_events WHERE seq IN (
-       SELECT seq FROM lyrics_events WHERE created_at < now() - make_interval(days => $1) ORDER BY created_at LIMIT $2)`,
+       SELECT event.seq FROM lyrics_events AS event
+       WHERE event.created_at < now() - make_interval(days => $1)
+         AND NOT EXISTS (SELECT 1 FROM lyrics_deliveries AS d WHERE d.event_seq = event.seq AND d.status = 'pending')
+       ORDER BY event.created_at LIMIT $2)`,
     [input.days, input.batch],
   );
 }

@@ -1,5 +1,5 @@
 -- Every statement of src/lyrics/persistence, rendered by test/persistence/queries-sql.spec.ts (npm run queries:sql).
--- <TASK_COLUMNS> stands for: id, owner, status, prompt, metadata, idempotency_key AS "idempotencyKey", request_hash AS "requestHash", kie_task_id AS "kieTaskId", callback_token_hash AS "callbackTokenHash", error_code AS "errorCode", error_message AS "errorMessage", attempts, result_source AS "resultSource", polls, next_attempt_at AS "nextAttemptAt", sent_at AS "sentAt", lease_until AS "leaseUntil", created_at AS "createdAt", submitted_at AS "submittedAt", completed_at AS "completedAt", updated_at AS "updatedAt"
+-- <TASK_COLUMNS> stands for: id, owner, status, prompt, metadata, webhook_url AS "webhookUrl", idempotency_key AS "idempotencyKey", request_hash AS "requestHash", kie_task_id AS "kieTaskId", callback_token_hash AS "callbackTokenHash", error_code AS "errorCode", error_message AS "errorMessage", attempts, result_source AS "resultSource", polls, next_attempt_at AS "nextAttemptAt", sent_at AS "sentAt", lease_until AS "leaseUntil", created_at AS "createdAt", submitted_at AS "submittedAt", completed_at AS "completedAt", updated_at AS "updatedAt"
 
 -- lyrics.lock_owner_submissions
 SELECT pg_advisory_xact_lock(hashtext('lyrics.submit'), hashtext($1));
@@ -9,8 +9,8 @@ UPDATE lyrics_tasks SET idempotency_key = NULL, request_hash = NULL
 WHERE owner = $1 AND idempotency_key = $2 AND created_at < now() - make_interval(hours => $3);
 
 -- lyrics.insert_task
-INSERT INTO lyrics_tasks (owner, status, prompt, metadata, idempotency_key, request_hash, next_attempt_at)
-SELECT $1::text, 'queued', $2::text, $3::jsonb, $4::text, $5::text, clock_timestamp()
+INSERT INTO lyrics_tasks (owner, status, prompt, metadata, idempotency_key, request_hash, webhook_url, next_attempt_at)
+SELECT $1::text, 'queued', $2::text, $3::jsonb, $4::text, $5::text, $7::text, clock_timestamp()
 WHERE (SELECT count(*) FROM lyrics_tasks WHERE owner = $1::text AND status IN ('queued', 'submitted')) < $6::int
 ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING <TASK_COLUMNS>;
@@ -78,8 +78,15 @@ event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
                'error', CASE WHEN changed.error_code IS NULL THEN NULL
                              ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
                'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'webhookUrl', changed.webhook_url,
                'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-      FROM changed)
+      FROM changed
+      RETURNING seq, task_id, owner),
+deliveries AS (INSERT INTO lyrics_deliveries (event_seq, task_id, owner, consumer, url)
+      SELECT event.seq, event.task_id, event.owner, 'host', NULL FROM event WHERE $4::boolean
+      UNION ALL
+      SELECT event.seq, event.task_id, event.owner, 'webhook', changed.webhook_url FROM event, changed
+      WHERE changed.webhook_url IS NOT NULL)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_create_orphaned
@@ -92,8 +99,15 @@ event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
                'error', CASE WHEN changed.error_code IS NULL THEN NULL
                              ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
                'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'webhookUrl', changed.webhook_url,
                'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-      FROM changed)
+      FROM changed
+      RETURNING seq, task_id, owner),
+deliveries AS (INSERT INTO lyrics_deliveries (event_seq, task_id, owner, consumer, url)
+      SELECT event.seq, event.task_id, event.owner, 'host', NULL FROM event WHERE $4::boolean
+      UNION ALL
+      SELECT event.seq, event.task_id, event.owner, 'webhook', changed.webhook_url FROM event, changed
+      WHERE changed.webhook_url IS NOT NULL)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_create_released
@@ -110,8 +124,15 @@ event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
                'error', CASE WHEN changed.error_code IS NULL THEN NULL
                              ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
                'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'webhookUrl', changed.webhook_url,
                'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-      FROM changed)
+      FROM changed
+      RETURNING seq, task_id, owner),
+deliveries AS (INSERT INTO lyrics_deliveries (event_seq, task_id, owner, consumer, url)
+      SELECT event.seq, event.task_id, event.owner, 'host', NULL FROM event WHERE $5::boolean
+      UNION ALL
+      SELECT event.seq, event.task_id, event.owner, 'webhook', changed.webhook_url FROM event, changed
+      WHERE changed.webhook_url IS NOT NULL)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_poll_deferred
@@ -128,8 +149,15 @@ event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
                'error', CASE WHEN changed.error_code IS NULL THEN NULL
                              ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
                'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'webhookUrl', changed.webhook_url,
                'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-      FROM changed)
+      FROM changed
+      RETURNING seq, task_id, owner),
+deliveries AS (INSERT INTO lyrics_deliveries (event_seq, task_id, owner, consumer, url)
+      SELECT event.seq, event.task_id, event.owner, 'host', NULL FROM event WHERE $5::boolean
+      UNION ALL
+      SELECT event.seq, event.task_id, event.owner, 'webhook', changed.webhook_url FROM event, changed
+      WHERE changed.webhook_url IS NOT NULL)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_succeeded
@@ -150,8 +178,15 @@ event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
                'error', CASE WHEN changed.error_code IS NULL THEN NULL
                              ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
                'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'webhookUrl', changed.webhook_url,
                'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-      FROM changed)
+      FROM changed
+      RETURNING seq, task_id, owner),
+deliveries AS (INSERT INTO lyrics_deliveries (event_seq, task_id, owner, consumer, url)
+      SELECT event.seq, event.task_id, event.owner, 'host', NULL FROM event WHERE $8::boolean
+      UNION ALL
+      SELECT event.seq, event.task_id, event.owner, 'webhook', changed.webhook_url FROM event, changed
+      WHERE changed.webhook_url IS NOT NULL)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_succeeded_with_receipt
@@ -172,14 +207,21 @@ event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
                'error', CASE WHEN changed.error_code IS NULL THEN NULL
                              ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
                'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'webhookUrl', changed.webhook_url,
                'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-      FROM changed),
+      FROM changed
+      RETURNING seq, task_id, owner),
+deliveries AS (INSERT INTO lyrics_deliveries (event_seq, task_id, owner, consumer, url)
+      SELECT event.seq, event.task_id, event.owner, 'host', NULL FROM event WHERE $8::boolean
+      UNION ALL
+      SELECT event.seq, event.task_id, event.owner, 'webhook', changed.webhook_url FROM event, changed
+      WHERE changed.webhook_url IS NOT NULL),
 receipt AS (
       INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)
-      SELECT changed.id, $8, 'applied', $9,
-             $10, $11
+      SELECT changed.id, $9, 'applied', $10,
+             $11, $12
       FROM changed
-      WHERE (SELECT count(*) FROM lyrics_callback_receipts WHERE task_id = $1) < $12)
+      WHERE (SELECT count(*) FROM lyrics_callback_receipts WHERE task_id = $1) < $13)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_failed
@@ -192,8 +234,15 @@ event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
                'error', CASE WHEN changed.error_code IS NULL THEN NULL
                              ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
                'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'webhookUrl', changed.webhook_url,
                'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-      FROM changed)
+      FROM changed
+      RETURNING seq, task_id, owner),
+deliveries AS (INSERT INTO lyrics_deliveries (event_seq, task_id, owner, consumer, url)
+      SELECT event.seq, event.task_id, event.owner, 'host', NULL FROM event WHERE $6::boolean
+      UNION ALL
+      SELECT event.seq, event.task_id, event.owner, 'webhook', changed.webhook_url FROM event, changed
+      WHERE changed.webhook_url IS NOT NULL)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_failed_with_receipt
@@ -206,14 +255,21 @@ event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
                'error', CASE WHEN changed.error_code IS NULL THEN NULL
                              ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
                'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'webhookUrl', changed.webhook_url,
                'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-      FROM changed),
+      FROM changed
+      RETURNING seq, task_id, owner),
+deliveries AS (INSERT INTO lyrics_deliveries (event_seq, task_id, owner, consumer, url)
+      SELECT event.seq, event.task_id, event.owner, 'host', NULL FROM event WHERE $6::boolean
+      UNION ALL
+      SELECT event.seq, event.task_id, event.owner, 'webhook', changed.webhook_url FROM event, changed
+      WHERE changed.webhook_url IS NOT NULL),
 receipt AS (
       INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)
-      SELECT changed.id, $6, 'applied', $7,
-             $8, $9
+      SELECT changed.id, $7, 'applied', $8,
+             $9, $10
       FROM changed
-      WHERE (SELECT count(*) FROM lyrics_callback_receipts WHERE task_id = $1) < $10)
+      WHERE (SELECT count(*) FROM lyrics_callback_receipts WHERE task_id = $1) < $11)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.transition_result_unstorable
@@ -226,8 +282,15 @@ event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
                'error', CASE WHEN changed.error_code IS NULL THEN NULL
                              ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
                'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'webhookUrl', changed.webhook_url,
                'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-      FROM changed)
+      FROM changed
+      RETURNING seq, task_id, owner),
+deliveries AS (INSERT INTO lyrics_deliveries (event_seq, task_id, owner, consumer, url)
+      SELECT event.seq, event.task_id, event.owner, 'host', NULL FROM event WHERE $5::boolean
+      UNION ALL
+      SELECT event.seq, event.task_id, event.owner, 'webhook', changed.webhook_url FROM event, changed
+      WHERE changed.webhook_url IS NOT NULL)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
 -- lyrics.lock_create_claims
@@ -366,4 +429,83 @@ LIMIT $4;
 
 -- unnamed
 DELETE FROM lyrics_events WHERE seq IN (
-SELECT seq FROM lyrics_events WHERE created_at < now() - make_interval(days => $1) ORDER BY created_at LIMIT $2);
+SELECT event.seq FROM lyrics_events AS event
+WHERE event.created_at < now() - make_interval(days => $1)
+  AND NOT EXISTS (SELECT 1 FROM lyrics_deliveries AS d WHERE d.event_seq = event.seq AND d.status = 'pending')
+ORDER BY event.created_at LIMIT $2);
+
+-- lyrics.claim_due_deliveries
+WITH claimed_by_owner AS (
+  SELECT owner, count(*)::int AS n FROM lyrics_deliveries
+  WHERE consumer = $1 AND status = 'pending' AND lease_until > now()
+  GROUP BY owner
+), due AS (
+  SELECT d.id, d.owner, d.next_attempt_at,
+         row_number() OVER (PARTITION BY d.owner ORDER BY d.next_attempt_at, d.event_seq) AS turn
+  FROM lyrics_deliveries AS d
+  WHERE d.consumer = $1 AND d.status = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until <= now())
+    AND NOT EXISTS (SELECT 1 FROM lyrics_deliveries AS earlier
+                    WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer
+                      AND earlier.event_seq < d.event_seq AND earlier.status = 'pending')
+), picked AS (
+  SELECT d.id FROM lyrics_deliveries AS d
+  WHERE d.id IN (SELECT due.id FROM due LEFT JOIN claimed_by_owner AS c USING (owner)
+                 WHERE due.turn <= $3 - COALESCE(c.n, 0)
+                 ORDER BY due.turn, due.next_attempt_at
+                 LIMIT $2)
+    AND d.status = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until <= now())
+  FOR UPDATE SKIP LOCKED
+)
+UPDATE lyrics_deliveries AS d
+SET lease_until = now() + make_interval(secs => $4::double precision / 1000), lease_token = gen_random_uuid(), attempt_count = d.attempt_count + 1
+FROM picked, lyrics_events AS event
+  LEFT JOIN lyrics_webhook_secrets AS secrets ON secrets.owner = event.owner
+WHERE d.id = picked.id AND event.seq = d.event_seq
+RETURNING d.id::text AS id, d.lease_token AS "leaseToken", d.owner, d.task_id AS "taskId", d.url,
+          d.attempt_count AS attempt, event.id AS "eventId", event.type, event.created_at AS "createdAt", event.data,
+          secrets.secret, CASE WHEN secrets.previous_until > now() THEN secrets.previous_secret END AS "previousSecret";
+
+-- lyrics.record_delivery_attempt
+UPDATE lyrics_deliveries SET
+  status = $3::text,
+  attempts = (CASE WHEN jsonb_array_length(attempts) >= $8::int THEN attempts - 0 ELSE attempts END) || jsonb_build_array(jsonb_build_object(
+    'at', to_char((clock_timestamp() - make_interval(secs => $6::double precision / 1000)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'httpStatus', $4::int, 'error', $5::text, 'durationMs', $6::int)),
+  next_attempt_at = CASE WHEN $3::text = 'pending' THEN clock_timestamp() + make_interval(secs => $7::double precision / 1000) END,
+  completed_at = CASE WHEN $3::text <> 'pending' THEN clock_timestamp() END,
+  lease_until = NULL, lease_token = NULL
+WHERE id = $1 AND lease_token = $2;
+
+-- lyrics.release_delivery_claims
+UPDATE lyrics_deliveries AS d SET lease_until = NULL, lease_token = NULL, attempt_count = d.attempt_count - 1
+FROM unnest($1::bigint[], $2::uuid[]) AS claim(id, lease_token)
+WHERE d.id = claim.id AND d.lease_token = claim.lease_token;
+
+-- lyrics.webhook_deliveries_of
+SELECT event.id AS "eventId", event.type, d.url, d.status, d.attempts, d.next_attempt_at AS "nextAttemptAt"
+FROM lyrics_deliveries AS d JOIN lyrics_events AS event ON event.seq = d.event_seq
+WHERE d.task_id = $1 AND d.consumer = 'webhook' AND d.owner = $2
+ORDER BY d.event_seq;
+
+-- unnamed
+SELECT consumer, count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest
+FROM lyrics_deliveries WHERE status = 'pending'
+GROUP BY consumer;
+
+-- lyrics.webhook_secrets
+WITH made AS (
+  INSERT INTO lyrics_webhook_secrets (owner, secret) VALUES ($1, $2) ON CONFLICT (owner) DO NOTHING RETURNING secret
+)
+SELECT secret, NULL AS previous FROM made
+UNION ALL
+SELECT secret, CASE WHEN previous_until > now() THEN previous_secret END AS previous
+FROM lyrics_webhook_secrets WHERE owner = $1;
+
+-- lyrics.rotate_webhook_secret
+INSERT INTO lyrics_webhook_secrets (owner, secret) VALUES ($1, $2)
+ON CONFLICT (owner) DO UPDATE SET
+  previous_secret = lyrics_webhook_secrets.secret,
+  previous_until = clock_timestamp() + make_interval(secs => $3),
+  secret = EXCLUDED.secret,
+  rotated_at = clock_timestamp()
+RETURNING secret;

@@ -103,8 +103,13 @@ export class TaskStore {
   }
 
   /** The one door's statement: the changed task, or undefined when the change's guard did not hold. */
-  async applyTransition(taskId: string, change: TaskChange, receipt?: AppliedReceipt): Promise<TaskRecord | undefined> {
-    const [row] = await this.db.rows<TaskRecord & { notified: unknown }>(sql.applyTransition(taskId, change, receipt));
+  async applyTransition(
+    taskId: string,
+    change: TaskChange,
+    receipt?: AppliedReceipt,
+    options?: sql.TransitionOptions,
+  ): Promise<TaskRecord | undefined> {
+    const [row] = await this.db.rows<TaskRecord & { notified: unknown }>(sql.applyTransition(taskId, change, receipt, options));
     if (!row) return undefined;
     const { notified: _, ...task } = row;
     return task;

@@ -21,6 +21,7 @@ export const TASK_COLUMNS = aliasedColumns<TaskRecord>({
   status: 'status',
   prompt: 'prompt',
   metadata: 'metadata',
+  webhookUrl: 'webhook_url',
   idempotencyKey: 'idempotency_key',
   requestHash: 'request_hash',
   kieTaskId: 'kie_task_id',
@@ -77,18 +78,19 @@ export function insertQueuedTask(input: {
   owner: string;
   prompt: string;
   metadataJson: string | null;
+  webhookUrl: string | null;
   idempotencyKey: string | null;
   requestHash: string | null;
   maxActive: number;
 }): Statement {
   return named(
     'insert_task',
-    `INSERT INTO lyrics_tasks (owner, status, prompt, metadata, idempotency_key, request_hash, next_attempt_at)
-     SELECT $1::text, 'queued', $2::text, $3::jsonb, $4::text, $5::text, clock_timestamp()
+    `INSERT INTO lyrics_tasks (owner, status, prompt, metadata, idempotency_key, request_hash, webhook_url, next_attempt_at)
+     SELECT $1::text, 'queued', $2::text, $3::jsonb, $4::text, $5::text, $7::text, clock_timestamp()
      WHERE (SELECT count(*) FROM lyrics_tasks WHERE owner = $1::text AND status IN ('queued', 'submitted')) < $6::int
      ON CONFLICT (owner, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
      RETURNING ${TASK_COLUMNS}`,
-    [input.owner, input.prompt, input.metadataJson, input.idempotencyKey, input.requestHash, input.maxActive],
+    [input.owner, input.prompt, input.metadataJson, input.idempotencyKey, input.requestHash, input.maxActive, input.webhookUrl],
   );
 }
 
@@ -234,18 +236,37 @@ function insertEvent(variantsFrom: string | undefined): string {
                'error', CASE WHEN changed.error_code IS NULL THEN NULL
                              ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
                'createdAt', ${isoTime('changed.created_at')}, 'submittedAt', ${isoTime('changed.submitted_at')},
+               'webhookUrl', changed.webhook_url,
                'completedAt', ${isoTime('changed.completed_at')}, 'updatedAt', ${isoTime('changed.updated_at')})
-      FROM changed`;
+      FROM changed
+      RETURNING seq, task_id, owner`;
+}
+
+/**
+ * What a final event is owed to, written beside it: the host's handlers when `hostHandlers` (a parameter, so one
+ * prepared text serves both) and the task's webhook when it has one.
+ */
+function insertDeliveries(hostHandlers: string): string {
+  return `INSERT INTO lyrics_deliveries (event_seq, task_id, owner, consumer, url)
+      SELECT event.seq, event.task_id, event.owner, 'host', NULL FROM event WHERE ${hostHandlers}::boolean
+      UNION ALL
+      SELECT event.seq, event.task_id, event.owner, 'webhook', changed.webhook_url FROM event, changed
+      WHERE changed.webhook_url IS NOT NULL`;
+}
+
+export interface TransitionOptions {
+  /** Owe each final event to the host's handlers (the module has an event emitter); default false. */
+  hostHandlers?: boolean;
 }
 
 /**
  * The one door's statement, derived from the change's rule in TASK_TRANSITIONS: the UPDATE guarded by the rule's
- * from-states, a success's variants, a final state's event (the outbox) and an applied callback's receipt as
- * data-modifying CTEs, and the notification of a final state, all in one statement (so one transaction and one round
- * trip). Returns the changed task, or no row when the guard did not hold. The text depends only on the change's type
- * and on whether a receipt comes with it, so each such pair is one prepared statement.
+ * from-states, a success's variants, a final state's event (the outbox) and its deliveries, and an applied callback's
+ * receipt as data-modifying CTEs, and the notification of a final state, all in one statement (so one transaction and
+ * one round trip). Returns the changed task, or no row when the guard did not hold. The text depends only on the
+ * change's type and on whether a receipt comes with it, so each such pair is one prepared statement.
  */
-export function applyTransition(taskId: string, change: TaskChange, receipt?: AppliedReceipt): Statement {
+export function applyTransition(taskId: string, change: TaskChange, receipt?: AppliedReceipt, options: TransitionOptions = {}): Statement {
   const rule = ruleOf(change);
   const params = new Params(taskId);
   const sets = [`status = '${rule.to}'`, 'lease_until = NULL', 'updated_at = clock_timestamp()'];
@@ -274,7 +295,10 @@ export function applyTransition(taskId: string, change: TaskChange, receipt?: Ap
       SELECT changed.id, v.position - 1, v.title, v.text, v.status, v.error_message FROM changed, given_variants AS v)`);
   }
   // The outbox: a final transition's event is written by the same statement, so it exists exactly when the change does.
-  if (rule.final) ctes.push(`event AS (${insertEvent(variants ? 'given_variants' : undefined)})`);
+  if (rule.final) {
+    ctes.push(`event AS (${insertEvent(variants ? 'given_variants' : undefined)})`);
+    ctes.push(`deliveries AS (${insertDeliveries(params.add(options.hostHandlers ?? false))})`);
+  }
   if (receipt) {
     ctes.push(`receipt AS (
       INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, remote_address, body, body_truncated)

@@ -1,0 +1,153 @@
+import { DeliveryAttempt, DeliveryConsumer, DeliveryStatus } from '../entities/lyrics-delivery.entity';
+import { LyricsEventType } from '../entities/lyrics-event.entity';
+import { Statement } from './lyrics-database';
+import { msInterval, named, unnamed } from './sql';
+
+/** A claimed delivery: the event it carries, and the claim (its lease token) that may record its attempt. */
+export interface ClaimedDelivery {
+  id: string;
+  leaseToken: string;
+  owner: string;
+  taskId: string;
+  url: string | null;
+  /** The attempt about to start, counting from 1. */
+  attempt: number;
+  eventId: string;
+  type: LyricsEventType;
+  createdAt: Date;
+  data: Record<string, unknown>;
+  /** The owner's webhook secrets now, when it has any (the webhook relay makes them on first need). */
+  secret: string | null;
+  previousSecret: string | null;
+}
+
+/**
+ * Up to `limit` due deliveries of `consumer`, claimed for `leaseMs`. In order per task: a delivery waits while an
+ * earlier event of its task is still pending for the same consumer (a task's events are written in its transitions'
+ * order, which its row lock serialises, so `event_seq` is that order). Fair among owners: an owner holding
+ * `perOwner` unexpired claims gets none, the others at most the rest of their `perOwner`, their most overdue first,
+ * every owner's first before anyone's second. So one owner's slow or dead receiver holds at most `perOwner` places
+ * and never delays another owner's deliveries. Two instances claiming at once may together exceed `perOwner` a little.
+ * The owner's webhook secrets come along, so that signing costs no read of its own.
+ */
+export function claimDueDeliveries(input: { consumer: DeliveryConsumer; limit: number; perOwner: number; leaseMs: number }): Statement {
+  const claimable = (d: string) =>
+    `${d}.status = 'pending' AND ${d}.next_attempt_at <= now() AND (${d}.lease_until IS NULL OR ${d}.lease_until <= now())`;
+  return named(
+    'claim_due_deliveries',
+    `WITH claimed_by_owner AS (
+       SELECT owner, count(*)::int AS n FROM lyrics_deliveries
+       WHERE consumer = $1 AND status = 'pending' AND lease_until > now()
+       GROUP BY owner
+     ), due AS (
+       SELECT d.id, d.owner, d.next_attempt_at,
+              row_number() OVER (PARTITION BY d.owner ORDER BY d.next_attempt_at, d.event_seq) AS turn
+       FROM lyrics_deliveries AS d
+       WHERE d.consumer = $1 AND ${claimable('d')}
+         AND NOT EXISTS (SELECT 1 FROM lyrics_deliveries AS earlier
+                         WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer
+                           AND earlier.event_seq < d.event_seq AND earlier.status = 'pending')
+     ), picked AS (
+       SELECT d.id FROM lyrics_deliveries AS d
+       WHERE d.id IN (SELECT due.id FROM due LEFT JOIN claimed_by_owner AS c USING (owner)
+                      WHERE due.turn <= $3 - COALESCE(c.n, 0)
+                      ORDER BY due.turn, due.next_attempt_at
+                      LIMIT $2)
+         AND ${claimable('d')}
+       FOR UPDATE SKIP LOCKED
+     )
+     UPDATE lyrics_deliveries AS d
+     SET lease_until = now() + ${msInterval('$4')}, lease_token = gen_random_uuid(), attempt_count = d.attempt_count + 1
+     FROM picked, lyrics_events AS event
+       LEFT JOIN lyrics_webhook_secrets AS secrets ON secrets.owner = event.owner
+     WHERE d.id = picked.id AND event.seq = d.event_seq
+     RETURNING d.id::text AS id, d.lease_token AS "leaseToken", d.owner, d.task_id AS "taskId", d.url,
+               d.attempt_count AS attempt, event.id AS "eventId", event.type, event.created_at AS "createdAt", event.data,
+               secrets.secret, CASE WHEN secrets.previous_until > now() THEN secrets.previous_secret END AS "previousSecret"`,
+    [input.consumer, input.limit, input.perOwner, input.leaseMs],
+  );
+}
+
+/** The outcome of one attempt, as the relay records it. */
+export interface DeliveryOutcome {
+  id: string;
+  leaseToken: string;
+  /** pending: try again after `retryInMs`. */
+  status: DeliveryStatus;
+  retryInMs?: number;
+  attempt: Omit<DeliveryAttempt, 'at'>;
+  /** Attempts kept per delivery: the oldest are dropped beyond it (host handlers are retried without end). */
+  keepAttempts: number;
+}
+
+/**
+ * Records an attempt and the delivery's next state, if the claim still holds it (an expired claim that another has
+ * taken since records nothing: the other's attempt is the one that counts). The attempt is dated when it started.
+ */
+export function recordDeliveryAttempt(outcome: DeliveryOutcome): Statement {
+  const { httpStatus, error, durationMs } = outcome.attempt;
+  return named(
+    'record_delivery_attempt',
+    `UPDATE lyrics_deliveries SET
+       status = $3::text,
+       attempts = (CASE WHEN jsonb_array_length(attempts) >= $8::int THEN attempts - 0 ELSE attempts END) || jsonb_build_array(jsonb_build_object(
+         'at', to_char((clock_timestamp() - ${msInterval('$6')}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+         'httpStatus', $4::int, 'error', $5::text, 'durationMs', $6::int)),
+       next_attempt_at = CASE WHEN $3::text = 'pending' THEN clock_timestamp() + ${msInterval('$7')} END,
+       completed_at = CASE WHEN $3::text <> 'pending' THEN clock_timestamp() END,
+       lease_until = NULL, lease_token = NULL
+     WHERE id = $1 AND lease_token = $2`,
+    [
+      outcome.id,
+      outcome.leaseToken,
+      outcome.status,
+      httpStatus,
+      error,
+      Math.round(durationMs),
+      outcome.retryInMs ?? 0,
+      outcome.keepAttempts,
+    ],
+  );
+}
+
+/** Gives back claims unrecorded at shutdown: due again at once, the attempt not counted. */
+export function releaseDeliveryClaims(input: { ids: string[]; leaseTokens: string[] }): Statement {
+  return named(
+    'release_delivery_claims',
+    `UPDATE lyrics_deliveries AS d SET lease_until = NULL, lease_token = NULL, attempt_count = d.attempt_count - 1
+     FROM unnest($1::bigint[], $2::uuid[]) AS claim(id, lease_token)
+     WHERE d.id = claim.id AND d.lease_token = claim.lease_token`,
+    [input.ids, input.leaseTokens],
+  );
+}
+
+/** A task's webhook deliveries as GET /lyrics/:id/deliveries shows them, oldest event first. */
+export interface DeliveryRecord {
+  eventId: string;
+  type: LyricsEventType;
+  url: string;
+  status: DeliveryStatus;
+  attempts: DeliveryAttempt[];
+  nextAttemptAt: Date | null;
+}
+
+export function webhookDeliveriesOf(input: { owner: string; taskId: string }): Statement {
+  return named(
+    'webhook_deliveries_of',
+    `SELECT event.id AS "eventId", event.type, d.url, d.status, d.attempts, d.next_attempt_at AS "nextAttemptAt"
+     FROM lyrics_deliveries AS d JOIN lyrics_events AS event ON event.seq = d.event_seq
+     WHERE d.task_id = $1 AND d.consumer = 'webhook' AND d.owner = $2
+     ORDER BY d.event_seq`,
+    [input.taskId, input.owner],
+  );
+}
+
+/** Pending deliveries per consumer (all instances), and how long the oldest has waited since its event. */
+export function deliveryBacklog(): Statement {
+  return unnamed(
+    `SELECT consumer, count(*)::int AS n, COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)::float8 AS oldest
+     FROM lyrics_deliveries WHERE status = 'pending'
+     GROUP BY consumer`,
+    [],
+  );
+}

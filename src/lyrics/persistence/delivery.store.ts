@@ -1,0 +1,33 @@
+import { Injectable } from '@nestjs/common';
+import { DeliveryConsumer } from '../entities/lyrics-delivery.entity';
+import { LyricsDatabase } from './lyrics-database';
+import * as sql from './deliveries.sql';
+import { ClaimedDelivery, DeliveryOutcome, DeliveryRecord } from './deliveries.sql';
+
+/** lyrics_deliveries: the relay's work queue, and the record of every attempt. */
+@Injectable()
+export class DeliveryStore {
+  constructor(private readonly db: LyricsDatabase) {}
+
+  claim(input: Parameters<typeof sql.claimDueDeliveries>[0]): Promise<ClaimedDelivery[]> {
+    return this.db.rows<ClaimedDelivery>(sql.claimDueDeliveries(input));
+  }
+
+  /** Records the attempt; false when the claim had lapsed and another holds the delivery now. */
+  async record(outcome: DeliveryOutcome): Promise<boolean> {
+    return (await this.db.count(sql.recordDeliveryAttempt(outcome))) > 0;
+  }
+
+  async release(claims: Pick<ClaimedDelivery, 'id' | 'leaseToken'>[]): Promise<void> {
+    if (claims.length === 0) return;
+    await this.db.count(sql.releaseDeliveryClaims({ ids: claims.map((c) => c.id), leaseTokens: claims.map((c) => c.leaseToken) }));
+  }
+
+  webhookDeliveriesOf(owner: string, taskId: string): Promise<DeliveryRecord[]> {
+    return this.db.rows<DeliveryRecord>(sql.webhookDeliveriesOf({ owner, taskId }));
+  }
+
+  backlog(): Promise<{ consumer: DeliveryConsumer; n: number; oldest: number }[]> {
+    return this.db.rows(sql.deliveryBacklog());
+  }
+}
