@@ -19,6 +19,12 @@ type Delivery = {
   nextAttemptAt: string | null;
 };
 
+/** The value of one sample in Prometheus text, or undefined when the series is absent. */
+function sample(metrics: string, series: string): number | undefined {
+  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 async function submit(ctx: LyricsContext, key: string, prompt: string, webhookUrl: string): Promise<{ id: string; webhookUrl: string }> {
   return (await request(ctx.url).post('/lyrics').set(bearer(key)).send({ prompt, webhookUrl }).expect(202)).body;
 }
@@ -73,9 +79,11 @@ describe('client webhooks', () => {
       expect(event.data).toEqual(await ctx.task(task.id));
       expect(received.headers['webhook-id']).toBe(event.id);
       expect(received.headers['content-type']).toMatch(/^application\/json/);
-      const [feedEvent] = (await request(ctx.url).get('/lyrics/events').set(bearer(ALICE)).expect(200)).body.items.filter(
-        (item: { data: { id: string } }) => item.data.id === task.id,
-      );
+      // The feed shows an event once every older transaction has ended (see eventPage): a moment later, at most.
+      const feedEvent = await waitFor('the event in the feed', async () => {
+        const { items } = (await request(ctx.url).get('/lyrics/events').set(bearer(ALICE)).expect(200)).body;
+        return items.find((item: { data: { id: string } }) => item.data.id === task.id);
+      });
       expect(feedEvent.id).toBe(event.id);
 
       const delivery = await settled(ctx, ALICE, task.id, 'delivered');
@@ -85,6 +93,12 @@ describe('client webhooks', () => {
       expect(Math.abs(Number(received.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
       // Another owner's task is unknown to Bob, its deliveries too.
       await request(ctx.url).get(`/lyrics/${task.id}/deliveries`).set(bearer(BOB)).expect(404);
+
+      const metrics = (await request(ctx.url).get('/metrics').set(bearer(ALICE)).expect(200)).text;
+      expect(sample(metrics, 'lyrics_deliveries_total{consumer="webhook",outcome="delivered"}')).toBeGreaterThanOrEqual(1);
+      expect(sample(metrics, 'lyrics_deliveries_total{consumer="host",outcome="delivered"}')).toBeGreaterThanOrEqual(1);
+      expect(sample(metrics, 'lyrics_delivery_backlog{consumer="webhook"}')).toEqual(expect.any(Number));
+      expect(sample(metrics, 'lyrics_delivery_oldest_pending_age_seconds{consumer="host"}')).toEqual(expect.any(Number));
     });
 
     it("does not verify with another owner's secret: each owner signs with its own", async () => {
@@ -136,6 +150,9 @@ describe('client webhooks', () => {
       expect(delivery.attempts.map((attempt) => attempt.httpStatus)).toEqual([503, 503, 503]);
       expect(delivery.nextAttemptAt).toBeNull();
       expect(receiver.received('/alice/down')).toHaveLength(3);
+      const metrics = (await request(ctx.url).get('/metrics').set(bearer(ALICE)).expect(200)).text;
+      expect(sample(metrics, 'lyrics_deliveries_total{consumer="webhook",outcome="failed"}')).toBeGreaterThanOrEqual(1);
+      expect(sample(metrics, 'lyrics_deliveries_total{consumer="webhook",outcome="retried"}')).toBeGreaterThanOrEqual(2);
     });
 
     it('records a receiver that cannot be reached, and retries it', async () => {

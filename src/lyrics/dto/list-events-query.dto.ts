@@ -16,11 +16,11 @@ export class ListEventsQueryDto {
   @IsString()
   after?: string;
 
-  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 50 })
+  @ApiPropertyOptional({ minimum: 1, maximum: 100, default: 20 })
   @IsOptional()
   @Max(100)
   @Min(1)
   @IsInt()
   @Type(() => Number)
-  limit: number = 50;
+  limit: number = 20;
 }
