@@ -25,8 +25,10 @@ export interface DeliveryAttempt {
 @Entity({ name: 'lyrics_deliveries' })
 @Check('lyrics_deliveries_consumer_check', `consumer IN ('host', 'webhook')`)
 @Check('lyrics_deliveries_status_check', `status IN ('pending', 'delivered', 'failed', 'stopped')`)
-// Due deliveries of a consumer, in the order they fall due: only pending rows.
-@Index('lyrics_deliveries_due_idx', ['consumer', 'nextAttemptAt'], { where: `status = 'pending'` })
+// Due deliveries of a consumer by owner, in the order they fall due: only pending rows (the claim's loose index scan).
+@Index('lyrics_deliveries_due_idx', ['consumer', 'owner', 'nextAttemptAt'], { where: `status = 'pending'` })
+// Claims held now, per owner (the claim's fair share); few rows, since an attempt's record clears its lease.
+@Index('lyrics_deliveries_claimed_idx', ['consumer', 'owner'], { where: 'lease_until IS NOT NULL' })
 // In order per task: an event waits for its task's earlier pending ones. Also the task's deliveries listing.
 @Index('lyrics_deliveries_task_idx', ['taskId', 'consumer', 'eventSeq'])
 @Index('lyrics_deliveries_event_idx', ['eventSeq'])

@@ -31,7 +31,10 @@ export class AddDeliveries1796860800000 implements MigrationInterface {
     await queryRunner.query(`CREATE INDEX "lyrics_deliveries_event_idx" ON "lyrics_deliveries" ("event_seq")`);
     await queryRunner.query(`CREATE INDEX "lyrics_deliveries_task_idx" ON "lyrics_deliveries" ("task_id", "consumer", "event_seq")`);
     await queryRunner.query(
-      `CREATE INDEX "lyrics_deliveries_due_idx" ON "lyrics_deliveries" ("consumer", "next_attempt_at") WHERE status = 'pending'`,
+      `CREATE INDEX "lyrics_deliveries_due_idx" ON "lyrics_deliveries" ("consumer", "owner", "next_attempt_at") WHERE status = 'pending'`,
+    );
+    await queryRunner.query(
+      `CREATE INDEX "lyrics_deliveries_claimed_idx" ON "lyrics_deliveries" ("consumer", "owner") WHERE lease_until IS NOT NULL`,
     );
     await queryRunner.query(`
       CREATE TABLE "lyrics_webhook_secrets" (

@@ -28,32 +28,42 @@ export interface ClaimedDelivery {
  * `perOwner` unexpired claims gets none, the others at most the rest of their `perOwner`, their most overdue first,
  * every owner's first before anyone's second. So one owner's slow or dead receiver holds at most `perOwner` places
  * and never delays another owner's deliveries. Two instances claiming at once may together exceed `perOwner` a little.
- * The owner's webhook secrets come along, so that signing costs no read of its own.
+ * The owners with due deliveries are found by a loose index scan of lyrics_deliveries_due_idx (one probe per owner),
+ * and each owner's candidates by the same index, at most `perOwner` of them: the cost follows the owners with due
+ * work, not the backlog. The owner's webhook secrets come along, so that signing costs no read of its own.
  */
 export function claimDueDeliveries(input: { consumer: DeliveryConsumer; limit: number; perOwner: number; leaseMs: number }): Statement {
-  const claimable = (d: string) =>
-    `${d}.status = 'pending' AND ${d}.next_attempt_at <= now() AND (${d}.lease_until IS NULL OR ${d}.lease_until <= now())`;
+  const due = (d: string) => `${d}.consumer = $1 AND ${d}.status = 'pending' AND ${d}.next_attempt_at <= now()`;
   return named(
     'claim_due_deliveries',
-    `WITH claimed_by_owner AS (
+    `WITH RECURSIVE owners AS (
+       SELECT (SELECT min(d.owner) FROM lyrics_deliveries AS d WHERE ${due('d')}) AS owner
+       UNION ALL
+       SELECT (SELECT min(d.owner) FROM lyrics_deliveries AS d WHERE ${due('d')} AND d.owner > owners.owner)
+       FROM owners WHERE owners.owner IS NOT NULL
+     ), claimed_by_owner AS (
        SELECT owner, count(*)::int AS n FROM lyrics_deliveries
-       WHERE consumer = $1 AND status = 'pending' AND lease_until > now()
+       WHERE consumer = $1 AND lease_until > now() AND status = 'pending'
        GROUP BY owner
-     ), due AS (
-       SELECT d.id, d.owner, d.next_attempt_at,
-              row_number() OVER (PARTITION BY d.owner ORDER BY d.next_attempt_at, d.event_seq) AS turn
-       FROM lyrics_deliveries AS d
-       WHERE d.consumer = $1 AND ${claimable('d')}
-         AND NOT EXISTS (SELECT 1 FROM lyrics_deliveries AS earlier
-                         WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer
-                           AND earlier.event_seq < d.event_seq AND earlier.status = 'pending')
+     ), candidates AS (
+       SELECT candidate.id, candidate.next_attempt_at, candidate.turn
+       FROM owners
+       LEFT JOIN claimed_by_owner AS claimed ON claimed.owner = owners.owner
+       CROSS JOIN LATERAL (
+         SELECT d.id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at) AS turn
+         FROM lyrics_deliveries AS d
+         WHERE ${due('d')} AND d.owner = owners.owner AND (d.lease_until IS NULL OR d.lease_until <= now())
+           AND NOT EXISTS (SELECT 1 FROM lyrics_deliveries AS earlier
+                           WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer
+                             AND earlier.event_seq < d.event_seq AND earlier.status = 'pending')
+         ORDER BY d.next_attempt_at
+         LIMIT $3
+       ) AS candidate
+       WHERE owners.owner IS NOT NULL AND candidate.turn <= $3 - COALESCE(claimed.n, 0)
      ), picked AS (
        SELECT d.id FROM lyrics_deliveries AS d
-       WHERE d.id IN (SELECT due.id FROM due LEFT JOIN claimed_by_owner AS c USING (owner)
-                      WHERE due.turn <= $3 - COALESCE(c.n, 0)
-                      ORDER BY due.turn, due.next_attempt_at
-                      LIMIT $2)
-         AND ${claimable('d')}
+       WHERE d.id IN (SELECT id FROM candidates ORDER BY turn, next_attempt_at LIMIT $2)
+         AND ${due('d')} AND (d.lease_until IS NULL OR d.lease_until <= now())
        FOR UPDATE SKIP LOCKED
      )
      UPDATE lyrics_deliveries AS d
