@@ -196,6 +196,18 @@ describe('client webhooks', () => {
       expect((await deliveriesOf(ctx, CAROL, carols[0].id))[0].status).toBe('pending');
     });
 
+    it('makes the webhookUrl part of an idempotent request: a replay returns the task, another URL is a conflict', async () => {
+      const send = (webhookUrl: string) =>
+        request(ctx.url)
+          .post('/lyrics')
+          .set(bearer(ALICE))
+          .set('Idempotency-Key', 'hook-key-1')
+          .send({ prompt: '[sandbox:] once', webhookUrl });
+      const first = (await send(receiver.url('/alice/once')).expect(202)).body;
+      expect((await send(receiver.url('/alice/once')).expect(200)).body.id).toBe(first.id);
+      await send(receiver.url('/alice/elsewhere')).expect(409);
+    });
+
     it('refuses a webhookUrl that is not an absolute http(s) URL of at most 2048 characters, and stores nothing', async () => {
       const refused = ['ftp://example.com/x', '/relative', 'not a url', `https://example.com/${'a'.repeat(2048)}`, 42];
       for (const webhookUrl of refused) {
