@@ -2,14 +2,15 @@
 // The fault test (test/faults.e2e-spec.ts) at a larger size: 1,000 tasks over two instances of the service, one
 // killed with SIGKILL mid-run and restarted on its port, the database restarted while work is in flight, and a
 // sandbox that drops, duplicates, re-spells and forges callbacks, fails some tasks, never answers some accepted creates
-// and answers others with a gateway's 502/504 page. Prints every check of
+// and answers others with a gateway's 502/504 page; the tasks of two owners, each with a webhookUrl on the scenario's
+// receiver, whose deliveries (and the host handlers') are counted once the run settles. Prints every check of
 // bench/lib/fault-scenario.ts (built into dist/bench/) and the run's figures. Every part is a separate process.
 //
 //   npm run bench:faults                     # 1,000 tasks, about 1-2 minutes
 //   npm run bench:faults -- --tasks 200
 const { fmt, machineInfo, parseFlags, printTable, saveResults } = require('./lib/report');
 const { freePort, requireBenchBuild, Stack } = require('./lib/stack');
-const { HMAC_KEY, CLIENT_KEY } = require('./lib/tasks');
+const { HMAC_KEY } = require('./lib/tasks');
 
 const { checkFaultRun, figuresOf, runFaultScenario } = requireBenchBuild('lib/fault-scenario');
 
@@ -20,6 +21,7 @@ const flags = parseFlags({
   mix: { default: 'drop=0.3,duplicate=0.2,camelCase=0.1,forged=0.05,failure=0.05,hang=0.03,gateway=0.05', help: 'the sandbox --mix' },
   'result-delay-ms': { default: 200, help: "the sandbox's result delay" },
   'final-timeout-s': { default: 180, help: 'how long every task may take to be final after the database restart' },
+  'delivery-timeout-s': { default: 120, help: 'how long the deliveries may take to settle once every task is final' },
   'time-limit-s': { default: 420, help: 'the whole run is stopped after this long' },
   keep: { default: false, help: 'keep logs and data in the temp folder' },
 });
@@ -58,13 +60,14 @@ async function main() {
         stop: () => database.stop(),
         start: () => database.start(),
       },
-      startService: async ({ name, port }) => {
+      startService: async ({ name, port, env }) => {
         const service = await stack.service({
           database,
           sandbox,
           port,
           name: name.startsWith('A') ? 'service-A' : 'service-B',
-          env: { ...SERVICE_ENV, LYRICS_CREATE_BUDGET: String(flags.budget), LYRICS_CREATE_WINDOW_MS: '10000' },
+          // The scenario's env last: API_KEYS with its two owners, and the webhook receiver's settings.
+          env: { ...SERVICE_ENV, LYRICS_CREATE_BUDGET: String(flags.budget), LYRICS_CREATE_WINDOW_MS: '10000', ...env },
         });
         return {
           url: service.url,
@@ -75,9 +78,9 @@ async function main() {
         };
       },
       freePort,
-      clientKey: CLIENT_KEY,
       tasks: flags.tasks,
       timeoutMs: flags['final-timeout-s'] * 1000,
+      deliveryTimeoutMs: flags['delivery-timeout-s'] * 1000,
       log: (line) => console.log(`  +${fmt((Date.now() - started) / 1000)} s: ${line}`),
     });
     const checks = checkFaultRun(observations);
@@ -124,7 +127,14 @@ function report(checks, f) {
       ['upstream calls', JSON.stringify(f.upstream)],
       ['callback deliveries by answer', JSON.stringify(f.callbackDeliveries)],
       ['receipts by outcome', JSON.stringify(f.receipts)],
-      ['events logged', f.events],
+      ['outbox events', f.outboxEvents],
+      ['host handler lines (distinct events)', `${f.deliveries.hostLines} (${f.deliveries.hostEvents})`],
+      ['webhook POSTs (distinct events)', `${f.deliveries.webhookPosts} (${f.deliveries.webhookEvents})`],
+      ['  by owner', JSON.stringify(f.deliveries.webhookPostsByOwner)],
+      ['delivery rows by consumer and status', JSON.stringify(f.deliveries.rows)],
+      ['  claims by consumer', JSON.stringify(f.deliveries.claims)],
+      ['deliveries settled after the last final (s)', f.deliveries.settledAfterFinalMs / 1000],
+      ['  pending at the end', f.deliveries.pendingAtEnd],
     ],
   );
 }
