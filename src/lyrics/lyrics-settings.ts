@@ -128,7 +128,7 @@ export const LYRICS_SETTING_TABLE = {
     min: 1000,
     max: 3600000,
     above: 'kie.timeoutMs',
-    doc: 'how long a claim holds a task (a claim must outlast an upstream request)',
+    doc: 'how long a claim holds a task, or an event for host handlers (a claim must outlast an upstream request)',
   },
   pollInitialDelayMs: {
     env: 'LYRICS_POLL_INITIAL_DELAY_MS',

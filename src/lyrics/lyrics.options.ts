@@ -32,7 +32,7 @@ export interface LyricsTuningOptions {
   createRetryBaseMs?: number;
   /** Longest backoff of a create; at least createRetryBaseMs. */
   createRetryMaxMs?: number;
-  /** How long a claim holds a task; must outlast one upstream request (kie.timeoutMs). */
+  /** How long a claim holds a task, or an event for host handlers; must outlast one upstream request (kie.timeoutMs). */
   leaseMs?: number;
   /** Delay from submission to the first record-info check; shorter without a callback URL, as no callback will come. */
   pollInitialDelayMs?: number;

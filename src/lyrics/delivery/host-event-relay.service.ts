@@ -14,8 +14,6 @@ import { DeliverySignal } from './delivery-signal';
 
 /** Host handlers in flight at once per instance (each a different task: a task's events are handled in order). */
 const HOST_CONCURRENCY = 16;
-/** How long a claim holds an event for the host's handlers; a handler still running after it may be called again. */
-const HOST_LEASE_MS = 60000;
 
 /**
  * Hands each committed final event to the host's @OnEvent handlers as `{ id, name, owner, task }`, awaiting them
@@ -40,7 +38,9 @@ export class HostEventRelay extends DeliveryRelay {
         consumer: 'host',
         concurrency: HOST_CONCURRENCY,
         perOwner: HOST_CONCURRENCY,
-        leaseMs: HOST_LEASE_MS,
+        // The tasks' lease (LYRICS_LEASE_MS): what a dead instance's claims cost before another takes them over. A
+        // handler still running after it may be called again.
+        leaseMs: settings.leaseMs,
         idleMs: settings.dispatchIntervalMs,
         graceMs: settings.shutdownGraceMs,
         keepAttempts: 10,
