@@ -87,12 +87,17 @@ function statements(): Statement[] {
     events.eventPage({ owner: 'o', limit: 1 }),
     events.pruneEvents({ days: 1, batch: 1 }),
     deliveries.claimDueDeliveries({ consumer: 'webhook', limit: 1, perOwner: 1, leaseMs: 1 }),
-    deliveries.recordDeliveryAttempt({
-      id: '1',
-      leaseToken: id,
-      status: 'pending',
-      retryInMs: 1,
-      attempt: { httpStatus: 500, error: 'HTTP 500', durationMs: 1 },
+    deliveries.recordDeliveryAttempts({
+      outcomes: [
+        {
+          id: '1',
+          leaseToken: id,
+          status: 'pending',
+          retryInMs: 1,
+          attempt: { httpStatus: 500, error: 'HTTP 500', durationMs: 1 },
+          startedMsAgo: 1,
+        },
+      ],
       keepAttempts: 1,
     }),
     deliveries.releaseDeliveryClaims({ ids: ['1'], leaseTokens: [id] }),

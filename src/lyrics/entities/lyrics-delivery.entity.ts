@@ -29,7 +29,10 @@ export interface DeliveryAttempt {
 @Index('lyrics_deliveries_due_idx', ['consumer', 'owner', 'nextAttemptAt'], { where: `status = 'pending'` })
 // Claims held now, per owner (the claim's fair share); few rows, since an attempt's record clears its lease.
 @Index('lyrics_deliveries_claimed_idx', ['consumer', 'owner'], { where: 'lease_until IS NOT NULL' })
-// In order per task: an event waits for its task's earlier pending ones. Also the task's deliveries listing.
+// In order per task: an event waits for its task's earlier pending ones (only pending rows, so the check stays one
+// probe however large the backlog).
+@Index('lyrics_deliveries_task_pending_idx', ['taskId', 'consumer', 'eventSeq'], { where: `status = 'pending'` })
+// A task's deliveries, as GET /lyrics/:id/deliveries lists them.
 @Index('lyrics_deliveries_task_idx', ['taskId', 'consumer', 'eventSeq'])
 @Index('lyrics_deliveries_event_idx', ['eventSeq'])
 export class LyricsDeliveryEntity {

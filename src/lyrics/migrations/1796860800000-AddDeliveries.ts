@@ -31,6 +31,9 @@ export class AddDeliveries1796860800000 implements MigrationInterface {
     await queryRunner.query(`CREATE INDEX "lyrics_deliveries_event_idx" ON "lyrics_deliveries" ("event_seq")`);
     await queryRunner.query(`CREATE INDEX "lyrics_deliveries_task_idx" ON "lyrics_deliveries" ("task_id", "consumer", "event_seq")`);
     await queryRunner.query(
+      `CREATE INDEX "lyrics_deliveries_task_pending_idx" ON "lyrics_deliveries" ("task_id", "consumer", "event_seq") WHERE status = 'pending'`,
+    );
+    await queryRunner.query(
       `CREATE INDEX "lyrics_deliveries_due_idx" ON "lyrics_deliveries" ("consumer", "owner", "next_attempt_at") WHERE status = 'pending'`,
     );
     await queryRunner.query(

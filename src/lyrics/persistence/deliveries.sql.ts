@@ -53,16 +53,18 @@ export function claimDueDeliveries(input: { consumer: DeliveryConsumer; limit: n
          SELECT d.id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at) AS turn
          FROM lyrics_deliveries AS d
          WHERE ${due('d')} AND d.owner = owners.owner AND (d.lease_until IS NULL OR d.lease_until <= now())
-           AND NOT EXISTS (SELECT 1 FROM lyrics_deliveries AS earlier
-                           WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer
-                             AND earlier.event_seq < d.event_seq AND earlier.status = 'pending')
+           -- Its task's first pending event for this consumer: one probe of lyrics_deliveries_task_pending_idx (as a
+           -- min, which only that index answers in order, so the plan holds even with statistics of an empty table).
+           AND d.event_seq = (SELECT min(earlier.event_seq) FROM lyrics_deliveries AS earlier
+                              WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer AND earlier.status = 'pending')
          ORDER BY d.next_attempt_at
          LIMIT $3
        ) AS candidate
        WHERE owners.owner IS NOT NULL AND candidate.turn <= $3 - COALESCE(claimed.n, 0)
      ), picked AS (
+       -- By primary key (an array, so no statistics can make it a scan of the backlog), locked, claimable still.
        SELECT d.id FROM lyrics_deliveries AS d
-       WHERE d.id IN (SELECT id FROM candidates ORDER BY turn, next_attempt_at LIMIT $2)
+       WHERE d.id = ANY (ARRAY(SELECT id FROM candidates ORDER BY turn, next_attempt_at LIMIT $2))
          AND ${due('d')} AND (d.lease_until IS NULL OR d.lease_until <= now())
        FOR UPDATE SKIP LOCKED
      )
@@ -86,36 +88,45 @@ export interface DeliveryOutcome {
   status: DeliveryStatus;
   retryInMs?: number;
   attempt: Omit<DeliveryAttempt, 'at'>;
-  /** Attempts kept per delivery: the oldest are dropped beyond it (host handlers are retried without end). */
-  keepAttempts: number;
+  /** How long ago (ms, as the relay measured it when recording) the attempt started: its `at`. */
+  startedMsAgo: number;
 }
 
 /**
- * Records an attempt and the delivery's next state, if the claim still holds it (an expired claim that another has
- * taken since records nothing: the other's attempt is the one that counts). The attempt is dated when it started.
+ * Records attempts and their deliveries' next states, in one statement (the relay batches what finished while its
+ * previous record was running), each only if its claim still holds the delivery: a claim that lapsed and was taken
+ * since records nothing (the other claim's attempt is the one that counts). An attempt is dated when it started.
+ * Beyond `keepAttempts` per delivery the oldest are dropped (host handlers are retried without end). Returns the ids
+ * recorded.
  */
-export function recordDeliveryAttempt(outcome: DeliveryOutcome): Statement {
-  const { httpStatus, error, durationMs } = outcome.attempt;
+export function recordDeliveryAttempts(input: { outcomes: DeliveryOutcome[]; keepAttempts: number }): Statement {
+  const outcomes = [...input.outcomes].sort((a, b) => Number(a.id) - Number(b.id));
+  const column = <T>(pick: (outcome: DeliveryOutcome) => T) => outcomes.map(pick);
   return named(
-    'record_delivery_attempt',
-    `UPDATE lyrics_deliveries SET
-       status = $3::text,
-       attempts = (CASE WHEN jsonb_array_length(attempts) >= $8::int THEN attempts - 0 ELSE attempts END) || jsonb_build_array(jsonb_build_object(
-         'at', to_char((clock_timestamp() - ${msInterval('$6')}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-         'httpStatus', $4::int, 'error', $5::text, 'durationMs', $6::int)),
-       next_attempt_at = CASE WHEN $3::text = 'pending' THEN clock_timestamp() + ${msInterval('$7')} END,
-       completed_at = CASE WHEN $3::text <> 'pending' THEN clock_timestamp() END,
+    'record_delivery_attempts',
+    `UPDATE lyrics_deliveries AS d SET
+       status = o.status,
+       attempts = (CASE WHEN jsonb_array_length(d.attempts) >= $9 THEN d.attempts - 0 ELSE d.attempts END)
+                  || jsonb_build_array(jsonb_build_object(
+                       'at', to_char((clock_timestamp() - ${msInterval('o.started_ms_ago')}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                       'httpStatus', o.http_status, 'error', o.error, 'durationMs', o.duration_ms)),
+       next_attempt_at = CASE WHEN o.status = 'pending' THEN clock_timestamp() + ${msInterval('o.retry_in_ms')} END,
+       completed_at = CASE WHEN o.status <> 'pending' THEN clock_timestamp() END,
        lease_until = NULL, lease_token = NULL
-     WHERE id = $1 AND lease_token = $2`,
+     FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::int[], $7::double precision[], $8::double precision[])
+          AS o(id, lease_token, status, http_status, error, duration_ms, retry_in_ms, started_ms_ago)
+     WHERE d.id = o.id AND d.lease_token = o.lease_token
+     RETURNING d.id::text AS id`,
     [
-      outcome.id,
-      outcome.leaseToken,
-      outcome.status,
-      httpStatus,
-      error,
-      Math.round(durationMs),
-      outcome.retryInMs ?? 0,
-      outcome.keepAttempts,
+      column((o) => o.id),
+      column((o) => o.leaseToken),
+      column((o) => o.status),
+      column((o) => o.attempt.httpStatus),
+      column((o) => o.attempt.error),
+      column((o) => Math.round(o.attempt.durationMs)),
+      column((o) => o.retryInMs ?? 0),
+      column((o) => o.startedMsAgo),
+      input.keepAttempts,
     ],
   );
 }

@@ -13,9 +13,10 @@ export class DeliveryStore {
     return this.db.rows<ClaimedDelivery>(sql.claimDueDeliveries(input));
   }
 
-  /** Records the attempt; false when the claim had lapsed and another holds the delivery now. */
-  async record(outcome: DeliveryOutcome): Promise<boolean> {
-    return (await this.db.count(sql.recordDeliveryAttempt(outcome))) > 0;
+  /** Records the attempts; returns the ids recorded (not those whose claim had lapsed and another holds now). */
+  async record(outcomes: DeliveryOutcome[], keepAttempts: number): Promise<Set<string>> {
+    const rows = await this.db.rows<{ id: string }>(sql.recordDeliveryAttempts({ outcomes, keepAttempts }));
+    return new Set(rows.map((row) => row.id));
   }
 
   async release(claims: Pick<ClaimedDelivery, 'id' | 'leaseToken'>[]): Promise<void> {

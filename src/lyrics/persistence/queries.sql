@@ -452,16 +452,18 @@ WITH RECURSIVE owners AS (
     SELECT d.id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at) AS turn
     FROM lyrics_deliveries AS d
     WHERE d.consumer = $1 AND d.status = 'pending' AND d.next_attempt_at <= now() AND d.owner = owners.owner AND (d.lease_until IS NULL OR d.lease_until <= now())
-      AND NOT EXISTS (SELECT 1 FROM lyrics_deliveries AS earlier
-                      WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer
-                        AND earlier.event_seq < d.event_seq AND earlier.status = 'pending')
+      -- Its task's first pending event for this consumer: one probe of lyrics_deliveries_task_pending_idx (as a
+      -- min, which only that index answers in order, so the plan holds even with statistics of an empty table).
+      AND d.event_seq = (SELECT min(earlier.event_seq) FROM lyrics_deliveries AS earlier
+                         WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer AND earlier.status = 'pending')
     ORDER BY d.next_attempt_at
     LIMIT $3
   ) AS candidate
   WHERE owners.owner IS NOT NULL AND candidate.turn <= $3 - COALESCE(claimed.n, 0)
 ), picked AS (
+  -- By primary key (an array, so no statistics can make it a scan of the backlog), locked, claimable still.
   SELECT d.id FROM lyrics_deliveries AS d
-  WHERE d.id IN (SELECT id FROM candidates ORDER BY turn, next_attempt_at LIMIT $2)
+  WHERE d.id = ANY (ARRAY(SELECT id FROM candidates ORDER BY turn, next_attempt_at LIMIT $2))
     AND d.consumer = $1 AND d.status = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until <= now())
   FOR UPDATE SKIP LOCKED
 )
@@ -474,16 +476,20 @@ RETURNING d.id::text AS id, d.lease_token AS "leaseToken", d.owner, d.task_id AS
           d.attempt_count AS attempt, event.id AS "eventId", event.type, event.created_at AS "createdAt", event.data,
           secrets.secret, CASE WHEN secrets.previous_until > now() THEN secrets.previous_secret END AS "previousSecret";
 
--- lyrics.record_delivery_attempt
-UPDATE lyrics_deliveries SET
-  status = $3::text,
-  attempts = (CASE WHEN jsonb_array_length(attempts) >= $8::int THEN attempts - 0 ELSE attempts END) || jsonb_build_array(jsonb_build_object(
-    'at', to_char((clock_timestamp() - make_interval(secs => $6::double precision / 1000)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-    'httpStatus', $4::int, 'error', $5::text, 'durationMs', $6::int)),
-  next_attempt_at = CASE WHEN $3::text = 'pending' THEN clock_timestamp() + make_interval(secs => $7::double precision / 1000) END,
-  completed_at = CASE WHEN $3::text <> 'pending' THEN clock_timestamp() END,
+-- lyrics.record_delivery_attempts
+UPDATE lyrics_deliveries AS d SET
+  status = o.status,
+  attempts = (CASE WHEN jsonb_array_length(d.attempts) >= $9 THEN d.attempts - 0 ELSE d.attempts END)
+             || jsonb_build_array(jsonb_build_object(
+                  'at', to_char((clock_timestamp() - make_interval(secs => o.started_ms_ago::double precision / 1000)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                  'httpStatus', o.http_status, 'error', o.error, 'durationMs', o.duration_ms)),
+  next_attempt_at = CASE WHEN o.status = 'pending' THEN clock_timestamp() + make_interval(secs => o.retry_in_ms::double precision / 1000) END,
+  completed_at = CASE WHEN o.status <> 'pending' THEN clock_timestamp() END,
   lease_until = NULL, lease_token = NULL
-WHERE id = $1 AND lease_token = $2;
+FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::int[], $7::double precision[], $8::double precision[])
+     AS o(id, lease_token, status, http_status, error, duration_ms, retry_in_ms, started_ms_ago)
+WHERE d.id = o.id AND d.lease_token = o.lease_token
+RETURNING d.id::text AS id;
 
 -- lyrics.release_delivery_claims
 UPDATE lyrics_deliveries AS d SET lease_until = NULL, lease_token = NULL, attempt_count = d.attempt_count - 1
