@@ -18,6 +18,7 @@ describe('API documentation', () => {
         '/lyrics/webhook-secret',
         '/lyrics/webhook-secret/rotate',
         '/lyrics/{id}',
+        '/lyrics/{id}/callbacks',
         '/lyrics/{id}/deliveries',
         '/metrics',
       ].sort(),
@@ -40,6 +41,7 @@ describe('API documentation', () => {
       ['/lyrics', 'get', ['401', '429']],
       ['/lyrics/{id}', 'get', ['401', '404', '429']],
       ['/lyrics/{id}/deliveries', 'get', ['401', '404', '429']],
+      ['/lyrics/{id}/callbacks', 'get', ['401', '404', '429']],
       ['/lyrics/webhook-secret', 'get', ['401', '429']],
       ['/lyrics/webhook-secret/rotate', 'post', ['401', '429']],
     ];

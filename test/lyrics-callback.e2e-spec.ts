@@ -182,6 +182,19 @@ describe("KIE's callbacks", () => {
     expect((await receiptsOf(ctx.testApp, id)).map((r) => r.outcome).sort()).toEqual(['applied', 'duplicate', 'duplicate']);
     expect(task.variants.map((v: { title: string }) => v.title)).toEqual(ctx.sandbox.task(task.kieTaskId)!.variants.map((v) => v.title));
     expect(eventsFor(id)).toHaveLength(1);
+
+    // The client sees the same trail, oldest first, without KIE's bodies.
+    const { items } = (await request(ctx.url).get(`/lyrics/${id}/callbacks`).expect(200)).body;
+    expect(items.map((item: { outcome: string }) => item.outcome)).toEqual(['applied', 'duplicate', 'duplicate']);
+    for (const item of items) {
+      expect(Object.keys(item).sort()).toEqual(['outcome', 'receivedAt', 'remoteAddress']);
+      expect(item.remoteAddress).toMatch(/127\.0\.0\.1/);
+    }
+    expect(items.map((item: { receivedAt: string }) => item.receivedAt)).toEqual(
+      items.map((item: { receivedAt: string }) => item.receivedAt).sort(),
+    );
+    await request(ctx.url).get('/lyrics/00000000-0000-4000-8000-000000000000/callbacks').expect(404);
+    await request(ctx.url).get('/lyrics/not-a-uuid/callbacks').expect(400);
   });
 
   describe('bad bodies: never a 5xx, and the process stays healthy', () => {

@@ -91,8 +91,11 @@ describe('client webhooks', () => {
       expect(delivery.attempts).toEqual([{ at: expect.any(String), httpStatus: 200, error: null, durationMs: expect.any(Number) }]);
       expect(receiver.received('/alice/ok')).toHaveLength(1);
       expect(Math.abs(Number(received.headers['webhook-timestamp']) - Date.now() / 1000)).toBeLessThan(30);
-      // Another owner's task is unknown to Bob, its deliveries too.
+      // Another owner's task is unknown to Bob, its deliveries and its callbacks too.
       await request(ctx.url).get(`/lyrics/${task.id}/deliveries`).set(bearer(BOB)).expect(404);
+      await request(ctx.url).get(`/lyrics/${task.id}/callbacks`).set(bearer(BOB)).expect(404);
+      const callbacks = (await request(ctx.url).get(`/lyrics/${task.id}/callbacks`).set(bearer(ALICE)).expect(200)).body.items;
+      expect(callbacks.map((item: { outcome: string }) => item.outcome)).toEqual(['applied']);
 
       const metrics = (await request(ctx.url).get('/metrics').set(bearer(ALICE)).expect(200)).text;
       expect(sample(metrics, 'lyrics_deliveries_total{consumer="webhook",outcome="delivered"}')).toBeGreaterThanOrEqual(1);

@@ -34,6 +34,7 @@ import { ListEventsQueryDto } from './dto/list-events-query.dto';
 import { LyricsEventPageDto } from './dto/lyrics-event.dto';
 import { LyricsDeliveryListDto } from './dto/lyrics-delivery.dto';
 import { WebhookSecretDto } from './dto/webhook-secret.dto';
+import { LyricsCallbackReceiptListDto } from './dto/lyrics-callback-receipt.dto';
 import { ListLyricsQueryDto } from './dto/list-lyrics-query.dto';
 import { LyricsTaskDto, LyricsTaskPageDto } from './dto/lyrics-task.dto';
 import { IDEMPOTENCY_KEY_HEADER, IdempotencyKey } from './idempotency-key.decorator';
@@ -129,6 +130,17 @@ export class LyricsController {
     const deliveries = await this.lyrics.webhookDeliveries(owner, id);
     if (!deliveries) throw new NotFoundException(`Lyrics task ${id} not found`);
     return deliveries;
+  }
+
+  @Get(':id/callbacks')
+  @ApiOperation({ summary: 'The callbacks KIE sent about the task: when, with what outcome, from where (no bodies)' })
+  @ApiOkResponse({ type: LyricsCallbackReceiptListDto })
+  @ApiBadRequestResponse({ description: 'The id is not a UUID' })
+  @ApiNotFoundResponse({ description: "No such task (another client's task looks the same)" })
+  async callbacks(@RequestOwner() owner: string, @Param('id', new ParseUUIDPipe()) id: string): Promise<LyricsCallbackReceiptListDto> {
+    const receipts = await this.lyrics.callbackReceipts(owner, id);
+    if (!receipts) throw new NotFoundException(`Lyrics task ${id} not found`);
+    return receipts;
   }
 
   @Get(':id')

@@ -17,6 +17,8 @@ import { DeliveryStore } from './persistence/delivery.store';
 import { WebhookSecretStore } from './persistence/webhook-secret.store';
 import { DeliverySignal } from './delivery/delivery-signal';
 import { LyricsDeliveryListDto } from './dto/lyrics-delivery.dto';
+import { LyricsCallbackReceiptListDto } from './dto/lyrics-callback-receipt.dto';
+import { ReceiptStore } from './persistence/receipt.store';
 import { TaskStore } from './persistence/task.store';
 import { databaseRefusal, isTransientDatabaseError } from './persistence/database-errors';
 import { FinalResult, isFinalStatus, ResultSource, resultChange, ruleOf, TaskChange } from './task-transitions';
@@ -85,6 +87,7 @@ export class LyricsService implements BeforeApplicationShutdown {
     private readonly eventStore: EventStore,
     private readonly deliveries: DeliveryStore,
     private readonly webhookSecrets: WebhookSecretStore,
+    private readonly receipts: ReceiptStore,
     private readonly dispatchSignal: DispatchSignal,
     private readonly deliverySignal: DeliverySignal,
     private readonly finalTasks: FinalTaskListener,
@@ -238,6 +241,13 @@ export class LyricsService implements BeforeApplicationShutdown {
     const [task, rows] = await Promise.all([this.tasks.byId(owner, id), this.deliveries.webhookDeliveriesOf(owner, id)]);
     if (!task) return undefined;
     return { items: rows.map((row) => ({ ...row, nextAttemptAt: row.nextAttemptAt?.toISOString() ?? null })) };
+  }
+
+  /** The callback receipts of the owner's task, oldest first, without bodies; undefined for an unknown or another's task. */
+  async callbackReceipts(owner: string, id: string): Promise<LyricsCallbackReceiptListDto | undefined> {
+    const [task, rows] = await Promise.all([this.tasks.byId(owner, id), this.receipts.of(owner, id)]);
+    if (!task) return undefined;
+    return { items: rows.map((row) => ({ ...row, receivedAt: row.receivedAt.toISOString() })) };
   }
 
   /**

@@ -77,6 +77,7 @@ function statements(): Statement[] {
     tasks.countFinalTasks(),
     tasks.dueBacklog(),
     receipts.insertReceipt({ ...receipt, taskId: id, outcome: 'duplicate', detail: null }, 1),
+    receipts.receiptsOf({ owner: 'o', taskId: id }),
     receipts.pruneReceipts({ days: 1, batch: 1 }),
     rateSlots.addSlots({ bucket: 'b', size: 1 }),
     rateSlots.removeSlotsBeyond({ bucket: 'b', size: 1 }),

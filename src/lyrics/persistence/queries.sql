@@ -392,6 +392,12 @@ INSERT INTO lyrics_callback_receipts (task_id, kie_task_id, outcome, detail, rem
 SELECT $1, $2, $3, $4, $5, $6, $7
 WHERE (SELECT count(*) FROM lyrics_callback_receipts WHERE task_id = $1) < $8;
 
+-- lyrics.receipts_of
+SELECT receipt.received_at AS "receivedAt", receipt.outcome, receipt.remote_address AS "remoteAddress"
+FROM lyrics_callback_receipts AS receipt JOIN lyrics_tasks AS task ON task.id = receipt.task_id
+WHERE receipt.task_id = $1 AND task.owner = $2
+ORDER BY receipt.received_at, receipt.id;
+
 -- unnamed
 DELETE FROM lyrics_callback_receipts WHERE id IN (
 SELECT id FROM lyrics_callback_receipts

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { LyricsDatabase } from './lyrics-database';
-import { insertReceipt, pruneReceipts, ReceiptInput } from './receipts.sql';
+import { insertReceipt, pruneReceipts, ReceiptInput, ReceiptRecord, receiptsOf } from './receipts.sql';
 
 /** lyrics_callback_receipts: the webhook's audit trail. */
 @Injectable()
@@ -10,6 +10,11 @@ export class ReceiptStore {
   /** Stores the receipt unless its task already has `perTaskLimit`; says whether it stored it. */
   async insert(receipt: ReceiptInput, perTaskLimit: number): Promise<boolean> {
     return (await this.db.count(insertReceipt(receipt, perTaskLimit))) > 0;
+  }
+
+  /** The receipts of the owner's task, oldest first. */
+  of(owner: string, taskId: string): Promise<ReceiptRecord[]> {
+    return this.db.rows<ReceiptRecord>(receiptsOf({ owner, taskId }));
   }
 
   /** Deletes up to `batch` receipts older than `days`; returns how many it deleted. */

@@ -39,6 +39,25 @@ export function insertReceipt(receipt: ReceiptInput, perTaskLimit: number): Stat
   );
 }
 
+/** A receipt as GET /lyrics/:id/callbacks shows it: no body (KIE's payload is ours, not the client's). */
+export interface ReceiptRecord {
+  receivedAt: Date;
+  outcome: ReceiptOutcome;
+  remoteAddress: string | null;
+}
+
+/** The receipts of the owner's task, oldest first (none for another owner's task). */
+export function receiptsOf(input: { owner: string; taskId: string }): Statement {
+  return named(
+    'receipts_of',
+    `SELECT receipt.received_at AS "receivedAt", receipt.outcome, receipt.remote_address AS "remoteAddress"
+     FROM lyrics_callback_receipts AS receipt JOIN lyrics_tasks AS task ON task.id = receipt.task_id
+     WHERE receipt.task_id = $1 AND task.owner = $2
+     ORDER BY receipt.received_at, receipt.id`,
+    [input.taskId, input.owner],
+  );
+}
+
 /** Deletes up to `batch` receipts older than `days` (small batches keep each delete's locks short). */
 export function pruneReceipts(input: { days: number; batch: number }): Statement {
   return unnamed(
