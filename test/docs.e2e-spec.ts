@@ -19,6 +19,7 @@ describe('API documentation', () => {
         '/lyrics/webhook-secret/rotate',
         '/lyrics/{id}',
         '/lyrics/{id}/callbacks',
+        '/lyrics/{id}/cancel',
         '/lyrics/{id}/deliveries',
         '/metrics',
       ].sort(),
@@ -29,7 +30,13 @@ describe('API documentation', () => {
     expect(submit.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'Idempotency-Key', in: 'header' })]));
     expect(body.components.schemas.CreateLyricsDto.required).toEqual(['prompt']);
     expect(body.components.schemas.CreateLyricsDto.properties.webhookUrl).toMatchObject({ type: 'string', maxLength: 2048 });
-    expect(body.components.schemas.LyricsTaskDto.properties.status.enum).toEqual(['queued', 'submitted', 'succeeded', 'failed']);
+    expect(body.components.schemas.LyricsTaskDto.properties.status.enum).toEqual([
+      'queued',
+      'submitted',
+      'succeeded',
+      'failed',
+      'cancelled',
+    ]);
   });
 
   it('describes the bearer scheme as an opaque key, and the 401, 404 and 429 of every client route', async () => {
@@ -42,6 +49,7 @@ describe('API documentation', () => {
       ['/lyrics/{id}', 'get', ['401', '404', '429']],
       ['/lyrics/{id}/deliveries', 'get', ['401', '404', '429']],
       ['/lyrics/{id}/callbacks', 'get', ['401', '404', '429']],
+      ['/lyrics/{id}/cancel', 'post', ['401', '404', '409', '429']],
       ['/lyrics/webhook-secret', 'get', ['401', '429']],
       ['/lyrics/webhook-secret/rotate', 'post', ['401', '429']],
     ];

@@ -23,7 +23,8 @@ type StateName =
   | 'failed(timed_out)'
   | 'failed(generation_failed)'
   | 'failed(submit_outcome_unknown)'
-  | 'failed(queue_expired)';
+  | 'failed(queue_expired)'
+  | 'cancelled';
 
 const ENDED = { completed_at: 'now()', next_attempt_at: 'NULL' };
 
@@ -72,6 +73,7 @@ const STATES: Record<StateName, Record<string, string>> = {
     error_code: "'queue_expired'",
     error_message: "'never sent'",
   },
+  cancelled: { status: "'cancelled'", ...ENDED },
 };
 
 const CHANGES: Record<TaskChangeType, TaskChange> = {
@@ -94,6 +96,7 @@ const CHANGES: Record<TaskChangeType, TaskChange> = {
   },
   result_failed: { type: 'result_failed', source: 'poll', kieTaskId: 'kie-result', code: 'sensitive_content', message: 'flagged' },
   result_unstorable: { type: 'result_unstorable', source: 'callback', message: 'refused by the database' },
+  cancelled: { type: 'cancelled' },
 };
 
 /** What a task looks like after a change applied: its status, error code and KIE id (null: no column change). */
@@ -116,6 +119,7 @@ const failedEarly: After = { status: 'failed', errorCode: 'sensitive_content', k
 const failed: After = { status: 'failed', errorCode: 'sensitive_content', kieTaskId: 'kie-before' };
 const unstorableEarly: After = { status: 'failed', errorCode: 'result_unstorable', kieTaskId: null };
 const unstorable: After = { status: 'failed', errorCode: 'result_unstorable', kieTaskId: 'kie-before' };
+const cancelled: After = { status: 'cancelled', errorCode: null, kieTaskId: null };
 
 /** A row of the table: the states named here apply the change as given; every other state is left exactly as it was. */
 const only = (applies: Partial<Record<StateName, After>>): Record<StateName, After | undefined> =>
@@ -159,9 +163,11 @@ const EXPECTED: Record<TaskChangeType, Record<StateName, After | undefined>> = {
     'failed(timed_out)': unstorable,
     'failed(submit_outcome_unknown)': unstorableEarly,
   }),
+  // Only while no claim holds it (an expired one is released by the sweep first); never once sent or final.
+  cancelled: only({ queued: cancelled, 'queued, a day old': cancelled }),
 };
 
-const FINAL = new Set(['succeeded', 'failed']);
+const FINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
 describe('task transitions: every change from every state', () => {
   let database: TestDatabase;

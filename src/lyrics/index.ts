@@ -28,7 +28,7 @@ export {
   SubmitLyricsInput,
   SubmitLyricsResult,
 } from './lyrics.service';
-export { LYRICS_FAILED, LYRICS_SUCCEEDED, LyricsFinalEvent } from './lyrics.events';
+export { LYRICS_CANCELLED, LYRICS_FAILED, LYRICS_SUCCEEDED, LyricsFinalEvent } from './lyrics.events';
 export { LyricsTaskDto, LyricsTaskErrorDto, LyricsTaskPageDto, LyricsVariantDto } from './dto/lyrics-task.dto';
 export { LyricsEventDto, LyricsEventPageDto } from './dto/lyrics-event.dto';
 export { LyricsDeliveryAttemptDto, LyricsDeliveryDto, LyricsDeliveryListDto } from './dto/lyrics-delivery.dto';

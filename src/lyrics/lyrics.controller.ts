@@ -4,6 +4,7 @@ import {
   HttpCode,
   HttpException,
   HttpStatus,
+  ConflictException,
   NotFoundException,
   Param,
   ParseUUIDPipe,
@@ -130,6 +131,22 @@ export class LyricsController {
     const deliveries = await this.lyrics.webhookDeliveries(owner, id);
     if (!deliveries) throw new NotFoundException(`Lyrics task ${id} not found`);
     return deliveries;
+  }
+
+  @Post(':id/cancel')
+  @HttpCode(HttpStatus.OK)
+  @ApiOperation({ summary: 'Cancel a queued task that no dispatcher holds yet (nothing was sent for it)' })
+  @ApiOkResponse({ type: LyricsTaskDto, description: 'The task, now cancelled' })
+  @ApiBadRequestResponse({ description: 'The id is not a UUID' })
+  @ApiNotFoundResponse({ description: "No such task (another client's task looks the same)" })
+  @ApiConflictResponse({ description: 'The task is being sent, was sent, or is final: unchanged' })
+  async cancel(@RequestOwner() owner: string, @Param('id', new ParseUUIDPipe()) id: string): Promise<LyricsTaskDto> {
+    const outcome = await this.lyrics.cancel(owner, id);
+    if (!outcome) throw new NotFoundException(`Lyrics task ${id} not found`);
+    if (!outcome.cancelled) {
+      throw new ConflictException(`Lyrics task ${id} is ${outcome.task.status}: only a queued task not yet being sent can be cancelled`);
+    }
+    return outcome.task;
   }
 
   @Get(':id/callbacks')

@@ -7,6 +7,7 @@ import { TaskStore } from './persistence/task.store';
 import { DeliveryStore } from './persistence/delivery.store';
 import { DELIVERY_CONSUMERS, DeliveryConsumer } from './entities/lyrics-delivery.entity';
 import { FinalPath } from './task-transitions';
+import { TASK_STATUSES } from './entities/lyrics-task.entity';
 import type { DeliveryMetricOutcome } from './delivery/delivery-relay';
 
 /**
@@ -94,7 +95,7 @@ export class LyricsMetrics {
       async collect() {
         const [active, final]: { status: string; n: number }[][] = await Promise.all([tasks.countActive(), finalCounts()]);
         const rows = [...active, ...final];
-        for (const status of ['queued', 'submitted', 'succeeded', 'failed']) {
+        for (const status of TASK_STATUSES) {
           this.set({ status }, rows.find((row) => row.status === status)?.n ?? 0);
         }
       },

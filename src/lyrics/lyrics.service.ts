@@ -223,6 +223,18 @@ export class LyricsService implements BeforeApplicationShutdown {
     };
   }
 
+  /**
+   * Cancels the owner's task if it is queued and no dispatcher holds it (so nothing was sent for it, and nothing
+   * billed): it becomes `cancelled` through the one door, and its lyrics.cancelled event goes to every consumer. A
+   * task claimed for sending, submitted or final is left as it is (`cancelled: false`). Undefined for an unknown or
+   * another owner's task.
+   */
+  async cancel(owner: string, id: string): Promise<{ cancelled: boolean; task: LyricsTaskDto } | undefined> {
+    if (!(await this.tasks.byId(owner, id))) return undefined;
+    const outcome = await this.transition(id, { type: 'cancelled' });
+    return { cancelled: outcome.applied, task: await this.toDto(outcome.task!) };
+  }
+
   /** The owner's webhook signing secret (whsec_...), made and stored on first need. */
   async webhookSecret(owner: string): Promise<string> {
     return (await this.webhookSecrets.secretsOf(owner)).secret;

@@ -4,7 +4,7 @@ import { KieFailureCode, KieTaskResult, KieVariant } from './kie/kie.types';
 export type FinalResult = Exclude<KieTaskResult, { state: 'pending' }>;
 export type ResultSource = 'callback' | 'poll';
 /** How a task reached its final state (a metrics label). */
-export type FinalPath = 'create' | 'orphan' | 'queue' | 'callback' | 'poll' | 'timeout';
+export type FinalPath = 'create' | 'orphan' | 'queue' | 'callback' | 'poll' | 'timeout' | 'cancel';
 
 /**
  * Every change a task's state can go through. LyricsService.transition applies each through the one door: one
@@ -33,7 +33,9 @@ export type TaskChange =
   /** KIE's final failure, by callback or by poll. */
   | { type: 'result_failed'; source: ResultSource; kieTaskId: string; code: KieFailureCode; message: string }
   /** KIE's final result could not be stored (the database refused its data): the task ends instead of retrying. */
-  | { type: 'result_unstorable'; source: ResultSource; message: string };
+  | { type: 'result_unstorable'; source: ResultSource; message: string }
+  /** The owner cancelled a task no dispatcher holds: nothing was sent for it, so nothing was billed. */
+  | { type: 'cancelled' };
 
 export type TaskChangeType = TaskChange['type'];
 
@@ -189,6 +191,13 @@ export const TASK_TRANSITIONS: TransitionTable = {
     path: (change) => change.source,
     set: (change) => resultIdentity(change),
     error: (change) => ({ code: change.code, message: change.message }),
+  },
+  cancelled: {
+    // Unclaimed only: a claimed create may be on its way to KIE (and billed), so it is not ours to take back.
+    from: [QUEUED_UNCLAIMED],
+    to: 'cancelled',
+    final: true,
+    path: () => 'cancel',
   },
   result_unstorable: {
     from: AWAITING_RESULT,

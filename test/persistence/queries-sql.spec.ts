@@ -28,6 +28,7 @@ const SAMPLE_CHANGES: { [T in TaskChangeType]: Extract<TaskChange, { type: T }> 
   result_succeeded: { type: 'result_succeeded', source: 'callback', kieTaskId: 'k', variants: [] },
   result_failed: { type: 'result_failed', source: 'poll', kieTaskId: 'k', code: 'generation_failed', message: 'm' },
   result_unstorable: { type: 'result_unstorable', source: 'poll', message: 'm' },
+  cancelled: { type: 'cancelled' },
 };
 const receipt = { kieTaskId: 'k', remoteAddress: null, body: '{}', bodyTruncated: false };
 const id = '00000000-0000-0000-0000-000000000000';

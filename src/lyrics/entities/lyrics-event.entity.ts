@@ -1,6 +1,6 @@
 import { Check, Column, Entity, Generated, Index, PrimaryGeneratedColumn } from 'typeorm';
 
-export const EVENT_TYPES = ['lyrics.succeeded', 'lyrics.failed'] as const;
+export const EVENT_TYPES = ['lyrics.succeeded', 'lyrics.failed', 'lyrics.cancelled'] as const;
 export type LyricsEventType = (typeof EVENT_TYPES)[number];
 
 /**
@@ -10,7 +10,7 @@ export type LyricsEventType = (typeof EVENT_TYPES)[number];
  * so a reader paging by cursor never skips an event that committed late with an earlier position.
  */
 @Entity({ name: 'lyrics_events' })
-@Check('lyrics_events_type_check', `type IN ('lyrics.succeeded', 'lyrics.failed')`)
+@Check('lyrics_events_type_check', `type IN ('lyrics.succeeded', 'lyrics.failed', 'lyrics.cancelled')`)
 @Index('lyrics_events_id_key', ['id'], { unique: true })
 // An owner's feed, in commit-safe order.
 @Index('lyrics_events_owner_feed_idx', ['owner', 'txId', 'seq'])

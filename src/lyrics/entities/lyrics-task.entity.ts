@@ -1,7 +1,7 @@
 import { Check, Column, Entity, Index, OneToMany, PrimaryGeneratedColumn } from 'typeorm';
 import { LyricsVariantEntity } from './lyrics-variant.entity';
 
-export const TASK_STATUSES = ['queued', 'submitted', 'succeeded', 'failed'] as const;
+export const TASK_STATUSES = ['queued', 'submitted', 'succeeded', 'failed', 'cancelled'] as const;
 export type TaskStatus = (typeof TASK_STATUSES)[number];
 
 export const TASK_ERROR_CODES = [
@@ -20,7 +20,7 @@ export type TaskErrorCode = (typeof TASK_ERROR_CODES)[number];
  * poller should next look at it, `lease_until` which claim currently holds it.
  */
 @Entity({ name: 'lyrics_tasks' })
-@Check('lyrics_tasks_status_check', `status IN ('queued', 'submitted', 'succeeded', 'failed')`)
+@Check('lyrics_tasks_status_check', `status IN ('queued', 'submitted', 'succeeded', 'failed', 'cancelled')`)
 @Check('lyrics_tasks_result_source_check', `result_source IN ('callback', 'poll')`)
 @Check('lyrics_tasks_error_check', `(status = 'failed') = (error_code IS NOT NULL)`)
 // Due work: only active rows, in the order they fall due.

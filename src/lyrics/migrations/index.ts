@@ -3,6 +3,7 @@ import { AddTaskOwners1796083200000 } from './1796083200000-AddTaskOwners';
 import { TrackCreateSends1796688000000 } from './1796688000000-TrackCreateSends';
 import { AddLyricsEvents1796774400000 } from './1796774400000-AddLyricsEvents';
 import { AddDeliveries1796860800000 } from './1796860800000-AddDeliveries';
+import { AddCancelled1796947200000 } from './1796947200000-AddCancelled';
 
 /** Every migration of the lyrics module, in order, for the app's data source and for host apps. */
 export const LYRICS_MIGRATIONS = [
@@ -11,4 +12,5 @@ export const LYRICS_MIGRATIONS = [
   TrackCreateSends1796688000000,
   AddLyricsEvents1796774400000,
   AddDeliveries1796860800000,
+  AddCancelled1796947200000,
 ];

@@ -272,6 +272,27 @@ receipt AS (
       WHERE (SELECT count(*) FROM lyrics_callback_receipts WHERE task_id = $1) < $11)
      SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
 
+-- lyrics.transition_cancelled
+WITH changed AS (UPDATE lyrics_tasks SET status = 'cancelled', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL WHERE id = $1 AND ((status = 'queued' AND lease_until IS NULL)) RETURNING *),
+event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
+      SELECT pg_current_xact_id()::text::bigint, changed.owner, changed.id, 'lyrics.' || changed.status,
+             jsonb_build_object(
+               'id', changed.id, 'status', changed.status, 'prompt', changed.prompt, 'metadata', changed.metadata,
+               'kieTaskId', changed.kie_task_id, 'variants', '[]'::jsonb,
+               'error', CASE WHEN changed.error_code IS NULL THEN NULL
+                             ELSE jsonb_build_object('code', changed.error_code, 'message', COALESCE(changed.error_message, '')) END,
+               'createdAt', to_char(changed.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'submittedAt', to_char(changed.submitted_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               'webhookUrl', changed.webhook_url,
+               'completedAt', to_char(changed.completed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), 'updatedAt', to_char(changed.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
+      FROM changed
+      RETURNING seq, task_id, owner),
+deliveries AS (INSERT INTO lyrics_deliveries (event_seq, task_id, owner, consumer, url)
+      SELECT event.seq, event.task_id, event.owner, 'host', NULL FROM event WHERE $2::boolean
+      UNION ALL
+      SELECT event.seq, event.task_id, event.owner, 'webhook', changed.webhook_url FROM event, changed
+      WHERE changed.webhook_url IS NOT NULL)
+     SELECT <TASK_COLUMNS>, pg_notify('lyrics_task_final', changed.id::text) AS notified FROM changed;
+
 -- lyrics.transition_result_unstorable
 WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3, result_source = $4, submitted_at = COALESCE(submitted_at, clock_timestamp()) WHERE id = $1 AND ((status = 'queued') OR (status = 'submitted') OR (status = 'failed' AND error_code = 'timed_out') OR (status = 'failed' AND error_code = 'submit_outcome_unknown')) RETURNING *),
 event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
@@ -379,7 +400,7 @@ FROM lyrics_tasks WHERE status = 'submitted';
 SELECT status, count(*)::int AS n FROM lyrics_tasks WHERE status IN ('queued', 'submitted') GROUP BY status;
 
 -- unnamed
-SELECT status, count(*)::int AS n FROM lyrics_tasks WHERE status IN ('succeeded', 'failed') GROUP BY status;
+SELECT status, count(*)::int AS n FROM lyrics_tasks WHERE status IN ('succeeded', 'failed', 'cancelled') GROUP BY status;
 
 -- unnamed
 SELECT CASE status WHEN 'queued' THEN 'create' ELSE 'check' END AS queue, count(*)::int AS n,

@@ -483,7 +483,10 @@ export function countActiveTasks(): Statement {
 
 /** Final tasks by status: reads the whole table, so callers reuse the answer for a while. */
 export function countFinalTasks(): Statement {
-  return unnamed(`SELECT status, count(*)::int AS n FROM lyrics_tasks WHERE status IN ('succeeded', 'failed') GROUP BY status`, []);
+  return unnamed(
+    `SELECT status, count(*)::int AS n FROM lyrics_tasks WHERE status IN ('succeeded', 'failed', 'cancelled') GROUP BY status`,
+    [],
+  );
 }
 
 /** Due work per queue: how many tasks are due now and how long the longest-waiting one has been due, in seconds. */
