@@ -1,5 +1,5 @@
 // Nest 12 packages are ES modules: @swc/jest compiles them, and our TypeScript, to CommonJS (see STACK.md).
-const esm = ['@nestjs', 'file-type', 'strtok3', 'token-types', '@tokenizer', '@borewit', 'uint8array-extras', 'ansis'];
+const esm = ['@nestjs', '@apidevtools', 'file-type', 'strtok3', 'token-types', '@tokenizer', '@borewit', 'uint8array-extras', 'ansis'];
 const swc = (syntax) => [
   '@swc/jest',
   {

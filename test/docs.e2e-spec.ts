@@ -1,3 +1,4 @@
+import SwaggerParser from '@apidevtools/swagger-parser';
 import request from 'supertest';
 import { useLyricsApp } from './support/lyrics-client';
 
@@ -56,6 +57,30 @@ describe('API documentation', () => {
     for (const [path, method, statuses] of clientRoutes) {
       expect([path, method, Object.keys(body.paths[path][method].responses)]).toEqual([path, method, expect.arrayContaining(statuses)]);
     }
+  });
+
+  it('is a valid OpenAPI document to an outside parser, and gives every error of the lyrics routes its schema', async () => {
+    const { body } = await request(ctx.url).get('/docs-json').expect(200);
+    await expect(SwaggerParser.validate(structuredClone(body))).resolves.toBeDefined();
+    const errors: [string, string, string, unknown][] = [];
+    for (const [path, operations] of Object.entries<Record<string, { responses: Record<string, { content?: unknown }> }>>(body.paths)) {
+      if (!path.startsWith('/lyrics')) continue;
+      for (const [method, operation] of Object.entries(operations)) {
+        for (const [status, response] of Object.entries(operation.responses)) {
+          if (status.startsWith('4')) errors.push([path, method, status, response.content]);
+        }
+      }
+    }
+    expect(errors.length).toBeGreaterThan(30);
+    for (const [path, method, status, content] of errors) {
+      expect([path, method, status, content]).toEqual([
+        path,
+        method,
+        status,
+        { 'application/json': { schema: { $ref: '#/components/schemas/ApiErrorDto' } } },
+      ]);
+    }
+    expect(body.components.schemas.ApiErrorDto.required).toEqual(['statusCode', 'message', 'error']);
   });
 
   it('serves the Swagger UI at /docs', async () => {

@@ -33,6 +33,7 @@ export { LyricsTaskDto, LyricsTaskErrorDto, LyricsTaskPageDto, LyricsVariantDto 
 export { LyricsEventDto, LyricsEventPageDto } from './dto/lyrics-event.dto';
 export { LyricsDeliveryAttemptDto, LyricsDeliveryDto, LyricsDeliveryListDto } from './dto/lyrics-delivery.dto';
 export { WebhookSecretDto } from './dto/webhook-secret.dto';
+export { ApiErrorDto } from './dto/api-error.dto';
 export { LyricsCallbackReceiptDto, LyricsCallbackReceiptListDto } from './dto/lyrics-callback-receipt.dto';
 export { TASK_ERROR_CODES, TASK_STATUSES, TaskErrorCode, TaskStatus } from './entities/lyrics-task.entity';
 export { LYRICS_ENTITIES } from './entities';

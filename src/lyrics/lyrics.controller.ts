@@ -28,6 +28,7 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import { ApiErrorDto } from './dto/api-error.dto';
 import { Response } from 'express';
 import { CreateLyricsDto } from './dto/create-lyrics.dto';
 import { GetLyricsQueryDto } from './dto/get-lyrics-query.dto';
@@ -48,8 +49,11 @@ import { CreateLyricsBodyPipe, LyricsValidationPipe, SubmissionBody } from './ly
 
 @ApiTags('lyrics')
 @ApiBearerAuth()
-@ApiUnauthorizedResponse({ description: 'No client key, or one the service does not know (or, in a host app, no owner)' })
-@ApiTooManyRequestsResponse({ description: 'Too many requests from this client (throttled); see Retry-After' })
+@ApiUnauthorizedResponse({
+  type: ApiErrorDto,
+  description: 'No client key, or one the service does not know (or, in a host app, no owner)',
+})
+@ApiTooManyRequestsResponse({ type: ApiErrorDto, description: 'Too many requests from this client (throttled); see Retry-After' })
 @Controller(LYRICS_ROUTE)
 @UseGuards(LyricsClientGuard)
 @UsePipes(new LyricsValidationPipe())
@@ -68,9 +72,10 @@ export class LyricsController {
   })
   @ApiAcceptedResponse({ type: LyricsTaskDto, description: 'The new task, queued' })
   @ApiOkResponse({ type: LyricsTaskDto, description: 'A replay of an earlier request with the same Idempotency-Key' })
-  @ApiBadRequestResponse({ description: 'Invalid body or header; the message names the field and the reason' })
-  @ApiConflictResponse({ description: 'The Idempotency-Key was used with a different request' })
+  @ApiBadRequestResponse({ type: ApiErrorDto, description: 'Invalid body or header; the message names the field and the reason' })
+  @ApiConflictResponse({ type: ApiErrorDto, description: 'The Idempotency-Key was used with a different request' })
   @ApiTooManyRequestsResponse({
+    type: ApiErrorDto,
     description: 'Throttled, or the caller already has LYRICS_MAX_ACTIVE_PER_OWNER unfinished tasks (nothing stored); see Retry-After',
   })
   async create(
@@ -100,7 +105,7 @@ export class LyricsController {
     summary: "The caller's final events (lyrics.succeeded, lyrics.failed), oldest first: the same objects a webhook receives",
   })
   @ApiOkResponse({ type: LyricsEventPageDto })
-  @ApiBadRequestResponse({ description: 'Invalid after (a cursor) or limit (1..100)' })
+  @ApiBadRequestResponse({ type: ApiErrorDto, description: 'Invalid after (a cursor) or limit (1..100)' })
   events(@RequestOwner() owner: string, @Query() query: ListEventsQueryDto): Promise<LyricsEventPageDto> {
     return this.lyrics.events({ owner, after: query.after, limit: query.limit });
   }
@@ -125,8 +130,8 @@ export class LyricsController {
   @Get(':id/deliveries')
   @ApiOperation({ summary: "The task's webhook deliveries, every attempt included" })
   @ApiOkResponse({ type: LyricsDeliveryListDto })
-  @ApiBadRequestResponse({ description: 'The id is not a UUID' })
-  @ApiNotFoundResponse({ description: "No such task (another client's task looks the same)" })
+  @ApiBadRequestResponse({ type: ApiErrorDto, description: 'The id is not a UUID' })
+  @ApiNotFoundResponse({ type: ApiErrorDto, description: "No such task (another client's task looks the same)" })
   async deliveries(@RequestOwner() owner: string, @Param('id', new ParseUUIDPipe()) id: string): Promise<LyricsDeliveryListDto> {
     const deliveries = await this.lyrics.webhookDeliveries(owner, id);
     if (!deliveries) throw new NotFoundException(`Lyrics task ${id} not found`);
@@ -137,9 +142,9 @@ export class LyricsController {
   @HttpCode(HttpStatus.OK)
   @ApiOperation({ summary: 'Cancel a queued task that no dispatcher holds yet (nothing was sent for it)' })
   @ApiOkResponse({ type: LyricsTaskDto, description: 'The task, now cancelled' })
-  @ApiBadRequestResponse({ description: 'The id is not a UUID' })
-  @ApiNotFoundResponse({ description: "No such task (another client's task looks the same)" })
-  @ApiConflictResponse({ description: 'The task is being sent, was sent, or is final: unchanged' })
+  @ApiBadRequestResponse({ type: ApiErrorDto, description: 'The id is not a UUID' })
+  @ApiNotFoundResponse({ type: ApiErrorDto, description: "No such task (another client's task looks the same)" })
+  @ApiConflictResponse({ type: ApiErrorDto, description: 'The task is being sent, was sent, or is final: unchanged' })
   async cancel(@RequestOwner() owner: string, @Param('id', new ParseUUIDPipe()) id: string): Promise<LyricsTaskDto> {
     const outcome = await this.lyrics.cancel(owner, id);
     if (!outcome) throw new NotFoundException(`Lyrics task ${id} not found`);
@@ -152,8 +157,8 @@ export class LyricsController {
   @Get(':id/callbacks')
   @ApiOperation({ summary: 'The callbacks KIE sent about the task: when, with what outcome, from where (no bodies)' })
   @ApiOkResponse({ type: LyricsCallbackReceiptListDto })
-  @ApiBadRequestResponse({ description: 'The id is not a UUID' })
-  @ApiNotFoundResponse({ description: "No such task (another client's task looks the same)" })
+  @ApiBadRequestResponse({ type: ApiErrorDto, description: 'The id is not a UUID' })
+  @ApiNotFoundResponse({ type: ApiErrorDto, description: "No such task (another client's task looks the same)" })
   async callbacks(@RequestOwner() owner: string, @Param('id', new ParseUUIDPipe()) id: string): Promise<LyricsCallbackReceiptListDto> {
     const receipts = await this.lyrics.callbackReceipts(owner, id);
     if (!receipts) throw new NotFoundException(`Lyrics task ${id} not found`);
@@ -163,8 +168,8 @@ export class LyricsController {
   @Get(':id')
   @ApiOperation({ summary: 'Read one task; with waitSeconds, wait until it is final (a long poll)' })
   @ApiOkResponse({ type: LyricsTaskDto })
-  @ApiBadRequestResponse({ description: 'The id is not a UUID, or waitSeconds is not 0..60' })
-  @ApiNotFoundResponse({ description: "No such task (another client's task looks the same)" })
+  @ApiBadRequestResponse({ type: ApiErrorDto, description: 'The id is not a UUID, or waitSeconds is not 0..60' })
+  @ApiNotFoundResponse({ type: ApiErrorDto, description: "No such task (another client's task looks the same)" })
   async get(
     @RequestOwner() owner: string,
     @Param('id', new ParseUUIDPipe()) id: string,
@@ -178,7 +183,7 @@ export class LyricsController {
   @Get()
   @ApiOperation({ summary: "List the caller's tasks, newest first, one keyset page at a time" })
   @ApiOkResponse({ type: LyricsTaskPageDto })
-  @ApiBadRequestResponse({ description: 'Invalid status, limit (1..100) or cursor' })
+  @ApiBadRequestResponse({ type: ApiErrorDto, description: 'Invalid status, limit (1..100) or cursor' })
   list(@RequestOwner() owner: string, @Query() query: ListLyricsQueryDto): Promise<LyricsTaskPageDto> {
     return this.lyrics.list({ owner, status: query.status, limit: query.limit, cursor: query.cursor });
   }

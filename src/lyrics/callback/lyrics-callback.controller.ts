@@ -9,6 +9,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import { ApiErrorDto } from '../dto/api-error.dto';
 import { CALLBACK_ROUTE } from '../lyrics-routes';
 import { LyricsCallbackService } from './lyrics-callback.service';
 
@@ -39,9 +40,9 @@ export class LyricsCallbackController {
   })
   @ApiBody({ description: "KIE's callback payload (snake_case or camelCase spelling)", schema: { type: 'object' } })
   @ApiOkResponse({ type: CallbackAcknowledgementDto })
-  @ApiBadRequestResponse({ description: 'Malformed body' })
-  @ApiUnauthorizedResponse({ description: "Wrong token or signature, or the body's task id is not this URL's task" })
-  @ApiPayloadTooLargeResponse({ description: 'Body over 256 KiB' })
+  @ApiBadRequestResponse({ type: ApiErrorDto, description: 'Malformed body' })
+  @ApiUnauthorizedResponse({ type: ApiErrorDto, description: "Wrong token or signature, or the body's task id is not this URL's task" })
+  @ApiPayloadTooLargeResponse({ type: ApiErrorDto, description: 'Body over 256 KiB' })
   async receive(
     @Param('taskId') taskId: string,
     @Param('token') token: string,
