@@ -4,15 +4,13 @@ import request from 'supertest';
 import { kieFixture, receiptsOf } from './support/callbacks';
 import { useLyricsApp } from './support/lyrics-client';
 import { serviceLogFile } from './support/service-logs';
+import { metricSample } from './support/metrics';
 
 const RECEIPTS_PER_TASK = 5;
 const WARNING_INTERVAL_MS = 10_000;
 
 /** The value of one sample in Prometheus text; 0 when the series is absent (a counter not yet incremented). */
-function sample(metrics: string, series: string): number {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? 0 : Number(line.slice(series.length + 1));
-}
+const sample = (metrics: string, series: string): number => metricSample(metrics, series) ?? 0;
 
 /** Everything the app logged so far in this test file (the test app's logger writes to this file, synchronously). */
 function serviceLog(): string {

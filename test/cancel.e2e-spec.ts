@@ -3,15 +3,10 @@ import { bearer, useLyricsApp } from './support/lyrics-client';
 import { teardownAfterAll } from './support/teardown';
 import { waitFor } from './support/wait';
 import { WebhookReceiver } from './support/webhook-receiver';
+import { metricSample } from './support/metrics';
 
 const ALICE = 'alice-cancel-key-00001';
 const BOB = 'bob-cancel-key-0000001';
-
-/** The value of one sample in Prometheus text, or undefined when the series is absent. */
-function sample(metrics: string, series: string): number | undefined {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 /** POST /lyrics/:id/cancel: a queued task nobody is sending ends `cancelled`; anything further along is left alone. */
 describe('cancelling a task', () => {
@@ -53,7 +48,7 @@ describe('cancelling a task', () => {
     expect(ctx.createsFor('waits for the budget')).toHaveLength(0);
 
     await waitFor('the webhook', () => receiver.received('/alice/cancel').length === 1);
-    const event = WebhookReceiver.verify(receiver.received('/alice/cancel')[0], await secretOf(ALICE));
+    const event = WebhookReceiver.verify(receiver.received('/alice/cancel')[0], await ctx.webhookSecret(ALICE));
     expect(event).toMatchObject({ type: 'lyrics.cancelled', data: { id: waiting.id, status: 'cancelled' } });
     const feed = await waitFor('the feed', async () => {
       const { items } = (await request(ctx.url).get('/lyrics/events').set(bearer(ALICE)).expect(200)).body;
@@ -69,8 +64,8 @@ describe('cancelling a task', () => {
     const listed = (await request(ctx.url).get('/lyrics').query({ status: 'cancelled' }).set(bearer(ALICE)).expect(200)).body.items;
     expect(listed.map((task: { id: string }) => task.id)).toEqual([waiting.id]);
     const metrics = (await request(ctx.url).get('/metrics').set(bearer(ALICE)).expect(200)).text;
-    expect(sample(metrics, 'lyrics_tasks{status="cancelled"}')).toBe(1);
-    expect(sample(metrics, 'lyrics_final_transitions_total{status="cancelled",path="cancel"}')).toBe(1);
+    expect(metricSample(metrics, 'lyrics_tasks{status="cancelled"}')).toBe(1);
+    expect(metricSample(metrics, 'lyrics_final_transitions_total{status="cancelled",path="cancel"}')).toBe(1);
   });
 
   it('leaves a task a dispatcher holds alone (409), and answers 404 for another owner or an unknown id', async () => {
@@ -86,8 +81,4 @@ describe('cancelling a task', () => {
     await cancel('00000000-0000-4000-8000-000000000000').expect(404);
     await cancel('not-a-uuid').expect(400);
   });
-
-  async function secretOf(key: string): Promise<string> {
-    return (await request(ctx.url).get('/lyrics/webhook-secret').set(bearer(key)).expect(200)).body.secret;
-  }
 });

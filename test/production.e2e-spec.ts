@@ -2,15 +2,10 @@ import request from 'supertest';
 import { answeredDeliveries } from './support/callbacks';
 import { bearer, startLyricsApp, useLyricsApp } from './support/lyrics-client';
 import { teardownAfterEach } from './support/teardown';
+import { metricSample } from './support/metrics';
 
 const KEY = 'client-key-one';
 const OTHER_KEY = 'client-key-two';
-
-/** The value of one sample in Prometheus text, or undefined when the series is absent. */
-function sample(metrics: string, series: string): number | undefined {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 describe('the standalone service in front of clients', () => {
   const ctx = useLyricsApp({
@@ -106,10 +101,10 @@ describe('the standalone service in front of clients', () => {
       ]) {
         expect(before).toContain(`# TYPE ${family} `);
       }
-      const queuedBefore = sample(before, 'lyrics_tasks{status="queued"}') ?? 0;
-      const byCallbackBefore = sample(before, 'lyrics_final_transitions_total{status="succeeded",path="callback"}') ?? 0;
-      const appliedBefore = sample(before, 'lyrics_callback_receipts_total{outcome="applied"}') ?? 0;
-      const createsBefore = sample(before, 'kie_requests_total{endpoint="create",outcome="accepted"}') ?? 0;
+      const queuedBefore = metricSample(before, 'lyrics_tasks{status="queued"}') ?? 0;
+      const byCallbackBefore = metricSample(before, 'lyrics_final_transitions_total{status="succeeded",path="callback"}') ?? 0;
+      const appliedBefore = metricSample(before, 'lyrics_callback_receipts_total{outcome="applied"}') ?? 0;
+      const createsBefore = metricSample(before, 'kie_requests_total{endpoint="create",outcome="accepted"}') ?? 0;
 
       const { id } = await ctx.submit('measured');
       await ctx.waitForStatus(id, 'succeeded');
@@ -118,11 +113,11 @@ describe('the standalone service in front of clients', () => {
       await ctx.submit('[sandbox:throttle=1000] kept waiting');
 
       const after = await scrape();
-      expect(sample(after, 'lyrics_tasks{status="queued"}')).toBe(queuedBefore + 1);
-      expect(sample(after, 'lyrics_final_transitions_total{status="succeeded",path="callback"}')).toBe(byCallbackBefore + 1);
-      expect(sample(after, 'lyrics_callback_receipts_total{outcome="applied"}')).toBe(appliedBefore + 1);
-      expect(sample(after, 'kie_requests_total{endpoint="create",outcome="accepted"}')).toBe(createsBefore + 1);
-      expect(sample(after, 'kie_request_duration_seconds_count{endpoint="create"}')).toBeGreaterThan(0);
+      expect(metricSample(after, 'lyrics_tasks{status="queued"}')).toBe(queuedBefore + 1);
+      expect(metricSample(after, 'lyrics_final_transitions_total{status="succeeded",path="callback"}')).toBe(byCallbackBefore + 1);
+      expect(metricSample(after, 'lyrics_callback_receipts_total{outcome="applied"}')).toBe(appliedBefore + 1);
+      expect(metricSample(after, 'kie_requests_total{endpoint="create",outcome="accepted"}')).toBe(createsBefore + 1);
+      expect(metricSample(after, 'kie_request_duration_seconds_count{endpoint="create"}')).toBeGreaterThan(0);
       expect(after).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/lyrics",status="202"\} \d+/);
       expect(after).not.toMatch(/route="\/lyrics\/callback\/[0-9a-f]/);
     });

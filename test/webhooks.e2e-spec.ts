@@ -3,6 +3,7 @@ import { bearer, LyricsContext, startLyricsApp, useLyricsApp } from './support/l
 import { teardownAfterAll, teardownAfterEach } from './support/teardown';
 import { waitFor } from './support/wait';
 import { WebhookReceiver } from './support/webhook-receiver';
+import { metricSample } from './support/metrics';
 
 const ALICE = 'alice-webhook-key-0001';
 const BOB = 'bob-webhook-key-000001';
@@ -19,18 +20,8 @@ type Delivery = {
   nextAttemptAt: string | null;
 };
 
-/** The value of one sample in Prometheus text, or undefined when the series is absent. */
-function sample(metrics: string, series: string): number | undefined {
-  const line = metrics.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
-
 async function submit(ctx: LyricsContext, key: string, prompt: string, webhookUrl: string): Promise<{ id: string; webhookUrl: string }> {
   return (await request(ctx.url).post('/lyrics').set(bearer(key)).send({ prompt, webhookUrl }).expect(202)).body;
-}
-
-async function secretOf(ctx: LyricsContext, key: string): Promise<string> {
-  return (await request(ctx.url).get('/lyrics/webhook-secret').set(bearer(key)).expect(200)).body.secret;
 }
 
 async function deliveriesOf(ctx: LyricsContext, key: string, id: string): Promise<Delivery[]> {
@@ -74,7 +65,7 @@ describe('client webhooks', () => {
       await waitFor('the delivery', () => receiver.received('/alice/ok').length === 1);
       const [received] = receiver.received('/alice/ok');
 
-      const event = WebhookReceiver.verify(received, await secretOf(ctx, ALICE));
+      const event = WebhookReceiver.verify(received, await ctx.webhookSecret(ALICE));
       expect(event).toMatchObject({ type: 'lyrics.succeeded', data: { id: task.id, status: 'succeeded', webhookUrl: url } });
       expect(event.data).toEqual(await ctx.task(task.id));
       expect(received.headers['webhook-id']).toBe(event.id);
@@ -98,18 +89,18 @@ describe('client webhooks', () => {
       expect(callbacks.map((item: { outcome: string }) => item.outcome)).toEqual(['applied']);
 
       const metrics = (await request(ctx.url).get('/metrics').set(bearer(ALICE)).expect(200)).text;
-      expect(sample(metrics, 'lyrics_deliveries_total{consumer="webhook",outcome="delivered"}')).toBeGreaterThanOrEqual(1);
-      expect(sample(metrics, 'lyrics_deliveries_total{consumer="host",outcome="delivered"}')).toBeGreaterThanOrEqual(1);
-      expect(sample(metrics, 'lyrics_delivery_backlog{consumer="webhook"}')).toEqual(expect.any(Number));
-      expect(sample(metrics, 'lyrics_delivery_oldest_pending_age_seconds{consumer="host"}')).toEqual(expect.any(Number));
+      expect(metricSample(metrics, 'lyrics_deliveries_total{consumer="webhook",outcome="delivered"}')).toBeGreaterThanOrEqual(1);
+      expect(metricSample(metrics, 'lyrics_deliveries_total{consumer="host",outcome="delivered"}')).toBeGreaterThanOrEqual(1);
+      expect(metricSample(metrics, 'lyrics_delivery_backlog{consumer="webhook"}')).toEqual(expect.any(Number));
+      expect(metricSample(metrics, 'lyrics_delivery_oldest_pending_age_seconds{consumer="host"}')).toEqual(expect.any(Number));
     });
 
     it("does not verify with another owner's secret: each owner signs with its own", async () => {
       const task = await submit(ctx, BOB, '[sandbox:] bob signs alone', receiver.url('/bob/own'));
       await waitFor('the delivery', () => receiver.received('/bob/own').length === 1);
       const [received] = receiver.received('/bob/own');
-      expect(WebhookReceiver.verify(received, await secretOf(ctx, BOB)).data.id).toBe(task.id);
-      const alices = await secretOf(ctx, ALICE);
+      expect(WebhookReceiver.verify(received, await ctx.webhookSecret(BOB)).data.id).toBe(task.id);
+      const alices = await ctx.webhookSecret(ALICE);
       expect(() => WebhookReceiver.verify(received, alices)).toThrow();
     });
 
@@ -154,8 +145,8 @@ describe('client webhooks', () => {
       expect(delivery.nextAttemptAt).toBeNull();
       expect(receiver.received('/alice/down')).toHaveLength(3);
       const metrics = (await request(ctx.url).get('/metrics').set(bearer(ALICE)).expect(200)).text;
-      expect(sample(metrics, 'lyrics_deliveries_total{consumer="webhook",outcome="failed"}')).toBeGreaterThanOrEqual(1);
-      expect(sample(metrics, 'lyrics_deliveries_total{consumer="webhook",outcome="retried"}')).toBeGreaterThanOrEqual(2);
+      expect(metricSample(metrics, 'lyrics_deliveries_total{consumer="webhook",outcome="failed"}')).toBeGreaterThanOrEqual(1);
+      expect(metricSample(metrics, 'lyrics_deliveries_total{consumer="webhook",outcome="retried"}')).toBeGreaterThanOrEqual(2);
     });
 
     it('records a receiver that cannot be reached, and retries it', async () => {
@@ -173,11 +164,11 @@ describe('client webhooks', () => {
     });
 
     it('signs with both secrets during a rotation, so a receiver can verify with either', async () => {
-      const before = await secretOf(ctx, BOB);
+      const before = await ctx.webhookSecret(BOB);
       const rotated = (await request(ctx.url).post('/lyrics/webhook-secret/rotate').set(bearer(BOB)).expect(200)).body.secret;
       expect(rotated).toMatch(/^whsec_[A-Za-z0-9+/]{43}=$/);
       expect(rotated).not.toBe(before);
-      expect(await secretOf(ctx, BOB)).toBe(rotated);
+      expect(await ctx.webhookSecret(BOB)).toBe(rotated);
 
       await submit(ctx, BOB, '[sandbox:] after the rotation', receiver.url('/bob/rotated'));
       await waitFor('the delivery', () => receiver.received('/bob/rotated').length === 1);

@@ -28,8 +28,8 @@ import {
   ApiTooManyRequestsResponse,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { ApiErrorDto } from './dto/api-error.dto';
 import { Response } from 'express';
+import { ApiErrorDto } from './dto/api-error.dto';
 import { CreateLyricsDto } from './dto/create-lyrics.dto';
 import { GetLyricsQueryDto } from './dto/get-lyrics-query.dto';
 import { ListEventsQueryDto } from './dto/list-events-query.dto';

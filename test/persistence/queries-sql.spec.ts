@@ -32,6 +32,7 @@ const SAMPLE_CHANGES: { [T in TaskChangeType]: Extract<TaskChange, { type: T }> 
 };
 const receipt = { kieTaskId: 'k', remoteAddress: null, body: '{}', bodyTruncated: false };
 const id = '00000000-0000-0000-0000-000000000000';
+const NEW_TASK = { owner: 'o', prompt: 'p', metadataJson: null, webhookUrl: null, idempotencyKey: null, requestHash: null, maxActive: 1 };
 const after = { createdAt: '2026-01-01T00:00:00.000000Z', id };
 
 function statements(): Statement[] {
@@ -43,15 +44,7 @@ function statements(): Statement[] {
   return [
     tasks.lockOwnerSubmissions('o'),
     tasks.releaseExpiredIdempotencyKey({ owner: 'o', idempotencyKey: 'k', ttlHours: 1 }),
-    tasks.insertQueuedTask({
-      owner: 'o',
-      prompt: 'p',
-      metadataJson: null,
-      webhookUrl: null,
-      idempotencyKey: null,
-      requestHash: null,
-      maxActive: 1,
-    }),
+    tasks.insertQueuedTask(NEW_TASK),
     tasks.taskById({ owner: 'o', id }),
     tasks.anyTaskById(id),
     tasks.taskByIdempotencyKey({ owner: 'o', idempotencyKey: 'k' }),
@@ -154,15 +147,7 @@ describe('src/lyrics/persistence/queries.sql', () => {
         tasks.applyTransition(id, { type: 'create_failed', code: 'submit_outcome_unknown', message: 'other' }, receipt),
       ],
       [
-        tasks.insertQueuedTask({
-          owner: 'o',
-          prompt: 'p',
-          metadataJson: null,
-          webhookUrl: null,
-          idempotencyKey: null,
-          requestHash: null,
-          maxActive: 1,
-        }),
+        tasks.insertQueuedTask(NEW_TASK),
         tasks.insertQueuedTask({
           owner: 'p',
           prompt: 'q',

@@ -112,6 +112,15 @@ export class LyricsContext {
     return response.body;
   }
 
+  /** GET /lyrics/webhook-secret, as the client with `apiKey` (the context's own headers by default): its signing secret. */
+  async webhookSecret(apiKey?: string): Promise<string> {
+    const response = await request(this.url)
+      .get(this.path('/lyrics/webhook-secret'))
+      .set(apiKey === undefined ? (this.bound.headers ?? {}) : bearer(apiKey))
+      .expect(200);
+    return response.body.secret;
+  }
+
   /** The task as the API answers it once it has `status`. */
   waitForStatus(id: string, status: TaskStatus, options: WaitOptions = {}): Promise<TaskBody> {
     return waitFor(
