@@ -1,5 +1,21 @@
-// Nest 12 packages are ES modules: @swc/jest compiles them, and our TypeScript, to CommonJS (see STACK.md).
-const esm = ['@nestjs', '@apidevtools', 'file-type', 'strtok3', 'token-types', '@tokenizer', '@borewit', 'uint8array-extras', 'ansis'];
+// Nest 12 packages are ES modules: @swc/jest compiles them, and our TypeScript, to CommonJS (see STACK.md). From
+// 'openapi-typescript' on: the ES modules that its CommonJS build requires (the path through its own node_modules/).
+const esm = [
+  '@nestjs',
+  '@apidevtools',
+  'file-type',
+  'strtok3',
+  'token-types',
+  '@tokenizer',
+  '@borewit',
+  'uint8array-extras',
+  'ansis',
+  'openapi-typescript',
+  'change-case',
+  'index-to-position',
+  'parse-json',
+  'supports-color',
+];
 const swc = (syntax) => [
   '@swc/jest',
   {
