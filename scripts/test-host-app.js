@@ -1,9 +1,10 @@
-// npm run test:host-app: examples/host-app as a user meets it. Packs this package (prepack builds dist/), installs
-// the tarball with the example's own dependencies into a temporary copy of the example, compiles it with its own tsc,
-// then starts the KIE sandbox (dist/sandbox) and the example against a fresh PostgreSQL database on the server
-// DATABASE_URL names (default postgres://postgres@127.0.0.1:5432/postgres), submits a prompt through its API and
-// waits for its lyrics.succeeded handler's log line. Everything it made (processes, database, temporary folder) is
-// removed at the end; HOST_APP_KEEP=1 keeps the folder. Exits 1 with one line saying what failed, and the logs.
+// npm run test:host-app: examples/host-app as a user meets it. Checks that README.md shows its files as they are,
+// packs this package (prepack builds dist/), installs the tarball with the example's own dependencies into a
+// temporary copy of the example, compiles it with its own tsc, then starts the KIE sandbox (dist/sandbox) and the
+// example against a fresh PostgreSQL database on the server DATABASE_URL names (default
+// postgres://postgres@127.0.0.1:5432/postgres), submits a prompt through its API and waits for its lyrics.succeeded
+// handler's log line. Everything it made (processes, database, temporary folder) is removed at the end;
+// HOST_APP_KEEP=1 keeps the folder. Exits 1 with one line saying what failed, and the logs.
 const { spawn } = require('node:child_process');
 const { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const { createServer } = require('node:net');
@@ -200,7 +201,17 @@ async function cleanUp() {
   else rmSync(work, { recursive: true, force: true });
 }
 
+/** The README's host section shows the example's files as they are, each in a block headed by its path. */
+function checkReadme() {
+  const readme = readFileSync(join(root, 'README.md'), 'utf8');
+  for (const file of ['src/app.module.ts', 'src/lyrics.listener.ts']) {
+    const block = '```ts\n// examples/host-app/' + file + '\n' + readFileSync(join(example, file), 'utf8') + '```';
+    check(readme.includes(block), `README.md does not show examples/host-app/${file} as it is (a \`\`\`ts block headed by its path)`);
+  }
+}
+
 async function main() {
+  checkReadme();
   step(`npm pack (its prepack builds dist/) into ${work}`);
   const packed = JSON.parse(await run('pack', 'npm', ['pack', '--json', '--pack-destination', work], root));
   const tarball = join(work, packed[0].filename);
