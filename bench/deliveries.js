@@ -170,14 +170,21 @@ function selfSignedCertificate(dir) {
 }
 
 /**
- * EXPLAIN (ANALYZE, BUFFERS) of the webhook relay's claim as the service builds it (claimDueDeliveries from dist/, the
+ * EXPLAIN (ANALYZE, BUFFERS) of the webhook relay's claim as the service builds it (recordAndClaimDeliveries from dist/, nothing to record, the
  * limit a relay with every place free would ask for), in a transaction rolled back, so nothing is claimed: once with
  * the statistics as they are, once more after ANALYZE of lyrics_deliveries inside the same transaction (rolled back
  * too, so the service's plans keep the statistics they had). With the table's statistics at that moment.
  */
 async function explainClaim(database, { perOwner }) {
-  const { claimDueDeliveries } = requireDist('lyrics/persistence/deliveries.sql');
-  const statement = claimDueDeliveries({ consumer: 'webhook', limit: flags.concurrency, perOwner, leaseMs: 45000 });
+  const { recordAndClaimDeliveries } = requireDist('lyrics/persistence/deliveries.sql');
+  const statement = recordAndClaimDeliveries({
+    consumer: 'webhook',
+    outcomes: [],
+    keepAttempts: 1,
+    limit: flags.concurrency,
+    perOwner,
+    leaseMs: 45000,
+  });
   return withClient(database.url, async (client) => {
     const [stats] = (
       await client.query(

@@ -92,7 +92,10 @@ describe('an instance killed with SIGKILL while it holds leases', () => {
     const [owed] = await database.query(`SELECT status, attempt_count FROM lyrics_deliveries WHERE task_id = $1 AND consumer = 'host'`, [
       id,
     ]);
-    expect(owed).toEqual({ status: 'pending', attempt_count: 0 });
+    // Owed and unhandled. Usually unclaimed too; but an idle round of the dying instance may claim it in the instant
+    // between the commit and the kill (its statement, sent, still runs), and that claim's lease must lapse first.
+    expect(owed.status).toBe('pending');
+    expect([0, 1]).toContain(owed.attempt_count);
     expect(doomedProcess.logs).not.toContain(event.id);
 
     const survivorPort = await freePort();
@@ -110,7 +113,7 @@ describe('an instance killed with SIGKILL while it holds leases', () => {
       },
       { timeoutMs: 30000 },
     );
-    expect(handled).toEqual({ status: 'delivered', attempt_count: 1 });
+    expect(handled).toEqual({ status: 'delivered', attempt_count: owed.attempt_count + 1 });
     // The service's own handler (LyricsEventLogger) logs each event it is handed, with the event's id.
     const handlerLines = survivor.logs.split('\n').filter((line) => line.includes('lyrics.succeeded') && line.includes(event.id));
     expect(handlerLines).toHaveLength(1);

@@ -34,6 +34,14 @@ const receipt = { kieTaskId: 'k', remoteAddress: null, body: '{}', bodyTruncated
 const id = '00000000-0000-0000-0000-000000000000';
 const NEW_TASK = { owner: 'o', prompt: 'p', metadataJson: null, webhookUrl: null, idempotencyKey: null, requestHash: null, maxActive: 1 };
 const after = { createdAt: '2026-01-01T00:00:00.000000Z', id };
+const deliveryOutcome = {
+  id: '1',
+  leaseToken: id,
+  status: 'pending' as const,
+  retryInMs: 1,
+  attempt: { httpStatus: 500, error: 'HTTP 500', durationMs: 1 },
+  startedMsAgo: 1,
+};
 
 function statements(): Statement[] {
   const transitions = (Object.keys(TASK_TRANSITIONS) as TaskChangeType[]).flatMap((type) => {
@@ -81,20 +89,15 @@ function statements(): Statement[] {
     clock.databaseNow(),
     events.eventPage({ owner: 'o', limit: 1 }),
     events.pruneEvents({ days: 1, batch: 1 }),
-    deliveries.claimDueDeliveries({ consumer: 'webhook', limit: 1, perOwner: 1, leaseMs: 1 }),
-    deliveries.recordDeliveryAttempts({
-      outcomes: [
-        {
-          id: '1',
-          leaseToken: id,
-          status: 'pending',
-          retryInMs: 1,
-          attempt: { httpStatus: 500, error: 'HTTP 500', durationMs: 1 },
-          startedMsAgo: 1,
-        },
-      ],
+    deliveries.recordAndClaimDeliveries({
+      consumer: 'webhook',
+      outcomes: [deliveryOutcome],
       keepAttempts: 1,
+      limit: 1,
+      perOwner: 1,
+      leaseMs: 1,
     }),
+    deliveries.recordDeliveryAttempts({ outcomes: [deliveryOutcome], keepAttempts: 1 }),
     deliveries.releaseDeliveryClaims({ ids: ['1'], leaseTokens: [id] }),
     deliveries.webhookDeliveriesOf({ owner: 'o', taskId: id }),
     deliveries.deliveryBacklog(),

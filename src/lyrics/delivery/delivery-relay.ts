@@ -15,7 +15,7 @@ export interface RelayConfig {
   consumer: DeliveryConsumer;
   /** Deliveries in flight at once in this instance. */
   concurrency: number;
-  /** One owner's deliveries in flight at once (see claimDueDeliveries). */
+  /** One owner's deliveries in flight at once (see recordAndClaimDeliveries). */
   perOwner: number;
   /** How long a claim holds a delivery: longer than one attempt may take. */
   leaseMs: number;
@@ -33,13 +33,18 @@ export interface RelayConfig {
  * that died before its relay ran is simply due), makes one attempt each, and records it. A claim that outlived its
  * lease records nothing (another claim made the attempt that counts); a crash between the attempt and its record
  * repeats the attempt, which consumers absorb by deduping on the event id.
+ *
+ * One statement per round, one round at a time: it records every attempt that finished since the last round and
+ * claims as many deliveries as places came free (recordAndClaimDeliveries). So a finished attempt's place is taken
+ * again in the same round trip that records it, and what finishes while a round runs is recorded together by the
+ * next (a group commit). Finished attempts wait for their record in memory only as outcomes: their deliveries stay
+ * claimed in the table until then, so a crash loses no delivery, only the record of an attempt, and it is made again.
  */
 export abstract class DeliveryRelay extends BackgroundWorker {
+  /** Claimed deliveries whose attempt is running. */
   private readonly held = new Map<string, ClaimedDelivery>();
-  private readonly released = new Set<string>();
-  /** Attempts made and waiting for the write in progress to end (see record). */
-  private readonly unrecorded: Unrecorded[] = [];
-  private writing = false;
+  /** Attempts made and not yet recorded (see round). */
+  private finished: Finished[] = [];
 
   protected constructor(
     protected readonly config: RelayConfig,
@@ -55,69 +60,71 @@ export abstract class DeliveryRelay extends BackgroundWorker {
   protected abstract attempt(delivery: ClaimedDelivery): Promise<AttemptResult>;
 
   protected async round(): Promise<number> {
-    const free = this.config.concurrency - this.busy;
-    if (free <= 0) return this.config.idleMs;
-    const claimed = await this.deliveries.claim({
-      consumer: this.config.consumer,
-      limit: free,
-      perOwner: this.config.perOwner,
-      leaseMs: this.config.leaseMs,
-    });
-    for (const delivery of claimed) {
+    const free = this.config.concurrency - this.held.size;
+    const finished = this.finished.splice(0, MAX_RECORD_BATCH);
+    if (free <= 0 && finished.length === 0) return this.config.idleMs;
+    let result;
+    try {
+      result = await this.deliveries.recordAndClaim({
+        consumer: this.config.consumer,
+        outcomes: outcomesOf(finished),
+        keepAttempts: this.config.keepAttempts,
+        limit: Math.max(0, free),
+        perOwner: this.config.perOwner,
+        leaseMs: this.config.leaseMs,
+      });
+    } catch (error) {
+      // Kept for the next round: their deliveries stay claimed until then (or until their leases end).
+      this.finished.unshift(...finished);
+      throw error;
+    }
+    this.counted(finished, result.recorded);
+    for (const delivery of result.claimed) {
       this.held.set(delivery.id, delivery);
       this.track(this.deliver(delivery));
     }
-    return claimed.length === free ? 0 : this.config.idleMs;
+    const more = this.finished.length > 0 || (free > 0 && result.claimed.length === free);
+    return more ? 0 : this.config.idleMs;
   }
 
+  /**
+   * At shutdown: waits up to the grace for the attempts still running, records every attempt made, and gives back
+   * the claims of those still running (due again at once for another instance).
+   */
   protected override async drain(inFlight: Promise<void>[]): Promise<void> {
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, this.config.graceMs).unref());
     await Promise.race([Promise.allSettled(inFlight), deadline]);
     const unfinished = [...this.held.values()];
+    this.held.clear();
+    const finished = this.finished.splice(0);
+    try {
+      if (finished.length > 0) this.counted(finished, await this.deliveries.record(outcomesOf(finished), this.config.keepAttempts));
+    } catch (error) {
+      this.logger.error(`${finished.length} ${this.config.consumer} attempts were not recorded at shutdown: ${errorMessage(error)}`);
+    }
     if (unfinished.length === 0) return;
-    unfinished.forEach((delivery) => this.released.add(delivery.id));
     await this.deliveries.release(unfinished);
     this.logger.warn(`Released ${unfinished.length} ${this.config.consumer} deliveries still running at shutdown`);
   }
 
-  /**
-   * Records an attempt; resolves whether the claim still held it. While one write runs, the attempts that finish
-   * meanwhile wait and then go in one statement together (like a group commit): one write per attempt at low rates,
-   * few at high ones. A crash loses only unwritten records, whose claims lapse and whose deliveries are made again.
-   */
-  private record(outcome: Omit<DeliveryOutcome, 'startedMsAgo'>, startedAt: number): Promise<boolean> {
-    return new Promise((settle, fail) => {
-      this.unrecorded.push({ outcome, startedAt, settle, fail });
-      if (!this.writing) void this.writeRecords();
-    });
-  }
-
-  private async writeRecords(): Promise<void> {
-    this.writing = true;
-    while (this.unrecorded.length > 0) {
-      const batch = this.unrecorded.splice(0, MAX_RECORD_BATCH);
-      const now = performance.now();
-      try {
-        const outcomes = batch.map(({ outcome, startedAt }) => ({ ...outcome, startedMsAgo: now - startedAt }));
-        const recorded = await this.deliveries.record(outcomes, this.config.keepAttempts);
-        batch.forEach(({ outcome, settle }) => settle(recorded.has(outcome.id)));
-      } catch (error) {
-        batch.forEach(({ fail }) => fail(error));
-      }
+  private counted(finished: Finished[], recorded: Set<string>): void {
+    for (const { outcome } of finished) {
+      if (recorded.has(outcome.id)) this.relayMetrics.delivery(this.config.consumer, outcomeOf(outcome.status));
     }
-    this.writing = false;
   }
 
   private async deliver(delivery: ClaimedDelivery): Promise<void> {
     try {
       const startedAt = performance.now();
       const result = await this.attempt(delivery);
-      if (this.released.has(delivery.id)) return;
-      const recorded = await this.record({ id: delivery.id, leaseToken: delivery.leaseToken, ...result }, startedAt);
-      if (recorded) this.relayMetrics.delivery(this.config.consumer, outcomeOf(result.status));
+      // Released at shutdown: the claim is given back, and the attempt is not this relay's to record any more.
+      if (!this.held.has(delivery.id)) return;
+      this.finished.push({ outcome: { id: delivery.id, leaseToken: delivery.leaseToken, ...result }, startedAt });
     } catch (error) {
       // The claim lapses and the delivery is made again: at least once.
-      this.logger.error(`A ${this.config.consumer} delivery was not recorded: ${errorMessage(error)}`, { taskId: delivery.taskId });
+      this.logger.error(`A ${this.config.consumer} delivery failed before its attempt was made: ${errorMessage(error)}`, {
+        taskId: delivery.taskId,
+      });
     } finally {
       this.held.delete(delivery.id);
     }
@@ -127,11 +134,14 @@ export abstract class DeliveryRelay extends BackgroundWorker {
 /** Outcomes written together at most (one statement's arrays). */
 const MAX_RECORD_BATCH = 256;
 
-interface Unrecorded {
+interface Finished {
   outcome: Omit<DeliveryOutcome, 'startedMsAgo'>;
   startedAt: number;
-  settle: (recorded: boolean) => void;
-  fail: (error: unknown) => void;
+}
+
+function outcomesOf(finished: Finished[]): DeliveryOutcome[] {
+  const now = performance.now();
+  return finished.map(({ outcome, startedAt }) => ({ ...outcome, startedMsAgo: now - startedAt }));
 }
 
 export type DeliveryMetricOutcome = 'delivered' | 'retried' | 'failed' | 'stopped';

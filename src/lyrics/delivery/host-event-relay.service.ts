@@ -56,7 +56,7 @@ export class HostEventRelay extends DeliveryRelay {
       id: delivery.eventId,
       name: delivery.type,
       owner: delivery.owner,
-      task: delivery.data as unknown as LyricsTaskDto,
+      task: delivery.data! as unknown as LyricsTaskDto,
     };
     const started = performance.now();
     try {

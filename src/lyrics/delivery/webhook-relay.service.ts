@@ -53,13 +53,7 @@ export class WebhookRelay extends DeliveryRelay {
 
   protected async attempt(delivery: ClaimedDelivery): Promise<AttemptResult> {
     const secrets = await this.signingSecrets(delivery);
-    const body = JSON.stringify({
-      id: delivery.eventId,
-      type: delivery.type,
-      createdAt: delivery.createdAt.toISOString(),
-      data: delivery.data,
-    });
-    const sent = await this.sender.send({ url: delivery.url!, eventId: delivery.eventId, body, secrets });
+    const sent = await this.sender.send({ url: delivery.url!, eventId: delivery.eventId, body: delivery.body!, secrets });
     const attempt = { httpStatus: sent.httpStatus, error: sent.error, durationMs: sent.durationMs };
     if (sent.error === null) return { status: 'delivered', attempt };
     if (sent.refused) return { status: 'failed', attempt };

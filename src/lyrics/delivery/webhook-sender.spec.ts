@@ -260,6 +260,40 @@ describe('WebhookSender', () => {
     expect(resolve.mock.calls).toEqual([['receiver.test']]);
   });
 
+  it("reuses a host name's passed check for a while (checkCacheMs), but never a failed one", async () => {
+    const hook = await receiver();
+    const url = `http://receiver.test:${hook.port}/hooks/lyrics`;
+    const resolve = jest.fn<ReturnType<Resolver>, Parameters<Resolver>>(() => Promise.resolve([{ address: '127.0.0.1', family: 4 }]));
+    const cached = senderWith({ resolve });
+    for (const eventId of ['e1', 'e2', 'e3']) {
+      expect(await cached.send({ url, eventId, body: '{}', secrets: [newSecret()] })).toMatchObject({ httpStatus: 200 });
+    }
+    expect(resolve).toHaveBeenCalledTimes(1);
+
+    const uncached = jest.fn<ReturnType<Resolver>, Parameters<Resolver>>(() => Promise.resolve([{ address: '127.0.0.1', family: 4 }]));
+    const everyTime = senderWith({ resolve: uncached, checkCacheMs: 0 });
+    await everyTime.send({ url, eventId: 'e4', body: '{}', secrets: [newSecret()] });
+    await everyTime.send({ url, eventId: 'e5', body: '{}', secrets: [newSecret()] });
+    expect(uncached).toHaveBeenCalledTimes(2);
+
+    const failing = jest.fn<ReturnType<Resolver>, Parameters<Resolver>>(() =>
+      Promise.reject(Object.assign(new Error('no such host'), { code: 'ENOTFOUND' })),
+    );
+    const refusing = senderWith({ resolve: failing });
+    for (const eventId of ['e6', 'e7']) {
+      expect(await refusing.send({ url, eventId, body: '{}', secrets: [newSecret()] })).toMatchObject({ refused: true });
+    }
+    expect(failing).toHaveBeenCalledTimes(2);
+    expect(hook.requests.map((request) => request.headers['webhook-id'])).toEqual(['e1', 'e2', 'e3', 'e4', 'e5']);
+  });
+
+  it('reports a secret that is not base64 as an attempt that did not connect', async () => {
+    const hook = await receiver();
+    const attempt = await senderWith().send({ url: hook.url, eventId: 'e1', body: '{}', secrets: ['whsec_not base64!'] });
+    expect(attempt).toMatchObject({ httpStatus: null, error: 'cannot sign: the secret is not base64', refused: false });
+    expect(hook.connections).toBe(0);
+  });
+
   it('over https, connects to the pinned address but names the host in SNI (and no name for an IP literal)', async () => {
     // A TLS server with no certificate at all: it records the name the client asks for, then fails the handshake.
     const serverNames: string[] = [];

@@ -14,70 +14,16 @@ export interface ClaimedDelivery {
   attempt: number;
   eventId: string;
   type: LyricsEventType;
-  createdAt: Date;
-  data: Record<string, unknown>;
+  /** The event's task resource: host deliveries only (handlers get the object). */
+  data: Record<string, unknown> | null;
+  /**
+   * The webhook's body, `{ id, type, createdAt, data }` as JSON text made by PostgreSQL from the stored event:
+   * webhook deliveries only (sent and signed as is, never parsed and stringified again by the relay).
+   */
+  body: string | null;
   /** The owner's webhook secrets now, when it has any (the webhook relay makes them on first need). */
   secret: string | null;
   previousSecret: string | null;
-}
-
-/**
- * Up to `limit` due deliveries of `consumer`, claimed for `leaseMs`. In order per task: a delivery waits while an
- * earlier event of its task is still pending for the same consumer (a task's events are written in its transitions'
- * order, which its row lock serialises, so `event_seq` is that order). Fair among owners: an owner holding
- * `perOwner` unexpired claims gets none, the others at most the rest of their `perOwner`, their most overdue first,
- * every owner's first before anyone's second. So one owner's slow or dead receiver holds at most `perOwner` places
- * and never delays another owner's deliveries. Two instances claiming at once may together exceed `perOwner` a little.
- * The owners with due deliveries are found by a loose index scan of lyrics_deliveries_due_idx (one probe per owner),
- * and each owner's candidates by the same index, at most `perOwner` of them: the cost follows the owners with due
- * work, not the backlog. The owner's webhook secrets come along, so that signing costs no read of its own.
- */
-export function claimDueDeliveries(input: { consumer: DeliveryConsumer; limit: number; perOwner: number; leaseMs: number }): Statement {
-  const due = (d: string) => `${d}.consumer = $1 AND ${d}.status = 'pending' AND ${d}.next_attempt_at <= now()`;
-  return named(
-    'claim_due_deliveries',
-    `WITH RECURSIVE owners AS (
-       SELECT (SELECT min(d.owner) FROM lyrics_deliveries AS d WHERE ${due('d')}) AS owner
-       UNION ALL
-       SELECT (SELECT min(d.owner) FROM lyrics_deliveries AS d WHERE ${due('d')} AND d.owner > owners.owner)
-       FROM owners WHERE owners.owner IS NOT NULL
-     ), claimed_by_owner AS (
-       SELECT owner, count(*)::int AS n FROM lyrics_deliveries
-       WHERE consumer = $1 AND lease_until > now() AND status = 'pending'
-       GROUP BY owner
-     ), candidates AS (
-       SELECT candidate.id, candidate.next_attempt_at, candidate.turn
-       FROM owners
-       LEFT JOIN claimed_by_owner AS claimed ON claimed.owner = owners.owner
-       CROSS JOIN LATERAL (
-         SELECT d.id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at) AS turn
-         FROM lyrics_deliveries AS d
-         WHERE ${due('d')} AND d.owner = owners.owner AND (d.lease_until IS NULL OR d.lease_until <= now())
-           -- Its task's first pending event for this consumer: one probe of lyrics_deliveries_task_pending_idx (as a
-           -- min, which only that index answers in order, so the plan holds even with statistics of an empty table).
-           AND d.event_seq = (SELECT min(earlier.event_seq) FROM lyrics_deliveries AS earlier
-                              WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer AND earlier.status = 'pending')
-         ORDER BY d.next_attempt_at
-         LIMIT $3
-       ) AS candidate
-       WHERE owners.owner IS NOT NULL AND candidate.turn <= $3 - COALESCE(claimed.n, 0)
-     ), picked AS (
-       -- By primary key (an array, so no statistics can make it a scan of the backlog), locked, claimable still.
-       SELECT d.id FROM lyrics_deliveries AS d
-       WHERE d.id = ANY (ARRAY(SELECT id FROM candidates ORDER BY turn, next_attempt_at LIMIT $2))
-         AND ${due('d')} AND (d.lease_until IS NULL OR d.lease_until <= now())
-       FOR UPDATE SKIP LOCKED
-     )
-     UPDATE lyrics_deliveries AS d
-     SET lease_until = now() + ${msInterval('$4')}, lease_token = gen_random_uuid(), attempt_count = d.attempt_count + 1
-     FROM picked, lyrics_events AS event
-       LEFT JOIN lyrics_webhook_secrets AS secrets ON secrets.owner = event.owner
-     WHERE d.id = picked.id AND event.seq = d.event_seq
-     RETURNING d.id::text AS id, d.lease_token AS "leaseToken", d.owner, d.task_id AS "taskId", d.url,
-               d.attempt_count AS attempt, event.id AS "eventId", event.type, event.created_at AS "createdAt", event.data,
-               secrets.secret, CASE WHEN secrets.previous_until > now() THEN secrets.previous_secret END AS "previousSecret"`,
-    [input.consumer, input.limit, input.perOwner, input.leaseMs],
-  );
 }
 
 /** The outcome of one attempt, as the relay records it. */
@@ -92,43 +38,151 @@ export interface DeliveryOutcome {
   startedMsAgo: number;
 }
 
+/** One row of record_and_claim_deliveries: a delivery recorded (only `recorded` set), or one claimed. */
+export type RecordedOrClaimed = { recorded: string } | ({ recorded: null } & ClaimedDelivery);
+
 /**
- * Records attempts and their deliveries' next states, in one statement (the relay batches what finished while its
- * previous record was running), each only if its claim still holds the delivery: a claim that lapsed and was taken
- * since records nothing (the other claim's attempt is the one that counts). An attempt is dated when it started.
- * Beyond `keepAttempts` per delivery the oldest are dropped (host handlers are retried without end). Returns the ids
- * recorded.
+ * The relay's one statement per round (a round trip and a commit for both halves): records the attempts that
+ * finished since the last round, and claims up to `limit` due deliveries of `consumer` for `leaseMs`.
+ *
+ * Recording: each outcome only if its claim still holds the delivery (a claim that lapsed and was taken since records
+ * nothing: the other claim's attempt is the one that counts); an attempt is dated when it started; beyond
+ * `keepAttempts` per delivery the oldest are dropped (host handlers are retried without end).
+ *
+ * Claiming: in order per task, a delivery waits while an earlier event of its task is still pending for the same
+ * consumer (a task's events are written in its transitions' order, which its row lock serialises, so `event_seq` is
+ * that order). Fair among owners: an owner holding `perOwner` unexpired claims gets none, the others at most the rest
+ * of their `perOwner`, their most overdue first, every owner's first before anyone's second. So one owner's slow or
+ * dead receiver holds at most `perOwner` places and never delays another owner's deliveries. Two instances claiming
+ * at once may together exceed `perOwner` a little. The owners with due deliveries are found by a loose index scan of
+ * lyrics_deliveries_due_idx (one probe per owner), and each owner's candidates by the same index, at most `perOwner`
+ * of them: the cost follows the owners with due work, not the backlog. The owner's webhook secrets come along, so
+ * that signing costs no read of its own.
+ *
+ * Both halves run on one snapshot, so the claim still sees the rows being recorded as claimed and pending: they are
+ * left out of its count of each owner's claims (their places are free now) and of what it may pick (a lapsed claim
+ * recorded late must not be taken and recorded by the same statement). A task whose event is recorded here has its
+ * next event claimed next round.
+ */
+export function recordAndClaimDeliveries(input: {
+  consumer: DeliveryConsumer;
+  outcomes: DeliveryOutcome[];
+  keepAttempts: number;
+  limit: number;
+  perOwner: number;
+  leaseMs: number;
+}): Statement {
+  const outcomes = [...input.outcomes].sort((a, b) => Number(a.id) - Number(b.id));
+  const column = <T>(pick: (outcome: DeliveryOutcome) => T) => outcomes.map(pick);
+  const due = (d: string) => `${d}.consumer = $1 AND ${d}.status = 'pending' AND ${d}.next_attempt_at <= now()`;
+  return named(
+    'record_and_claim_deliveries',
+    `WITH RECURSIVE recorded AS (
+       ${recordedOutcomes('$5', '$13')}
+     ), owners AS (
+       SELECT (SELECT min(d.owner) FROM lyrics_deliveries AS d WHERE ${due('d')}) AS owner
+       UNION ALL
+       SELECT (SELECT min(d.owner) FROM lyrics_deliveries AS d WHERE ${due('d')} AND d.owner > owners.owner)
+       FROM owners WHERE owners.owner IS NOT NULL
+     ), claimed_by_owner AS (
+       -- A lease is only ever on a pending delivery (records and releases clear it), so no status test: with one,
+       -- the planner may walk the whole due index instead of lyrics_deliveries_claimed_idx.
+       SELECT owner, count(*)::int AS n FROM lyrics_deliveries
+       WHERE consumer = $1 AND lease_until > now() AND id <> ALL ($5::bigint[])
+       GROUP BY owner
+     ), candidates AS (
+       SELECT candidate.id, candidate.next_attempt_at, candidate.turn
+       FROM owners
+       LEFT JOIN claimed_by_owner AS claimed ON claimed.owner = owners.owner
+       CROSS JOIN LATERAL (
+         SELECT d.id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at) AS turn
+         FROM lyrics_deliveries AS d
+         WHERE ${due('d')} AND d.owner = owners.owner AND (d.lease_until IS NULL OR d.lease_until <= now())
+           -- Its task's first pending event for this consumer: one probe of lyrics_deliveries_task_pending_idx. The
+           -- consumer is compared with IS NOT DISTINCT FROM, which no index serves, so that the due index (consumer
+           -- first) cannot be walked instead, as the planner does with = when its statistics count no pending rows.
+           AND d.event_seq = (SELECT min(earlier.event_seq) FROM lyrics_deliveries AS earlier
+                              WHERE earlier.task_id = d.task_id AND earlier.consumer IS NOT DISTINCT FROM d.consumer
+                                AND earlier.status = 'pending')
+         ORDER BY d.next_attempt_at
+         LIMIT $3
+       ) AS candidate
+       WHERE owners.owner IS NOT NULL AND candidate.turn <= $3 - COALESCE(claimed.n, 0)
+     ), picked AS (
+       -- By primary key, locked, and claimable still once locked (a row another instance claimed or recorded since
+       -- this snapshot is read again). Due is tested by next_attempt_at alone (a delivery that is not pending has
+       -- none): no test here matches the due index's predicate, so no statistics can make this a walk of the backlog.
+       SELECT d.id FROM lyrics_deliveries AS d
+       WHERE d.id = ANY (ARRAY(SELECT id FROM candidates ORDER BY turn, next_attempt_at LIMIT $2))
+         AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until <= now()) AND d.id <> ALL ($5::bigint[])
+       FOR UPDATE SKIP LOCKED
+     ), claimed AS (
+       UPDATE lyrics_deliveries AS d
+       SET lease_until = now() + ${msInterval('$4')}, lease_token = gen_random_uuid(), attempt_count = d.attempt_count + 1
+       FROM picked, lyrics_events AS event
+         LEFT JOIN lyrics_webhook_secrets AS secrets ON secrets.owner = event.owner
+       WHERE d.id = picked.id AND event.seq = d.event_seq
+       RETURNING d.id::text AS id, d.lease_token AS "leaseToken", d.owner, d.task_id AS "taskId", d.url,
+                 d.attempt_count AS attempt, event.id AS "eventId", event.type,
+                 CASE WHEN $1 = 'host' THEN event.data END AS data,
+                 CASE WHEN $1 = 'webhook' THEN jsonb_build_object(
+                   'id', event.id, 'type', event.type,
+                   'createdAt', to_char(event.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                   'data', event.data)::text END AS body,
+                 secrets.secret, CASE WHEN secrets.previous_until > now() THEN secrets.previous_secret END AS "previousSecret"
+     )
+     SELECT NULL AS recorded, claimed.* FROM claimed
+     UNION ALL
+     SELECT recorded.id::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM recorded`,
+    [input.consumer, input.limit, input.perOwner, input.leaseMs, ...outcomeColumns(column), input.keepAttempts],
+  );
+}
+
+/**
+ * Records attempts alone, in one statement, as recordAndClaimDeliveries does: what finished while a relay stopped.
+ * Returns the ids recorded.
  */
 export function recordDeliveryAttempts(input: { outcomes: DeliveryOutcome[]; keepAttempts: number }): Statement {
   const outcomes = [...input.outcomes].sort((a, b) => Number(a.id) - Number(b.id));
   const column = <T>(pick: (outcome: DeliveryOutcome) => T) => outcomes.map(pick);
-  return named(
-    'record_delivery_attempts',
-    `UPDATE lyrics_deliveries AS d SET
-       status = o.status,
-       attempts = (CASE WHEN jsonb_array_length(d.attempts) >= $9 THEN d.attempts - 0 ELSE d.attempts END)
-                  || jsonb_build_array(jsonb_build_object(
-                       'at', to_char((clock_timestamp() - ${msInterval('o.started_ms_ago')}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                       'httpStatus', o.http_status, 'error', o.error, 'durationMs', o.duration_ms)),
-       next_attempt_at = CASE WHEN o.status = 'pending' THEN clock_timestamp() + ${msInterval('o.retry_in_ms')} END,
-       completed_at = CASE WHEN o.status <> 'pending' THEN clock_timestamp() END,
-       lease_until = NULL, lease_token = NULL
-     FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::int[], $7::double precision[], $8::double precision[])
-          AS o(id, lease_token, status, http_status, error, duration_ms, retry_in_ms, started_ms_ago)
-     WHERE d.id = o.id AND d.lease_token = o.lease_token
-     RETURNING d.id::text AS id`,
-    [
-      column((o) => o.id),
-      column((o) => o.leaseToken),
-      column((o) => o.status),
-      column((o) => o.attempt.httpStatus),
-      column((o) => o.attempt.error),
-      column((o) => Math.round(o.attempt.durationMs)),
-      column((o) => o.retryInMs ?? 0),
-      column((o) => o.startedMsAgo),
-      input.keepAttempts,
-    ],
-  );
+  return named('record_delivery_attempts', recordedOutcomes('$1', '$9'), [...outcomeColumns(column), input.keepAttempts]);
+}
+
+/** The outcomes as the eight arrays recordedOutcomes unnests, in its order. */
+function outcomeColumns(column: <T>(pick: (outcome: DeliveryOutcome) => T) => T[]): unknown[] {
+  return [
+    column((o) => o.id),
+    column((o) => o.leaseToken),
+    column((o) => o.status),
+    column((o) => o.attempt.httpStatus),
+    column((o) => o.attempt.error),
+    column((o) => Math.round(o.attempt.durationMs)),
+    column((o) => o.retryInMs ?? 0),
+    column((o) => o.startedMsAgo),
+  ];
+}
+
+/**
+ * The UPDATE that records outcomes given as eight arrays from placeholder `first` on (ids sorted, so that two
+ * statements lock rows in one order), keeping at most `keep` attempts; returns the ids recorded.
+ */
+function recordedOutcomes(first: string, keep: string): string {
+  const n = Number(first.slice(1));
+  const p = (i: number) => `$${n + i}`;
+  return `UPDATE lyrics_deliveries AS d SET
+         status = o.status,
+         attempts = (CASE WHEN jsonb_array_length(d.attempts) >= ${keep} THEN d.attempts - 0 ELSE d.attempts END)
+                    || jsonb_build_array(jsonb_build_object(
+                         'at', to_char((clock_timestamp() - ${msInterval('o.started_ms_ago')}) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                         'httpStatus', o.http_status, 'error', o.error, 'durationMs', o.duration_ms)),
+         next_attempt_at = CASE WHEN o.status = 'pending' THEN clock_timestamp() + ${msInterval('o.retry_in_ms')} END,
+         completed_at = CASE WHEN o.status <> 'pending' THEN clock_timestamp() END,
+         lease_until = NULL, lease_token = NULL
+       FROM unnest(${p(0)}::bigint[], ${p(1)}::uuid[], ${p(2)}::text[], ${p(3)}::int[], ${p(4)}::text[], ${p(5)}::int[],
+                   ${p(6)}::double precision[], ${p(7)}::double precision[])
+            AS o(id, lease_token, status, http_status, error, duration_ms, retry_in_ms, started_ms_ago)
+       WHERE d.id = o.id AND d.lease_token = o.lease_token
+       RETURNING d.id::text AS id`;
 }
 
 /** Gives back claims unrecorded at shutdown: due again at once, the attempt not counted. */

@@ -9,11 +9,24 @@ import { ClaimedDelivery, DeliveryOutcome, DeliveryRecord } from './deliveries.s
 export class DeliveryStore {
   constructor(private readonly db: LyricsDatabase) {}
 
-  claim(input: Parameters<typeof sql.claimDueDeliveries>[0]): Promise<ClaimedDelivery[]> {
-    return this.db.rows<ClaimedDelivery>(sql.claimDueDeliveries(input));
+  /**
+   * Records the attempts that finished and claims due deliveries, in one statement: the ids recorded (not those whose
+   * claim had lapsed and another holds now), and the deliveries claimed.
+   */
+  async recordAndClaim(
+    input: Parameters<typeof sql.recordAndClaimDeliveries>[0],
+  ): Promise<{ recorded: Set<string>; claimed: ClaimedDelivery[] }> {
+    const rows = await this.db.rows<sql.RecordedOrClaimed>(sql.recordAndClaimDeliveries(input));
+    const recorded = new Set<string>();
+    const claimed: ClaimedDelivery[] = [];
+    for (const row of rows) {
+      if (row.recorded === null) claimed.push(row);
+      else recorded.add(row.recorded);
+    }
+    return { recorded, claimed };
   }
 
-  /** Records the attempts; returns the ids recorded (not those whose claim had lapsed and another holds now). */
+  /** Records the attempts alone; returns the ids recorded. */
   async record(outcomes: DeliveryOutcome[], keepAttempts: number): Promise<Set<string>> {
     const rows = await this.db.rows<{ id: string }>(sql.recordDeliveryAttempts({ outcomes, keepAttempts }));
     return new Set(rows.map((row) => row.id));

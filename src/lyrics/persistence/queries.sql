@@ -461,15 +461,32 @@ WHERE event.created_at < now() - make_interval(days => $1)
   AND NOT EXISTS (SELECT 1 FROM lyrics_deliveries AS d WHERE d.event_seq = event.seq AND d.status = 'pending')
 ORDER BY event.created_at LIMIT $2);
 
--- lyrics.claim_due_deliveries
-WITH RECURSIVE owners AS (
+-- lyrics.record_and_claim_deliveries
+WITH RECURSIVE recorded AS (
+  UPDATE lyrics_deliveries AS d SET
+    status = o.status,
+    attempts = (CASE WHEN jsonb_array_length(d.attempts) >= $13 THEN d.attempts - 0 ELSE d.attempts END)
+               || jsonb_build_array(jsonb_build_object(
+                    'at', to_char((clock_timestamp() - make_interval(secs => o.started_ms_ago::double precision / 1000)) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+                    'httpStatus', o.http_status, 'error', o.error, 'durationMs', o.duration_ms)),
+    next_attempt_at = CASE WHEN o.status = 'pending' THEN clock_timestamp() + make_interval(secs => o.retry_in_ms::double precision / 1000) END,
+    completed_at = CASE WHEN o.status <> 'pending' THEN clock_timestamp() END,
+    lease_until = NULL, lease_token = NULL
+  FROM unnest($5::bigint[], $6::uuid[], $7::text[], $8::int[], $9::text[], $10::int[],
+              $11::double precision[], $12::double precision[])
+       AS o(id, lease_token, status, http_status, error, duration_ms, retry_in_ms, started_ms_ago)
+  WHERE d.id = o.id AND d.lease_token = o.lease_token
+  RETURNING d.id::text AS id
+), owners AS (
   SELECT (SELECT min(d.owner) FROM lyrics_deliveries AS d WHERE d.consumer = $1 AND d.status = 'pending' AND d.next_attempt_at <= now()) AS owner
   UNION ALL
   SELECT (SELECT min(d.owner) FROM lyrics_deliveries AS d WHERE d.consumer = $1 AND d.status = 'pending' AND d.next_attempt_at <= now() AND d.owner > owners.owner)
   FROM owners WHERE owners.owner IS NOT NULL
 ), claimed_by_owner AS (
+  -- A lease is only ever on a pending delivery (records and releases clear it), so no status test: with one,
+  -- the planner may walk the whole due index instead of lyrics_deliveries_claimed_idx.
   SELECT owner, count(*)::int AS n FROM lyrics_deliveries
-  WHERE consumer = $1 AND lease_until > now() AND status = 'pending'
+  WHERE consumer = $1 AND lease_until > now() AND id <> ALL ($5::bigint[])
   GROUP BY owner
 ), candidates AS (
   SELECT candidate.id, candidate.next_attempt_at, candidate.turn
@@ -479,29 +496,42 @@ WITH RECURSIVE owners AS (
     SELECT d.id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at) AS turn
     FROM lyrics_deliveries AS d
     WHERE d.consumer = $1 AND d.status = 'pending' AND d.next_attempt_at <= now() AND d.owner = owners.owner AND (d.lease_until IS NULL OR d.lease_until <= now())
-      -- Its task's first pending event for this consumer: one probe of lyrics_deliveries_task_pending_idx (as a
-      -- min, which only that index answers in order, so the plan holds even with statistics of an empty table).
+      -- Its task's first pending event for this consumer: one probe of lyrics_deliveries_task_pending_idx. The
+      -- consumer is compared with IS NOT DISTINCT FROM, which no index serves, so that the due index (consumer
+      -- first) cannot be walked instead, as the planner does with = when its statistics count no pending rows.
       AND d.event_seq = (SELECT min(earlier.event_seq) FROM lyrics_deliveries AS earlier
-                         WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer AND earlier.status = 'pending')
+                         WHERE earlier.task_id = d.task_id AND earlier.consumer IS NOT DISTINCT FROM d.consumer
+                           AND earlier.status = 'pending')
     ORDER BY d.next_attempt_at
     LIMIT $3
   ) AS candidate
   WHERE owners.owner IS NOT NULL AND candidate.turn <= $3 - COALESCE(claimed.n, 0)
 ), picked AS (
-  -- By primary key (an array, so no statistics can make it a scan of the backlog), locked, claimable still.
+  -- By primary key, locked, and claimable still once locked (a row another instance claimed or recorded since
+  -- this snapshot is read again). Due is tested by next_attempt_at alone (a delivery that is not pending has
+  -- none): no test here matches the due index's predicate, so no statistics can make this a walk of the backlog.
   SELECT d.id FROM lyrics_deliveries AS d
   WHERE d.id = ANY (ARRAY(SELECT id FROM candidates ORDER BY turn, next_attempt_at LIMIT $2))
-    AND d.consumer = $1 AND d.status = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until <= now())
+    AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until <= now()) AND d.id <> ALL ($5::bigint[])
   FOR UPDATE SKIP LOCKED
+), claimed AS (
+  UPDATE lyrics_deliveries AS d
+  SET lease_until = now() + make_interval(secs => $4::double precision / 1000), lease_token = gen_random_uuid(), attempt_count = d.attempt_count + 1
+  FROM picked, lyrics_events AS event
+    LEFT JOIN lyrics_webhook_secrets AS secrets ON secrets.owner = event.owner
+  WHERE d.id = picked.id AND event.seq = d.event_seq
+  RETURNING d.id::text AS id, d.lease_token AS "leaseToken", d.owner, d.task_id AS "taskId", d.url,
+            d.attempt_count AS attempt, event.id AS "eventId", event.type,
+            CASE WHEN $1 = 'host' THEN event.data END AS data,
+            CASE WHEN $1 = 'webhook' THEN jsonb_build_object(
+              'id', event.id, 'type', event.type,
+              'createdAt', to_char(event.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+              'data', event.data)::text END AS body,
+            secrets.secret, CASE WHEN secrets.previous_until > now() THEN secrets.previous_secret END AS "previousSecret"
 )
-UPDATE lyrics_deliveries AS d
-SET lease_until = now() + make_interval(secs => $4::double precision / 1000), lease_token = gen_random_uuid(), attempt_count = d.attempt_count + 1
-FROM picked, lyrics_events AS event
-  LEFT JOIN lyrics_webhook_secrets AS secrets ON secrets.owner = event.owner
-WHERE d.id = picked.id AND event.seq = d.event_seq
-RETURNING d.id::text AS id, d.lease_token AS "leaseToken", d.owner, d.task_id AS "taskId", d.url,
-          d.attempt_count AS attempt, event.id AS "eventId", event.type, event.created_at AS "createdAt", event.data,
-          secrets.secret, CASE WHEN secrets.previous_until > now() THEN secrets.previous_secret END AS "previousSecret";
+SELECT NULL AS recorded, claimed.* FROM claimed
+UNION ALL
+SELECT recorded.id::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM recorded;
 
 -- lyrics.record_delivery_attempts
 UPDATE lyrics_deliveries AS d SET
@@ -513,7 +543,8 @@ UPDATE lyrics_deliveries AS d SET
   next_attempt_at = CASE WHEN o.status = 'pending' THEN clock_timestamp() + make_interval(secs => o.retry_in_ms::double precision / 1000) END,
   completed_at = CASE WHEN o.status <> 'pending' THEN clock_timestamp() END,
   lease_until = NULL, lease_token = NULL
-FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::int[], $7::double precision[], $8::double precision[])
+FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::int[],
+            $7::double precision[], $8::double precision[])
      AS o(id, lease_token, status, http_status, error, duration_ms, retry_in_ms, started_ms_ago)
 WHERE d.id = o.id AND d.lease_token = o.lease_token
 RETURNING d.id::text AS id;
