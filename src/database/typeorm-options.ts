@@ -36,7 +36,8 @@ export function typeOrmOptions({ url, migrationsRun }: DatabaseOptions): DataSou
     uuidExtension: 'pgcrypto',
     applicationName: 'nestjs-kie-lyrics',
     // No JIT: the claims' estimated costs (a recursive scan of owners, each with a lateral of its due rows) pass
-    // jit_above_cost although they run in a millisecond or two, and compiling them took 50 ms to a second per run.
+    // jit_above_cost although they run in a millisecond or two, and compiling them took 50 ms to a second per run
+    // (where the server has JIT: Debian's PostgreSQL does, the embedded one does not).
     extra: { Client: PooledClient, options: '-c jit=off' },
   };
 }

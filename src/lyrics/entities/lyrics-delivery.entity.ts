@@ -29,10 +29,7 @@ export interface DeliveryAttempt {
 @Index('lyrics_deliveries_due_idx', ['consumer', 'owner', 'nextAttemptAt'], { where: `status = 'pending'` })
 // Claims held now, per owner (the claim's fair share); few rows, since an attempt's record clears its lease.
 @Index('lyrics_deliveries_claimed_idx', ['consumer', 'owner'], { where: 'lease_until IS NOT NULL' })
-// In order per task: an event waits for its task's earlier pending ones (only pending rows, so the check stays one
-// probe however large the backlog).
-@Index('lyrics_deliveries_task_pending_idx', ['taskId', 'consumer', 'eventSeq'], { where: `status = 'pending'` })
-// A task's deliveries, as GET /lyrics/:id/deliveries lists them.
+// A task's deliveries, as GET /lyrics/:id/deliveries lists them, and the claim's per-task order check.
 @Index('lyrics_deliveries_task_idx', ['taskId', 'consumer', 'eventSeq'])
 @Index('lyrics_deliveries_event_idx', ['eventSeq'])
 export class LyricsDeliveryEntity {
@@ -69,7 +66,7 @@ export class LyricsDeliveryEntity {
   @Column({ type: 'jsonb', default: () => `'[]'` })
   attempts: DeliveryAttempt[];
 
-  /** When the next attempt is due; null once the delivery is over. */
+  /** When the next attempt is due; null exactly when the delivery is over (not pending): the claim relies on it. */
   @Column({ name: 'next_attempt_at', type: 'timestamptz', nullable: true, default: () => 'clock_timestamp()' })
   nextAttemptAt: Date | null;
 

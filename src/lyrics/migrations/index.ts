@@ -4,6 +4,7 @@ import { TrackCreateSends1796688000000 } from './1796688000000-TrackCreateSends'
 import { AddLyricsEvents1796774400000 } from './1796774400000-AddLyricsEvents';
 import { AddDeliveries1796860800000 } from './1796860800000-AddDeliveries';
 import { AddCancelled1796947200000 } from './1796947200000-AddCancelled';
+import { DropTaskPendingDeliveriesIndex1797033600000 } from './1797033600000-DropTaskPendingDeliveriesIndex';
 
 /** Every migration of the lyrics module, in order, for the app's data source and for host apps. */
 export const LYRICS_MIGRATIONS = [
@@ -13,4 +14,5 @@ export const LYRICS_MIGRATIONS = [
   AddLyricsEvents1796774400000,
   AddDeliveries1796860800000,
   AddCancelled1796947200000,
+  DropTaskPendingDeliveriesIndex1797033600000,
 ];

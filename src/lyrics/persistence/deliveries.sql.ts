@@ -98,12 +98,12 @@ export function recordAndClaimDeliveries(input: {
          SELECT d.id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at) AS turn
          FROM lyrics_deliveries AS d
          WHERE ${due('d')} AND d.owner = owners.owner AND (d.lease_until IS NULL OR d.lease_until <= now())
-           -- Its task's first pending event for this consumer: one probe of lyrics_deliveries_task_pending_idx. The
-           -- consumer is compared with IS NOT DISTINCT FROM, which no index serves, so that the due index (consumer
-           -- first) cannot be walked instead, as the planner does with = when its statistics count no pending rows.
+           -- Its task's first pending event for this consumer: one probe of lyrics_deliveries_task_idx. Pending is
+           -- tested as "has a next attempt time" (only pending deliveries have one), which matches no partial index:
+           -- with status = 'pending' the planner walks the due index instead when its statistics count no pending rows.
            AND d.event_seq = (SELECT min(earlier.event_seq) FROM lyrics_deliveries AS earlier
-                              WHERE earlier.task_id = d.task_id AND earlier.consumer IS NOT DISTINCT FROM d.consumer
-                                AND earlier.status = 'pending')
+                              WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer
+                                AND earlier.next_attempt_at IS NOT NULL)
          ORDER BY d.next_attempt_at
          LIMIT $3
        ) AS candidate
