@@ -9,7 +9,7 @@ import { waitFor } from './wait';
 export type TaskBody = any;
 /** A lyrics_tasks row, as PostgreSQL returns it (snake_case columns). */
 export type TaskRow = Record<string, any>;
-export type TaskStatus = 'queued' | 'submitted' | 'succeeded' | 'failed';
+export type TaskStatus = 'queued' | 'submitted' | 'succeeded' | 'failed' | 'cancelled';
 
 export interface SubmitOptions {
   metadata?: unknown;
