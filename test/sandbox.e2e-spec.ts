@@ -50,7 +50,7 @@ class Receiver {
 
   /** Callback bodies of one task, whichever spelling carries its id. */
   bodiesFor(taskId: string): Json[] {
-    return this.received.map((r) => r.body).filter((body) => (body.data?.task_id ?? body.data?.taskId) === taskId);
+    return this.received.map((r) => r.body).filter((body) => (body.data?.task_id ?? body.data?.taskId ?? body.taskId) === taskId);
   }
 
   forget(): void {
@@ -745,5 +745,125 @@ describe('KIE sandbox: the standalone CLI (node dist/sandbox/main.js)', () => {
     expect(code).toBe(1);
     expect(text.stderr.trim().split('\n')).toEqual([message]);
     expect(text.stdout).toBe('');
+  });
+});
+
+describe('KIE sandbox: the Jobs route', () => {
+  const LYRICS_MODEL = 'ai-music-api/generate-lyrics';
+  const createJob = (target: KieSandbox, body: object) =>
+    call(target, '/api/v1/jobs/createTask', { method: 'POST', body: JSON.stringify(body) });
+
+  /** A Jobs create calling back the receiver, or (callBackUrl null) not at all. */
+  async function createJobTask(target: KieSandbox, prompt: string, callBackUrl: string | null = receiver.url): Promise<string> {
+    const answer = await createJob(target, { model: LYRICS_MODEL, ...(callBackUrl === null ? {} : { callBackUrl }), input: { prompt } });
+    expect(answer).toMatchObject({ status: 200, body: { code: 200, msg: 'success', data: { taskId: expect.stringMatching(TASK_ID) } } });
+    return answer.body.data.taskId;
+  }
+
+  const jobRecord = (target: KieSandbox, taskId: string) => call(target, `/api/v1/jobs/recordInfo?taskId=${taskId}`);
+
+  it("serves only the Jobs route's paths: the legacy ones answer 404", async () => {
+    const jobs = await startSandbox({ route: 'jobs', apiKeys: [API_KEY] });
+    expect(await create(jobs, 'A legacy create')).toMatchObject({ status: 404, body: { code: 404 } });
+    expect(await call(jobs, '/api/v1/lyrics/record-info?taskId=x')).toMatchObject({ status: 404, body: { code: 404 } });
+    expect(await call(jobs, '/api/v1/chat/credit')).toMatchObject({ status: 200, body: { code: 200 } });
+    expect(await createJob(sandbox, { model: LYRICS_MODEL, input: { prompt: 'x' } })).toMatchObject({ status: 404 });
+  });
+
+  it.each([
+    ['another model', { model: 'suno/v4', input: { prompt: 'p' } }, 'model must be ai-music-api/generate-lyrics'],
+    ['no input', { model: 'ai-music-api/generate-lyrics' }, 'input.prompt is required'],
+    [
+      'a callBackUrl that is no URL',
+      { model: 'ai-music-api/generate-lyrics', callBackUrl: 'nowhere', input: { prompt: 'p' } },
+      'callBackUrl',
+    ],
+  ])('refuses a create with %s (body code 422), making no task', async (_, body, message) => {
+    const jobs = await startSandbox({ route: 'jobs', apiKeys: [API_KEY] });
+    const answer = await createJob(jobs, body);
+    expect(answer).toMatchObject({ status: 200, body: { code: 422, data: null } });
+    expect(answer.body.msg).toContain(message);
+    expect(jobs.tasks()).toEqual([]);
+  });
+
+  it('reads a task through waiting, queuing, generating to success, resultJson a JSON string with resultObject', async () => {
+    const jobs = await startSandbox({ route: 'jobs', apiKeys: [API_KEY], resultDelayMs: 900 });
+    const taskId = await createJobTask(jobs, '[sandbox:drop] A song read while written');
+    const states = new Set<string>();
+    const done = await waitFor('the record to show success', async () => {
+      const { body } = await jobRecord(jobs, taskId);
+      states.add(body.data.state);
+      return body.data.state === 'success' && body;
+    });
+    expect([...states]).toEqual(expect.arrayContaining(['waiting', 'generating', 'success']));
+    expect(done.data).toMatchObject({ taskId, model: LYRICS_MODEL, failCode: null, failMsg: null, resultJson: expect.any(String) });
+    expect(JSON.parse(done.data.param)).toEqual({
+      model: LYRICS_MODEL,
+      callBackUrl: receiver.url,
+      input: { prompt: '[sandbox:drop] A song read while written' },
+    });
+    const lyrics = JSON.parse(done.data.resultJson).resultObject.data;
+    expect(lyrics.map((v: Json) => v.title)).toEqual(jobs.task(taskId)!.variants.map((v) => v.title));
+  });
+
+  it('shows a failure as state fail with failCode a string and failMsg', async () => {
+    const jobs = await startSandbox({ route: 'jobs', apiKeys: [API_KEY], resultDelayMs: 0 });
+    const taskId = await createJobTask(jobs, '[sandbox:drop,status=SENSITIVE_WORD_ERROR] A flagged song');
+    const { body } = await jobRecord(jobs, taskId);
+    expect(body.data).toMatchObject({
+      state: 'fail',
+      resultJson: null,
+      failCode: '400',
+      failMsg: 'Song Description flagged for moderation',
+    });
+  });
+
+  it('posts the Market shape by default, signed over data.taskId; a failure has body code 501 and failCode a number', async () => {
+    const jobs = await startSandbox({ route: 'jobs', apiKeys: [API_KEY], hmacKey: HMAC_KEY });
+    const ok = await createJobTask(jobs, 'A Market song');
+    const failed = await createJobTask(jobs, '[sandbox:fail] A failing Market song');
+    const [success] = await waitForCallbacks(ok);
+    const [failure] = await waitForCallbacks(failed);
+    expect(success).toMatchObject({ code: 200, msg: 'success', data: { taskId: ok, state: 'success', consumeCredits: 0.4 } });
+    expect(JSON.parse(success.data.resultJson).resultObject.data).toHaveLength(jobs.task(ok)!.variants.length);
+    expect(failure).toMatchObject({
+      code: 501,
+      data: { taskId: failed, state: 'fail', failCode: 400, failMsg: jobs.task(failed)!.errorMessage },
+    });
+    const { headers } = receiver.received.find((r) => r.body.data?.taskId === ok)!;
+    expect(
+      verifyWebhook({
+        taskId: ok,
+        timestamp: headers['x-webhook-timestamp'] as string,
+        signature: headers['x-webhook-signature'] as string,
+        hmacKey: HMAC_KEY,
+        toleranceSeconds: 300,
+      }),
+    ).toEqual({ valid: true });
+    expect((await settledDeliveries(jobs, ok))[0]).toMatchObject({ shape: 'market', status: 200 });
+  });
+
+  it('alternates the Market and the legacy shape with jobsCallbackShape alternate, and takes a shape marker on any route', async () => {
+    const jobs = await startSandbox({ route: 'jobs', apiKeys: [API_KEY], jobsCallbackShape: 'alternate' });
+    const first = await createJobTask(jobs, 'first');
+    const second = await createJobTask(jobs, 'second');
+    const unknown = await createJobTask(jobs, '[sandbox:shape=unknown] third');
+    const [firstBody] = await waitForCallbacks(first);
+    const [secondBody] = await waitForCallbacks(second);
+    const [unknownBody] = await waitForCallbacks(unknown);
+    expect(firstBody.data).toMatchObject({ taskId: first, state: 'success' });
+    expect(secondBody.data).toMatchObject({ task_id: second, callbackType: 'complete', data: expect.any(Array) });
+    expect(unknownBody).toEqual({ taskId: unknown, event: 'task.finished', detail: { finished: true } });
+    const legacyTask = await createTask(sandbox, '[sandbox:shape=market] a Market callback from the legacy route');
+    const [marketBody] = await waitForCallbacks(legacyTask);
+    expect(marketBody.data).toMatchObject({ taskId: legacyTask, state: 'success' });
+  });
+
+  it('never calls back a task created without a callBackUrl (optional on this route)', async () => {
+    const jobs = await startSandbox({ route: 'jobs', apiKeys: [API_KEY], resultDelayMs: 0 });
+    const taskId = await createJobTask(jobs, 'A polled song', null);
+    await waitFor('the task to be ready', async () => (await jobRecord(jobs, taskId)).body.data.state === 'success');
+    expect(jobs.task(taskId)!.callBackUrl).toBeNull();
+    expect(jobs.callbacks).toEqual([]);
   });
 });

@@ -43,7 +43,9 @@ async function insertSubmittedTasks(database, tasks) {
 function callbackRequest(task, hmacKey = HMAC_KEY) {
   const { callbackBody } = requireDist('sandbox/sandbox-payloads');
   const { signWebhook } = requireDist('lyrics/kie/kie-signature');
-  const body = JSON.stringify(callbackBody({ taskId: task.kieTaskId, outcome: 'success', variants: task.variants }, 'snake', 'data'));
+  const body = JSON.stringify(
+    callbackBody({ taskId: task.kieTaskId, callbackShape: 'legacy', outcome: 'success', variants: task.variants }, 'snake', 'data'),
+  );
   const timestamp = String(Math.floor(Date.now() / 1000));
   return {
     method: 'POST',

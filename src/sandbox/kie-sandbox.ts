@@ -12,6 +12,7 @@ import {
   errorBody,
   FAILURES,
   gatewayPage,
+  jobsRecordData,
   MAX_PROMPT_LENGTH,
   parseCreateRequest,
   RECORD_INFO_NULL,
@@ -19,11 +20,27 @@ import {
   success,
 } from './sandbox-payloads';
 import { SlidingWindow } from './sandbox-rate-limit';
-import type { ArrayKey, SandboxDelivery, SandboxEndpoint, SandboxRequest, SandboxTask } from './sandbox-records';
+import type {
+  ArrayKey,
+  CallbackShape,
+  SandboxDelivery,
+  SandboxEndpoint,
+  SandboxRequest,
+  SandboxRoute,
+  SandboxTask,
+} from './sandbox-records';
 
-export type { KieSandboxOptions } from './sandbox-options';
+export type { JobsCallbackShape, KieSandboxOptions } from './sandbox-options';
 export type { SandboxBehaviours, SandboxMix, SandboxOutcome, FailureStatus } from './sandbox-behaviours';
-export type { ArrayKey, SandboxDelivery, SandboxEndpoint, SandboxRequest, SandboxTask } from './sandbox-records';
+export type {
+  ArrayKey,
+  CallbackShape,
+  SandboxDelivery,
+  SandboxEndpoint,
+  SandboxRequest,
+  SandboxRoute,
+  SandboxTask,
+} from './sandbox-records';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 
@@ -32,8 +49,8 @@ type Answer = (status: number, body: Envelope, headers?: Record<string, string>)
 type AnswerText = (status: number, content?: { type: string; text: string }) => void;
 
 /**
- * A simulator of KIE.AI's Suno lyrics API on plain node:http: the same endpoints, envelopes and
- * callbacks, with per-task misbehaviour chosen by prompt markers or a seeded random mix. It records every request
+ * A simulator of KIE.AI's Suno lyrics API on plain node:http, on the legacy route or the Jobs route: the same endpoints,
+ * envelopes and callbacks, with per-task misbehaviour chosen by prompt markers or a seeded random mix. It records every request
  * and callback attempt, and serves them (and its tasks) under /sandbox/ for tests and benchmarks.
  */
 export class KieSandbox {
@@ -43,6 +60,8 @@ export class KieSandbox {
   private readonly windows = new Map<string, SlidingWindow>();
   /** Creates seen per prompt, for the throttle markers. */
   private readonly throttleCounts = new Map<string, number>();
+  /** Tasks created on the Jobs route, for jobsCallbackShape 'alternate'. */
+  private jobsCreated = 0;
   private readonly dispatcher: CallbackDispatcher;
   private credits: number;
   private random: MixRandom;
@@ -90,6 +109,7 @@ export class KieSandbox {
     this.taskMap.clear();
     this.windows.clear();
     this.throttleCounts.clear();
+    this.jobsCreated = 0;
     this.credits = this.options.credits;
     this.random = mixRandom(this.options.seed);
   }
@@ -118,7 +138,7 @@ export class KieSandbox {
     if (url.pathname.startsWith('/sandbox/')) return this.inspect(req.method, url.pathname, res);
 
     const record: SandboxRequest = {
-      endpoint: endpointOf(req.method, url.pathname),
+      endpoint: endpointOf(this.options.route, req.method, url.pathname),
       method: req.method ?? '',
       path: req.url ?? '/',
       httpStatus: 0,
@@ -152,10 +172,11 @@ export class KieSandbox {
   private async create(req: IncomingMessage, key: string, record: SandboxRequest, answer: Answer, answerText: AnswerText): Promise<void> {
     const text = await readBody(req);
     if (text === undefined) return answer(413, errorBody(413, 'Request body too large'));
-    const request = parseCreateRequest(text);
-    if ('error' in request) return answer(200, errorBody(400, request.error));
+    const request = parseCreateRequest(text, this.options.route);
+    if ('error' in request) return answer(200, errorBody(request.code, request.error));
     record.prompt = request.prompt;
     record.callBackUrl = request.callBackUrl;
+    record.model = request.model;
     // Counted in characters (code points), not UTF-16 units: an emoji is one character.
     if ([...request.prompt].length > MAX_PROMPT_LENGTH) return answer(200, errorBody(413));
 
@@ -179,7 +200,7 @@ export class KieSandbox {
     record.taskId = task.taskId;
     const firstAttempts = this.startCallbacks(task);
     if (task.behaviours.hang) {
-      this.options.log?.(`POST /api/v1/lyrics -> (never answered) task ${task.taskId}`);
+      this.options.log?.(`POST ${CREATE_PATHS[this.options.route]} -> (never answered) task ${task.taskId}`);
       return; // the socket stays open until the client gives up or stop() closes it
     }
     await firstAttempts;
@@ -201,14 +222,17 @@ export class KieSandbox {
     }
   }
 
-  private createTask(prompt: string, callBackUrl: string, behaviours: SandboxBehaviours): SandboxTask {
+  private createTask(prompt: string, callBackUrl: string | undefined, behaviours: SandboxBehaviours): SandboxTask {
     const { outcome } = behaviours;
     const now = Date.now();
     const delay = behaviours.early ? 0 : (behaviours.delayMs ?? this.options.resultDelayMs);
+    const { route } = this.options;
     const task: SandboxTask = {
       taskId: randomBytes(16).toString('hex'),
+      route,
       prompt,
-      callBackUrl,
+      callBackUrl: callBackUrl ?? null,
+      callbackShape: behaviours.callbackShape ?? this.routeCallbackShape(route),
       behaviours,
       createdAt: now,
       readyAt: outcome === 'never' ? null : now + delay,
@@ -221,9 +245,17 @@ export class KieSandbox {
     return task;
   }
 
+  /** A new task's callback shape on `route`: legacy on the legacy route; on the Jobs route, as jobsCallbackShape says. */
+  private routeCallbackShape(route: SandboxRoute): CallbackShape {
+    if (route === 'legacy') return 'legacy';
+    const { jobsCallbackShape } = this.options;
+    if (jobsCallbackShape !== 'alternate') return jobsCallbackShape;
+    return this.jobsCreated++ % 2 === 0 ? 'market' : 'legacy';
+  }
+
   /** Sends or schedules the task's callbacks; the promise waits for the first attempts only when `early`. */
   private async startCallbacks(task: SandboxTask): Promise<void> {
-    if (task.readyAt === null || task.behaviours.drop) return;
+    if (task.readyAt === null || task.behaviours.drop || task.callBackUrl === null) return;
     if (task.behaviours.early) return this.dispatcher.deliver(task);
     this.dispatcher.schedule(task, task.readyAt);
   }
@@ -259,7 +291,8 @@ export class KieSandbox {
     }
     if (call <= throttlePolls + nullPolls) return answer(200, RECORD_INFO_NULL);
     const showResult = call > throttlePolls + nullPolls + pendingPolls && task.readyAt !== null && Date.now() >= task.readyAt;
-    answer(200, success(recordInfoData(task, this.recordInfoArrayKey(task), showResult)));
+    const read = task.route === 'jobs' ? jobsRecordData : recordInfoData;
+    answer(200, success(read(task, this.recordInfoArrayKey(task), showResult)));
   }
 
   private recordInfoArrayKey(task: SandboxTask): ArrayKey {
@@ -300,9 +333,13 @@ export class KieSandbox {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
-function endpointOf(method: string | undefined, path: string): SandboxEndpoint {
-  if (method === 'POST' && path === '/api/v1/lyrics') return 'create';
-  if (method === 'GET' && path === '/api/v1/lyrics/record-info') return 'record-info';
+const CREATE_PATHS: Record<SandboxRoute, string> = { legacy: '/api/v1/lyrics', jobs: '/api/v1/jobs/createTask' };
+const RECORD_INFO_PATHS: Record<SandboxRoute, string> = { legacy: '/api/v1/lyrics/record-info', jobs: '/api/v1/jobs/recordInfo' };
+
+/** The route's endpoints only: the other route's paths are unknown here, as on a KIE that switched them off. */
+function endpointOf(route: SandboxRoute, method: string | undefined, path: string): SandboxEndpoint {
+  if (method === 'POST' && path === CREATE_PATHS[route]) return 'create';
+  if (method === 'GET' && path === RECORD_INFO_PATHS[route]) return 'record-info';
   if (method === 'GET' && path === '/api/v1/chat/credit') return 'credit';
   return 'unknown';
 }

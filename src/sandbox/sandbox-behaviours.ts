@@ -1,4 +1,5 @@
 import { KIE_MESSAGES } from './sandbox-payloads';
+import type { CallbackShape } from './sandbox-records';
 import { seededRandom } from './sandbox-random';
 
 export const FAILURE_STATUSES = ['GENERATE_LYRICS_FAILED', 'CREATE_TASK_FAILED', 'CALLBACK_EXCEPTION', 'SENSITIVE_WORD_ERROR'] as const;
@@ -14,6 +15,8 @@ export interface SandboxBehaviours {
   /** Callback copies sent (KIE may deliver one task more than once). */
   copies: number;
   spelling: 'snake' | 'camel';
+  /** The callback's shape; undefined: the route's (legacy, or the sandbox's jobsCallbackShape). */
+  callbackShape?: CallbackShape;
   /** `lyricsData` instead of `data` as the variants' key, in the callback and in record-info. */
   lyricsData: boolean;
   /** Callbacks signed with a wrong key. */
@@ -73,6 +76,7 @@ export function mixRandom(seed: number): MixRandom {
 export class MarkerError extends Error {}
 
 const MARKER_BLOCK = /\[sandbox:([^\]]*)\]/g;
+const CALLBACK_SHAPES: readonly CallbackShape[] = ['legacy', 'market', 'unknown'];
 
 function plainBehaviours(source: SandboxBehaviours['source']): SandboxBehaviours {
   return {
@@ -128,6 +132,14 @@ const VALUE_MARKERS = new Map<string, (b: SandboxBehaviours, value: string) => v
   ['answer-status', (b, v) => (b.acceptedAnswer = { body: 'envelope', status: integer('answer-status', v, 200, 599) })],
   ['answer-delay', (b, v) => (b.answerDelayMs = integer('answer-delay', v, 0))],
   ['retry-after', (b, v) => (b.retryAfterSeconds = integer('retry-after', v, 0))],
+  [
+    'shape',
+    (b, v) => {
+      if (!(CALLBACK_SHAPES as readonly string[]).includes(v))
+        throw new MarkerError(`sandbox marker shape must be one of ${CALLBACK_SHAPES.join(', ')}`);
+      b.callbackShape = v as CallbackShape;
+    },
+  ],
   [
     'status',
     (b, v) => {

@@ -42,8 +42,10 @@ export class CallbackDispatcher {
   /** Sends every copy now; resolves once each copy's first attempt has finished (retries go on after). */
   deliver(task: SandboxTask): Promise<void> {
     const { signal } = this.abort;
+    const url = task.callBackUrl;
+    if (url === null) return Promise.resolve(); // a create without a callBackUrl is never called back
     const firstAttempts = Array.from({ length: task.behaviours.copies }, (_, index) => {
-      return new Promise<void>((firstDone) => this.track(this.sendCopy(task, index + 1, signal, firstDone)));
+      return new Promise<void>((firstDone) => this.track(this.sendCopy(task, url, index + 1, signal, firstDone)));
     });
     return Promise.all(firstAttempts).then(() => undefined);
   }
@@ -65,7 +67,7 @@ export class CallbackDispatcher {
     void delivery.finally(() => this.running.delete(delivery));
   }
 
-  private async sendCopy(task: SandboxTask, copy: number, signal: AbortSignal, firstDone: () => void): Promise<void> {
+  private async sendCopy(task: SandboxTask, url: string, copy: number, signal: AbortSignal, firstDone: () => void): Promise<void> {
     const spelling = task.behaviours.spelling;
     const arrayKey = task.behaviours.lyricsData ? 'lyricsData' : 'data';
     const body = callbackBody(task, spelling, arrayKey);
@@ -76,10 +78,11 @@ export class CallbackDispatcher {
         const headers = this.headers(task);
         const delivery: SandboxDelivery = {
           taskId: task.taskId,
-          url: task.callBackUrl,
+          url,
           copy,
           attempt,
           sentAt: Date.now(),
+          shape: task.callbackShape,
           spelling,
           arrayKey,
           forged: task.behaviours.forge,

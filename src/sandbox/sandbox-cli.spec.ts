@@ -10,6 +10,10 @@ describe('parseSandboxArgs', () => {
       '--port=0',
       '--host',
       '0.0.0.0',
+      '--route',
+      'jobs',
+      '--jobs-callback-shape',
+      'alternate',
       '--api-key',
       'a',
       '--api-key',
@@ -35,6 +39,8 @@ describe('parseSandboxArgs', () => {
     expect(options).toEqual({
       port: 0,
       host: '0.0.0.0',
+      route: 'jobs',
+      jobsCallbackShape: 'alternate',
       apiKeys: ['a', 'b'],
       hmacKey: 'secret',
       resultDelayMs: 50,
@@ -51,6 +57,8 @@ describe('parseSandboxArgs', () => {
   it.each([
     [['--port=-1'], '--port must be a whole number, got "-1"'],
     [['--seed', '1.5'], '--seed must be a whole number, got "1.5"'],
+    [['--route', 'market'], '--route must be legacy or jobs, got "market"'],
+    [['--jobs-callback-shape', 'mixed'], '--jobs-callback-shape must be market, legacy or alternate, got "mixed"'],
     [['--record-info-array-key', 'items'], '--record-info-array-key must be data or lyricsData, got "items"'],
     [['--mix', 'chaos=0.5'], '--mix knows drop, duplicate, camelCase, forged, failure, hang, gateway, not "chaos"'],
     [['--mix', 'drop'], '--mix drop needs a probability from 0 to 1, got ""'],

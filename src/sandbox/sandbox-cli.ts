@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { MIX_KEYS, SandboxMix } from './sandbox-behaviours';
-import type { KieSandboxOptions } from './sandbox-options';
+import type { JobsCallbackShape, KieSandboxOptions } from './sandbox-options';
 
 const CLI_DEFAULT_PORT = 4010;
 
@@ -13,6 +13,8 @@ export function parseSandboxArgs(args: string[]): KieSandboxOptions {
     options: {
       port: { type: 'string' },
       host: { type: 'string' },
+      route: { type: 'string' },
+      'jobs-callback-shape': { type: 'string' },
       'api-key': { type: 'string', multiple: true },
       'hmac-key': { type: 'string' },
       'result-delay-ms': { type: 'string' },
@@ -36,11 +38,19 @@ export function parseSandboxArgs(args: string[]): KieSandboxOptions {
   if (arrayKey !== undefined && arrayKey !== 'data' && arrayKey !== 'lyricsData') {
     throw new Error(`--record-info-array-key must be data or lyricsData, got "${arrayKey}"`);
   }
+  const route = values.route;
+  if (route !== undefined && route !== 'legacy' && route !== 'jobs') throw new Error(`--route must be legacy or jobs, got "${route}"`);
+  const shape = values['jobs-callback-shape'];
+  if (shape !== undefined && shape !== 'market' && shape !== 'legacy' && shape !== 'alternate') {
+    throw new Error(`--jobs-callback-shape must be market, legacy or alternate, got "${shape}"`);
+  }
   const createMax = int('create-max');
   const createWindowMs = int('create-window-ms');
   return {
     port: int('port', CLI_DEFAULT_PORT),
     host: values.host,
+    route,
+    jobsCallbackShape: shape as JobsCallbackShape | undefined,
     apiKeys: values['api-key'],
     hmacKey: values['hmac-key'],
     resultDelayMs: int('result-delay-ms'),

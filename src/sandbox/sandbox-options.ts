@@ -1,11 +1,23 @@
 import { MIX_KEYS, SandboxMix } from './sandbox-behaviours';
-import type { ArrayKey } from './sandbox-records';
+import type { ArrayKey, SandboxRoute } from './sandbox-records';
+
+/** The callback shape of tasks created on the Jobs route: always one, or the two in turn (market first). */
+export type JobsCallbackShape = 'market' | 'legacy' | 'alternate';
+const JOBS_CALLBACK_SHAPES: readonly JobsCallbackShape[] = ['market', 'legacy', 'alternate'];
 
 export interface KieSandboxOptions {
   /** Default 0: a free port. */
   port?: number;
   /** Default 127.0.0.1. */
   host?: string;
+  /**
+   * Which of KIE's APIs it serves: 'legacy' (default; POST /api/v1/lyrics, GET /api/v1/lyrics/record-info) or 'jobs'
+   * (POST /api/v1/jobs/createTask, GET /api/v1/jobs/recordInfo). The other route's paths answer 404, as KIE would once
+   * it switched them off.
+   */
+  route?: SandboxRoute;
+  /** The callbacks of Jobs tasks: the Market shape (default), the legacy one, or the two in turn. */
+  jobsCallbackShape?: JobsCallbackShape;
   /** Accepted bearer keys; undefined or empty: any non-empty bearer is accepted. */
   apiKeys?: string[];
   /** When set, every callback carries X-Webhook-Timestamp and X-Webhook-Signature. */
@@ -35,6 +47,8 @@ export interface KieSandboxOptions {
 export interface ResolvedSandboxOptions {
   port: number;
   host: string;
+  route: SandboxRoute;
+  jobsCallbackShape: JobsCallbackShape;
   apiKeys: ReadonlySet<string>;
   hmacKey?: string;
   createLimit: { max: number; windowMs: number };
@@ -64,10 +78,18 @@ export function resolveSandboxOptions(options: KieSandboxOptions = {}): Resolved
   const arrayKey = options.recordInfoArrayKey ?? 'data';
   if (arrayKey !== 'data' && arrayKey !== 'lyricsData')
     throw new RangeError(`recordInfoArrayKey must be data or lyricsData, got ${arrayKey}`);
+  const route = options.route ?? 'legacy';
+  if (route !== 'legacy' && route !== 'jobs') throw new RangeError(`route must be legacy or jobs, got ${String(route)}`);
+  const jobsCallbackShape = options.jobsCallbackShape ?? 'market';
+  if (!JOBS_CALLBACK_SHAPES.includes(jobsCallbackShape)) {
+    throw new RangeError(`jobsCallbackShape must be one of ${JOBS_CALLBACK_SHAPES.join(', ')}, got ${String(jobsCallbackShape)}`);
+  }
   const limit = options.createLimit ?? { max: 20, windowMs: 10000 };
   return {
     port: wholeNumber('port', options.port ?? 0),
     host: options.host ?? '127.0.0.1',
+    route,
+    jobsCallbackShape,
     apiKeys: new Set(options.apiKeys ?? []),
     hmacKey: options.hmacKey || undefined,
     createLimit: { max: wholeNumber('createLimit.max', limit.max, 1), windowMs: wholeNumber('createLimit.windowMs', limit.windowMs, 1) },

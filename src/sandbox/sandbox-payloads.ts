@@ -1,6 +1,9 @@
 import { STATUS_CODES } from 'node:http';
 import type { FailureStatus } from './sandbox-behaviours';
-import type { ArrayKey, SandboxTask } from './sandbox-records';
+import type { ArrayKey, SandboxRoute, SandboxTask } from './sandbox-records';
+
+/** The model of the Jobs API that writes lyrics. */
+export const JOBS_LYRICS_MODEL = 'ai-music-api/generate-lyrics';
 
 /** KIE's message for each body code it documents for the lyrics endpoints. */
 export const KIE_MESSAGES: Readonly<Record<number, string>> = {
@@ -81,8 +84,69 @@ export function recordInfoData(task: SandboxTask, arrayKey: ArrayKey, showResult
   };
 }
 
-/** The callback body: KIE's documented snake_case, or the camelCase variant seen in the wild. */
+/** Unix milliseconds, as the Jobs records carry their times. */
+function jobsTimes(task: SandboxTask, final: boolean): object {
+  const updateTime = final && task.readyAt !== null ? task.readyAt : Date.now();
+  return {
+    costTime: final && task.readyAt !== null ? task.readyAt - task.createdAt : 0,
+    completeTime: final ? task.readyAt : null,
+    createTime: task.createdAt,
+    updateTime,
+  };
+}
+
+/**
+ * A Jobs record (recordInfo's `data`, and the Market callback's): `state` waiting, then queuing, then generating until
+ * the result may be shown, then success (the lyrics in `resultJson`, a JSON string, under `resultObject`) or fail
+ * (`failCode` a string here, as documented, and `failMsg`).
+ */
+export function jobsRecordData(task: SandboxTask, arrayKey: ArrayKey, showResult: boolean): object {
+  const head = {
+    taskId: task.taskId,
+    model: JOBS_LYRICS_MODEL,
+    param: JSON.stringify({ model: JOBS_LYRICS_MODEL, callBackUrl: task.callBackUrl ?? undefined, input: { prompt: task.prompt } }),
+  };
+  if (!showResult || task.outcome === 'never') {
+    // Through the three states that are not final, by the share of the result delay gone by.
+    const delay = task.readyAt === null ? Infinity : task.readyAt - task.createdAt;
+    const share = (Date.now() - task.createdAt) / Math.max(delay, 1);
+    const state = share < 1 / 3 ? 'waiting' : share < 2 / 3 ? 'queuing' : 'generating';
+    return { ...head, state, resultJson: null, failCode: null, failMsg: null, ...jobsTimes(task, false) };
+  }
+  if (task.outcome === 'success') {
+    const items = task.variants.map(({ text, title }) => ({ text, title, status: 'complete', errorMessage: '' }));
+    const resultJson = JSON.stringify({ resultObject: { taskId: task.taskId, [arrayKey]: items } });
+    return { ...head, state: 'success', resultJson, failCode: null, failMsg: null, ...jobsTimes(task, true) };
+  }
+  const failure = FAILURES[task.outcome];
+  return { ...head, state: 'fail', resultJson: null, failCode: String(failure.code), failMsg: failure.message, ...jobsTimes(task, true) };
+}
+
+/** The callback body, in the task's shape (see CallbackShape). */
 export function callbackBody(task: SandboxTask, spelling: 'snake' | 'camel', arrayKey: ArrayKey): object {
+  switch (task.callbackShape) {
+    case 'legacy':
+      return legacyCallbackBody(task, spelling, arrayKey);
+    case 'market':
+      return marketCallbackBody(task, arrayKey);
+    case 'unknown':
+      // Nothing a reader can take a result from: only the id, where KIE's webhook example puts one.
+      return { taskId: task.taskId, event: 'task.finished', detail: { finished: true } };
+  }
+}
+
+/**
+ * The Market callback: the record as recordInfo shows it, in the envelope, with the credits it cost. A failure's
+ * `failCode` is a number here (as seen live, though documented a string), and its body code 501.
+ */
+function marketCallbackBody(task: SandboxTask, arrayKey: ArrayKey): object {
+  const record = { ...jobsRecordData(task, arrayKey, true), consumeCredits: 0.4, remainedCredits: 1000 } as Record<string, unknown>;
+  if (task.outcome === 'success') return { code: 200, msg: 'success', data: record };
+  return { code: 501, msg: record.failMsg, data: { ...record, failCode: Number(record.failCode) } };
+}
+
+/** The legacy callback body: KIE's documented snake_case, or the camelCase variant seen in the wild. */
+function legacyCallbackBody(task: SandboxTask, spelling: 'snake' | 'camel', arrayKey: ArrayKey): object {
   const idKey = spelling === 'snake' ? 'task_id' : 'taskId';
   if (task.outcome === 'success') {
     const errorKey = spelling === 'snake' ? 'error_message' : 'errorMessage';
@@ -95,23 +159,40 @@ export function callbackBody(task: SandboxTask, spelling: 'snake' | 'camel', arr
   return { code: failure.code, msg: failure.message, data: { callbackType, [idKey]: task.taskId, [arrayKey]: null } };
 }
 
-export type CreateRequest = { prompt: string; callBackUrl: string } | { error: string };
+/** A readable create, or the body code and message of its refusal. */
+export type CreateRequest = { prompt: string; callBackUrl?: string; model?: string } | { error: string; code: number };
 
-/** The create body's two required strings, or the body-code-400 message saying what is wrong. */
-export function parseCreateRequest(text: string): CreateRequest {
+/**
+ * The create body of the route, or the body-code message saying what is wrong: legacy `{ prompt, callBackUrl }`, both
+ * required (400); Jobs `{ model, callBackUrl?, input: { prompt } }`, the model the lyrics one (422).
+ */
+export function parseCreateRequest(text: string, route: SandboxRoute): CreateRequest {
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch {
-    return { error: 'Request body must be JSON' };
+    return { error: 'Request body must be JSON', code: route === 'jobs' ? 422 : 400 };
   }
-  const fields = (typeof body === 'object' && body !== null ? body : {}) as Record<string, unknown>;
+  const fields = asFields(body);
+  if (route === 'jobs') {
+    if (fields.model !== JOBS_LYRICS_MODEL) return { error: `model must be ${JOBS_LYRICS_MODEL}`, code: 422 };
+    const { prompt } = asFields(fields.input);
+    if (typeof prompt !== 'string' || prompt.trim() === '') return { error: 'input.prompt is required', code: 422 };
+    if (fields.callBackUrl === undefined) return { prompt, model: JOBS_LYRICS_MODEL };
+    if (typeof fields.callBackUrl !== 'string' || !isHttpUrl(fields.callBackUrl)) {
+      return { error: 'callBackUrl must be an http(s) URL', code: 422 };
+    }
+    return { prompt, callBackUrl: fields.callBackUrl, model: JOBS_LYRICS_MODEL };
+  }
   const { prompt, callBackUrl } = fields;
-  if (typeof prompt !== 'string' || prompt.trim() === '') return { error: 'prompt is required' };
-  if (typeof callBackUrl !== 'string' || callBackUrl.trim() === '') return { error: 'callBackUrl is required' };
-  if (!isHttpUrl(callBackUrl)) return { error: 'callBackUrl must be an http(s) URL' };
+  if (typeof prompt !== 'string' || prompt.trim() === '') return { error: 'prompt is required', code: 400 };
+  if (typeof callBackUrl !== 'string' || callBackUrl.trim() === '') return { error: 'callBackUrl is required', code: 400 };
+  if (!isHttpUrl(callBackUrl)) return { error: 'callBackUrl must be an http(s) URL', code: 400 };
   return { prompt, callBackUrl };
 }
+
+const asFields = (value: unknown): Record<string, unknown> =>
+  (typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {}) as Record<string, unknown>;
 
 function isHttpUrl(text: string): boolean {
   try {

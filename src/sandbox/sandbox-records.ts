@@ -2,6 +2,13 @@ import type { SandboxBehaviours, SandboxOutcome } from './sandbox-behaviours';
 import type { LyricsVariant } from './sandbox-lyrics';
 
 export type ArrayKey = 'data' | 'lyricsData';
+/** KIE's two APIs for lyrics: the legacy Suno endpoints, or the unified Jobs API. */
+export type SandboxRoute = 'legacy' | 'jobs';
+/**
+ * What a callback looks like: the legacy one (kie-api.md 4a), the Jobs ("Market") one, or a shape nobody documents
+ * (the task id at the top level, no `data` object), which a receiver can only answer by checking the task.
+ */
+export type CallbackShape = 'legacy' | 'market' | 'unknown';
 export type SandboxEndpoint = 'create' | 'record-info' | 'credit' | 'unknown';
 
 /** One API request as the sandbox received and answered it. */
@@ -13,7 +20,10 @@ export interface SandboxRequest {
   /** The KIE task id created (create) or asked for (record-info). */
   taskId?: string;
   prompt?: string;
+  /** The create's callBackUrl; undefined when it had none (optional on the Jobs route). */
   callBackUrl?: string;
+  /** The create's `model` (Jobs route only). */
+  model?: string;
   /** 0 until answered (and for ever for a create that hangs). */
   httpStatus: number;
   /** The body's `code`; undefined for an answer without KIE's envelope (an HTML page, an empty body). */
@@ -36,6 +46,8 @@ export interface SandboxDelivery {
   status?: number;
   /** Why no answer came (timeout, network error, or the sandbox stopping). */
   error?: string;
+  shape: CallbackShape;
+  /** The legacy shape's spelling. */
   spelling: 'snake' | 'camel';
   arrayKey: ArrayKey;
   forged: boolean;
@@ -47,8 +59,12 @@ export interface SandboxDelivery {
 /** A task as KIE would hold it: the record of truth that record-info and the callbacks report. */
 export interface SandboxTask {
   taskId: string;
+  /** The route that created it, whose record-info shape it is read in. */
+  route: SandboxRoute;
   prompt: string;
-  callBackUrl: string;
+  /** Null when the create gave none: no callback is sent. */
+  callBackUrl: string | null;
+  callbackShape: CallbackShape;
   behaviours: SandboxBehaviours;
   createdAt: number;
   /** When the result is ready; null for a task that never finishes. */
