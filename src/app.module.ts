@@ -50,6 +50,7 @@ export class AppModule {
               kie: {
                 apiKey: kie.apiKey,
                 baseUrl: kie.baseUrl,
+                route: kie.route,
                 timeoutMs: kie.timeoutMs,
                 connectTimeoutMs: kie.connectTimeoutMs,
                 webhookHmacKey: kie.webhookHmacKey,

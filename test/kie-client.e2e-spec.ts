@@ -15,7 +15,7 @@ beforeAll(() => Logger.overrideLogger(new FileLogger()));
 const fixture = (name: string) => readFileSync(join(__dirname, 'fixtures', 'kie', name), 'utf8');
 
 function clientFor(baseUrl: string, overrides: Partial<ConstructorParameters<typeof KieClient>[0]> = {}) {
-  return new KieClient({ apiKey: API_KEY, baseUrl, timeoutMs: 2000, connectTimeoutMs: 1000, ...overrides });
+  return new KieClient({ apiKey: API_KEY, baseUrl, route: 'legacy', timeoutMs: 2000, connectTimeoutMs: 1000, ...overrides });
 }
 
 /** A server answering every request with fixed bytes (or a behaviour), to replay KIE's documented answers. */
@@ -310,5 +310,134 @@ describe('KieClient on the transport edges', () => {
       kind: 'record',
       result: { state: 'succeeded', variants: [{ title: 'Harbor Night' }, { title: 'City Sleeps' }] },
     });
+  });
+});
+
+describe('KieClient on the Jobs route, against the sandbox playing it', () => {
+  let sandbox: KieSandbox;
+  let kie: KieClient;
+
+  beforeAll(async () => {
+    sandbox = await KieSandbox.start({ apiKeys: [API_KEY], resultDelayMs: 0, route: 'jobs' });
+    kie = clientFor(sandbox.url, { route: 'jobs' });
+  });
+
+  afterAll(async () => {
+    await sandbox.stop();
+  });
+
+  /** A create calling back https://example.com/cb, or (callBackUrl null) no one. */
+  const create = async (prompt: string, callBackUrl: string | null = 'https://example.com/cb') => {
+    const outcome = await kie.createLyricsTask(prompt, callBackUrl ?? undefined);
+    expect(outcome).toMatchObject({ kind: 'accepted' });
+    return (outcome as { kieTaskId: string }).kieTaskId;
+  };
+
+  it('creates through POST /api/v1/jobs/createTask with the lyrics model, the prompt as input and the callBackUrl', async () => {
+    const id = await create('A song about a lighthouse');
+    const [request] = sandbox.requests.filter((r) => r.taskId === id);
+    expect(request).toMatchObject({
+      method: 'POST',
+      path: '/api/v1/jobs/createTask',
+      model: 'ai-music-api/generate-lyrics',
+      prompt: 'A song about a lighthouse',
+      callBackUrl: 'https://example.com/cb',
+    });
+  });
+
+  it('sends no callBackUrl when there is none to give (it is optional on this route)', async () => {
+    const id = await create('[sandbox:] polled only', null);
+    expect(sandbox.requests.find((r) => r.taskId === id)).toMatchObject({ endpoint: 'create', callBackUrl: undefined });
+    expect(sandbox.task(id)!.callBackUrl).toBeNull();
+  });
+
+  it('reads recordInfo: 422 "recordInfo is null", then a state that is not final, then success with the sandbox variants', async () => {
+    const id = await create('[sandbox:null-polls=1,pending-polls=1,drop] jobs sequence');
+    expect(await kie.getLyricsRecord(id)).toEqual({ kind: 'not_ready' });
+    expect(await kie.getLyricsRecord(id)).toEqual({ kind: 'record', result: { state: 'pending' } });
+    expect(await kie.getLyricsRecord(id)).toEqual({
+      kind: 'record',
+      result: {
+        state: 'succeeded',
+        variants: sandbox.task(id)!.variants.map((v) => ({ ...v, status: 'complete', errorMessage: null })),
+        droppedVariants: 0,
+      },
+    });
+    expect(sandbox.requests.filter((r) => r.taskId === id && r.endpoint === 'record-info').map((r) => r.path)).toEqual(
+      Array(3).fill(`/api/v1/jobs/recordInfo?taskId=${id}`),
+    );
+  });
+
+  it.each([
+    ['GENERATE_LYRICS_FAILED', 'generation_failed'],
+    ['CREATE_TASK_FAILED', 'generation_failed'],
+    ['CALLBACK_EXCEPTION', 'generation_failed'],
+    ['SENSITIVE_WORD_ERROR', 'sensitive_content'],
+  ])('reads a task failed like %s (state fail, failMsg) as failed (%s)', async (status, code) => {
+    const id = await create(`[sandbox:status=${status},drop] failing on jobs`);
+    expect(await kie.getLyricsRecord(id)).toEqual({
+      kind: 'record',
+      result: { state: 'failed', code, message: sandbox.task(id)!.errorMessage },
+    });
+  });
+
+  it("answers the legacy route's paths 404, as a KIE that switched them off would: the legacy client is refused", async () => {
+    expect(await clientFor(sandbox.url).createLyricsTask('p', 'https://example.com/cb')).toMatchObject({ kind: 'rejected', code: 404 });
+  });
+
+  it.each([
+    ['throttled (HTTP 429)', '[sandbox:throttle-http=1] j1', { kind: 'retry', reason: 'throttled' }],
+    ['out of credits (body code 402)', '[sandbox:reject=402] j2', { kind: 'rejected', code: 402 }],
+    ['in maintenance (body code 455)', '[sandbox:reject=455] j3', { kind: 'retry', reason: 'maintenance' }],
+  ])('classifies a create %s as on the legacy route', async (_, prompt, expected) => {
+    expect(await kie.createLyricsTask(prompt, 'https://example.com/cb')).toMatchObject(expected);
+  });
+});
+
+describe("KieClient on the Jobs route, replaying the answers KIE's pages document", () => {
+  const afterTest = teardownAfterEach();
+  const jobsClientAnswered = async (status: number, body: unknown) => {
+    const server = afterTest.add(
+      await fixedServer((_, res) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body))),
+      (own) => own.close(),
+    );
+    return clientFor(server.url, { route: 'jobs' });
+  };
+
+  it.each([
+    [
+      '400 "taskId parameter is required"',
+      200,
+      { code: 400, msg: 'taskId parameter is required', data: null },
+      { kind: 'rejected', code: 400 },
+    ],
+    ['401 "Unauthorized"', 401, { code: 401, msg: 'Unauthorized', data: null }, { kind: 'rejected', code: 401 }],
+    ['404 "Task not found"', 200, { code: 404, msg: 'Task not found', data: null }, { kind: 'rejected', code: 404 }],
+    ['422 "recordInfo is null"', 200, { code: 422, msg: 'recordInfo is null', data: null }, { kind: 'not_ready' }],
+    ['422 "recordInfo is null", spelled message', 200, { code: 422, message: 'recordInfo is null', data: null }, { kind: 'not_ready' }],
+    ['429 "Rate limit exceeded"', 429, { code: 429, msg: 'Rate limit exceeded', data: null }, { kind: 'retry', reason: 'throttled' }],
+    [
+      '429 "Rate limit exceeded", spelled message',
+      200,
+      { code: 429, message: 'Rate limit exceeded' },
+      { kind: 'retry', reason: 'throttled' },
+    ],
+  ])('maps the recordInfo answer %s as its legacy equivalent', async (_, status, body, expected) => {
+    expect(await (await jobsClientAnswered(status, body)).getLyricsRecord('task_1')).toMatchObject(expected);
+  });
+
+  it("keeps KIE's message when it is spelled message", async () => {
+    const client = await jobsClientAnswered(200, { code: 402, message: 'Insufficient credits', data: null });
+    expect(await client.createLyricsTask('p', undefined)).toEqual({ kind: 'rejected', code: 402, message: 'Insufficient credits' });
+  });
+
+  it('accepts a create answered with message rather than msg', async () => {
+    const client = await jobsClientAnswered(200, { code: 200, message: 'success', data: { taskId: 'task_lyrics_1759748400' } });
+    expect(await client.createLyricsTask('p', 'https://example.com/cb')).toEqual({ kind: 'accepted', kieTaskId: 'task_lyrics_1759748400' });
+  });
+
+  it('retries a success record whose resultJson holds no lyrics (unreadable, read again later)', async () => {
+    const client = await jobsClientAnswered(200, { code: 200, msg: 'success', data: { taskId: 't', state: 'success', resultJson: '{}' } });
+    expect(await client.getLyricsRecord('t')).toMatchObject({ kind: 'retry', reason: 'server_error' });
   });
 });

@@ -37,7 +37,7 @@ describe('loadConfig', () => {
       nodeEnv: 'development',
       port: 3000,
       database: { url: undefined, migrationsRun: true },
-      kie: { apiKey: undefined, baseUrl: 'https://api.kie.ai', timeoutMs: 15000 },
+      kie: { apiKey: undefined, baseUrl: 'https://api.kie.ai', route: 'legacy', timeoutMs: 15000 },
       publicBaseUrl: undefined,
       apiKeys: [],
     });
@@ -51,6 +51,7 @@ describe('loadConfig', () => {
       DATABASE_MIGRATIONS_RUN: 'false',
       KIE_API_KEY: 'kie-key',
       KIE_BASE_URL: 'http://127.0.0.1:4010/',
+      KIE_API_ROUTE: 'jobs',
       KIE_TIMEOUT_MS: '5000',
       KIE_WEBHOOK_HMAC_KEY: 'hmac',
       PUBLIC_BASE_URL: 'https://lyrics.example.com/',
@@ -60,7 +61,7 @@ describe('loadConfig', () => {
       nodeEnv: 'production',
       port: 8080,
       database: { url: 'postgres://app@db:5432/lyrics', migrationsRun: false },
-      kie: { apiKey: 'kie-key', baseUrl: 'http://127.0.0.1:4010', timeoutMs: 5000, webhookHmacKey: 'hmac' },
+      kie: { apiKey: 'kie-key', baseUrl: 'http://127.0.0.1:4010', route: 'jobs', timeoutMs: 5000, webhookHmacKey: 'hmac' },
       publicBaseUrl: 'https://lyrics.example.com',
       apiKeys: [
         { name: 'alice', key: 'alice-key-0123456789' },
@@ -106,6 +107,7 @@ describe('loadConfig', () => {
     ['DATABASE_URL', 'mysql://db/lyrics', 'DATABASE_URL must be a postgres:// or postgresql:// URL'],
     ['KIE_TIMEOUT_MS', '-1', 'KIE_TIMEOUT_MS must not be less than 100'],
     ['KIE_BASE_URL', 'api.kie.ai', 'KIE_BASE_URL must be a URL address'],
+    ['KIE_API_ROUTE', 'market', 'KIE_API_ROUTE must be one of legacy, jobs'],
     ['DATABASE_MIGRATIONS_RUN', 'maybe', 'DATABASE_MIGRATIONS_RUN must be true or false'],
     ['NODE_ENV', 'staging', 'NODE_ENV must be one of the following values'],
     ['API_KEYS', 'a,,b', 'API_KEYS entry 2 must be a key or client:key, with a non-empty key and no spaces'],

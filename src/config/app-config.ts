@@ -1,6 +1,6 @@
 import { ApiClient, parseApiKeys } from './api-keys';
 import { LogLevelName } from '../logging/app-logger';
-import { LyricsTuningOptions, WebhookOptions } from '../lyrics';
+import { KieApiRoute, LyricsTuningOptions, WebhookOptions } from '../lyrics';
 import { NodeEnv, validateEnvironment, ValidatedEnvironment } from './environment';
 import { lyricsOptionsFrom } from './lyrics-environment';
 
@@ -18,6 +18,8 @@ export interface AppConfig {
     /** Unset outside production: the entry point starts the sandbox and fills this in. */
     apiKey?: string;
     baseUrl: string;
+    /** Which of KIE's APIs carries the lyrics tasks (KIE_API_ROUTE). */
+    route: KieApiRoute;
     timeoutMs: number;
     connectTimeoutMs?: number;
     webhookHmacKey?: string;
@@ -77,6 +79,7 @@ export function toAppConfig(env: ValidatedEnvironment): AppConfig {
     kie: {
       apiKey: env.KIE_API_KEY,
       baseUrl: env.KIE_BASE_URL.replace(/\/+$/, ''),
+      route: env.KIE_API_ROUTE,
       timeoutMs: env.KIE_TIMEOUT_MS,
       connectTimeoutMs: env.KIE_CONNECT_TIMEOUT_MS,
       webhookHmacKey: env.KIE_WEBHOOK_HMAC_KEY,

@@ -3,6 +3,7 @@ import { parseApiKeys } from './api-keys';
 import { plainToInstance, Transform, Type } from 'class-transformer';
 import { LOG_LEVELS, LogLevelName } from '../logging/app-logger';
 import { LyricsEnvironment, readLyricsEnvironment } from './lyrics-environment';
+import { KIE_API_ROUTES, KieApiRoute } from '../lyrics';
 import { IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, Min, ValidateIf, validateSync } from 'class-validator';
 
 const NODE_ENVS = ['development', 'production', 'test'] as const;
@@ -75,6 +76,9 @@ export class Environment {
 
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
   KIE_BASE_URL = 'https://api.kie.ai';
+
+  @IsIn(KIE_API_ROUTES, { message: `KIE_API_ROUTE must be one of ${KIE_API_ROUTES.join(', ')}` })
+  KIE_API_ROUTE: KieApiRoute = 'legacy';
 
   @Max(600000)
   @Min(100)

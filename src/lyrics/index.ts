@@ -40,6 +40,6 @@ export { LYRICS_ENTITIES } from './entities';
 export { LYRICS_MIGRATIONS } from './migrations';
 export { LyricsMetrics } from './lyrics.metrics';
 export { KieCreditsProbe } from './kie/kie-credits.probe';
-export { KieCreditsOutcome } from './kie/kie.types';
+export { KIE_API_ROUTES, KieApiRoute, KieCreditsOutcome } from './kie/kie.types';
 export { callbackBodyParser, CALLBACK_BODY_LIMIT_BYTES } from './callback/callback-body-parser';
 export { CALLBACK_ROUTE, LYRICS_ROUTE } from './lyrics-routes';

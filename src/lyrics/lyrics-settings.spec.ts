@@ -17,7 +17,14 @@ function optionsError(options: Partial<LyricsModuleOptions>): string {
 describe('resolveLyricsSettings', () => {
   it('fills the defaults of LYRICS_SETTING_TABLE', () => {
     expect(resolveLyricsSettings(base, withCallbacks)).toEqual({
-      kie: { apiKey: 'k', baseUrl: 'https://api.kie.ai', timeoutMs: 15000, connectTimeoutMs: 5000, webhookHmacKey: undefined },
+      kie: {
+        apiKey: 'k',
+        baseUrl: 'https://api.kie.ai',
+        route: 'legacy',
+        timeoutMs: 15000,
+        connectTimeoutMs: 5000,
+        webhookHmacKey: undefined,
+      },
       callbackBaseUrl: 'https://lyrics.example.com/lyrics',
       resolveOwner: undefined,
       maxActivePerOwner: 10000,
@@ -64,6 +71,11 @@ describe('resolveLyricsSettings', () => {
     );
     const resolveOwner = () => 'someone';
     expect(resolveLyricsSettings({ ...base, resolveOwner }, mounted).resolveOwner).toBe(resolveOwner);
+  });
+
+  it("takes KIE's Jobs route as kie.route, and refuses any other route naming the choices", () => {
+    expect(resolveLyricsSettings({ ...base, kie: { apiKey: 'k', route: 'jobs' } }, withCallbacks).kie.route).toBe('jobs');
+    expect(optionsError({ kie: { apiKey: 'k', route: 'market' as 'jobs' } })).toBe('LyricsModule: kie.route must be one of legacy, jobs');
   });
 
   it('checks for results sooner when KIE is given no callback URL', () => {

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { KIE_API_ROUTES, KieApiRoute } from './kie/kie.types';
 import { checkLyricsSettings, LYRICS_SETTING_NAMES, rangeProblem } from './lyrics-settings';
 
 /**
@@ -78,6 +79,11 @@ export interface LyricsModuleOptions extends LyricsTuningOptions {
     apiKey: string;
     /** Default https://api.kie.ai */
     baseUrl?: string;
+    /**
+     * Which of KIE's APIs carries the lyrics tasks: 'legacy' (default; POST /api/v1/lyrics, GET
+     * /api/v1/lyrics/record-info) or 'jobs' (POST /api/v1/jobs/createTask, GET /api/v1/jobs/recordInfo).
+     */
+    route?: KieApiRoute;
     /** One upstream request's time limit; default 15000. A create that outlives it is ambiguous. */
     timeoutMs?: number;
     /** Time to connect to KIE; default 5000. */
@@ -164,6 +170,10 @@ export function resolveLyricsSettings(options: LyricsModuleOptions, mounting: Ly
       "LyricsModule: resolveOwner is required when the client controller is mounted (return the caller's owner id, or undefined for 401)",
     );
   }
+  const route = options.kie.route ?? 'legacy';
+  if (!(KIE_API_ROUTES as readonly unknown[]).includes(route)) {
+    throw new LyricsOptionsError(`LyricsModule: kie.route must be one of ${KIE_API_ROUTES.join(', ')}`);
+  }
   const timeoutMs = integer('kie.timeoutMs', options.kie.timeoutMs, 15000, 100, 600000);
   const publicBaseUrl = options.publicBaseUrl ? httpUrl('publicBaseUrl', options.publicBaseUrl) : undefined;
   const callbackBaseUrl =
@@ -179,6 +189,7 @@ export function resolveLyricsSettings(options: LyricsModuleOptions, mounting: Ly
     kie: {
       apiKey: options.kie.apiKey,
       baseUrl: httpUrl('kie.baseUrl', options.kie.baseUrl ?? 'https://api.kie.ai'),
+      route,
       timeoutMs,
       connectTimeoutMs: integer('kie.connectTimeoutMs', options.kie.connectTimeoutMs, 5000, 100, 600000),
       webhookHmacKey: options.kie.webhookHmacKey || undefined,

@@ -1,6 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isKieTaskId, KIE_TASK_ID_PATTERN, KiePayloadError, MAX_VARIANTS, parseCallback, parseRecordInfo } from './kie-payloads';
+import {
+  envelopeMessage,
+  isKieTaskId,
+  KIE_TASK_ID_PATTERN,
+  KiePayloadError,
+  MAX_VARIANTS,
+  parseCallback,
+  parseJobsRecord,
+  parseRecordInfo,
+} from './kie-payloads';
 
 const fixture = (name: string): any => JSON.parse(readFileSync(join(__dirname, '..', '..', '..', 'test', 'fixtures', 'kie', name), 'utf8'));
 
@@ -187,5 +196,89 @@ describe('the variant bound', () => {
     const record = parseRecordInfo({ status: 'SUCCESS', response: { taskId: 'abc', data: items(21) } });
     expect(record).toMatchObject({ state: 'succeeded', droppedVariants: 1 });
     expect((record as { variants: { title: string }[] }).variants.map((v) => v.title)).toEqual(titles(20));
+  });
+});
+
+/** A Jobs record as KIE's get-task-detail page documents it, with lyrics as observed live. */
+function jobsRecord(overrides: Record<string, unknown> = {}) {
+  return {
+    taskId: 'task_lyrics_1759748400',
+    model: 'ai-music-api/generate-lyrics',
+    state: 'success',
+    param: '{"model":"ai-music-api/generate-lyrics","input":{"prompt":"A harbor at night"}}',
+    resultJson: JSON.stringify({ resultObject: { lyricsData: fixture('record-info-success.json').data.response.lyricsData } }),
+    failCode: null,
+    failMsg: null,
+    costTime: 4200,
+    completeTime: 1759748404200,
+    createTime: 1759748400000,
+    updateTime: 1759748404200,
+    ...overrides,
+  };
+}
+
+const lyricsJson = (shape: object) => JSON.stringify(shape);
+const LYRICS = fixture('record-info-success.json').data.response.lyricsData;
+
+describe('parseJobsRecord', () => {
+  it.each([
+    ['resultObject.lyricsData (as observed live)', lyricsJson({ resultObject: { lyricsData: LYRICS } })],
+    ['resultObject.data', lyricsJson({ resultObject: { data: LYRICS } })],
+    ['lyricsData', lyricsJson({ lyricsData: LYRICS })],
+    ['data', lyricsJson({ data: LYRICS })],
+    ['an object rather than a JSON string', { resultObject: { lyricsData: LYRICS } }],
+  ])('reads a success with the lyrics in %s', (_, resultJson) => {
+    expect(parseJobsRecord(jobsRecord({ resultJson }))).toEqual({
+      state: 'succeeded',
+      variants: [HARBOR_NIGHT, CITY_SLEEPS],
+      droppedVariants: 0,
+    });
+  });
+
+  it.each(['waiting', 'queuing', 'generating', 'something new'])('reads state %s as still running', (state) => {
+    expect(parseJobsRecord(jobsRecord({ state, resultJson: null }))).toEqual({ state: 'pending' });
+  });
+
+  it.each([
+    ['a string', '500'],
+    ['a number', 500],
+    ['null', null],
+  ])('reads a failure whose failCode is %s, keeping failMsg, moderation as sensitive_content', (_, failCode) => {
+    expect(parseJobsRecord(jobsRecord({ state: 'fail', resultJson: null, failCode, failMsg: 'Internal error' }))).toEqual({
+      state: 'failed',
+      code: 'generation_failed',
+      message: 'Internal error',
+    });
+    expect(parseJobsRecord(jobsRecord({ state: 'fail', failCode, failMsg: 'Song Description flagged for moderation' }))).toMatchObject({
+      code: 'sensitive_content',
+    });
+  });
+
+  it('names the failCode when there is no failMsg', () => {
+    expect(parseJobsRecord(jobsRecord({ state: 'fail', failCode: 501, failMsg: null }))).toEqual({
+      state: 'failed',
+      code: 'generation_failed',
+      message: 'KIE reported failure code 501',
+    });
+    expect(parseJobsRecord(jobsRecord({ state: 'fail', failCode: null, failMsg: '' }))).toMatchObject({
+      message: 'KIE reported a failure',
+    });
+  });
+
+  it.each([
+    ['not an object', null],
+    ['a success without lyrics', jobsRecord({ resultJson: '{"resultUrls":[]}' })],
+    ['a success whose resultJson is not JSON', jobsRecord({ resultJson: '{"resultObject":' })],
+    ['a success without resultJson', jobsRecord({ resultJson: null })],
+  ])('refuses %s as unreadable', (_, data) => {
+    expect(() => parseJobsRecord(data)).toThrow(KiePayloadError);
+  });
+});
+
+describe('envelopeMessage', () => {
+  it('reads msg, or message as some Jobs pages print it', () => {
+    expect(envelopeMessage({ code: 422, msg: 'recordInfo is null' })).toBe('recordInfo is null');
+    expect(envelopeMessage({ code: 422, message: 'recordInfo is null' })).toBe('recordInfo is null');
+    expect(envelopeMessage({ code: 422 })).toBe('');
   });
 });

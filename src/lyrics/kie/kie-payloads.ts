@@ -41,8 +41,9 @@ export function envelopeCode(body: unknown): number | undefined {
   return isObject(body) && typeof body.code === 'number' ? body.code : undefined;
 }
 
+/** The envelope's message: `msg`, or `message` as some of KIE's Jobs pages print it. */
 export function envelopeMessage(body: unknown): string {
-  return (isObject(body) && asText(body.msg)) || '';
+  return (isObject(body) && (asText(body.msg) || asText(body.message))) || '';
 }
 
 /** The `data.taskId` string of a create's answer, whether or not it is a valid id; undefined when there is none. */
@@ -58,14 +59,19 @@ const FAILURE_STATUSES: Record<string, KieFailureCode> = {
   SENSITIVE_WORD_ERROR: 'sensitive_content',
 };
 
-/** Callbacks carry no status, only KIE's message: its moderation refusals read like these. */
+/** Callbacks and Jobs records carry no status naming moderation, only KIE's message: its refusals read like these. */
 const MODERATION_MESSAGE = /moderation|flagged|sensitive|artist name|copyright/i;
 
-/** The success of a record or callback whose variants are in `container`: at most MAX_VARIANTS, the rest counted. */
-function succeeded(container: unknown): KieSuccess {
-  // The array is `data` in KIE's documents and `lyricsData` in others; read whichever is present.
-  const array = !isObject(container) ? [] : Array.isArray(container.data) ? container.data : container.lyricsData;
-  const items = (Array.isArray(array) ? array : []).filter(isObject);
+/** The variants array of a legacy record's `response` or callback's `data`: `data` in KIE's documents, `lyricsData` in others. */
+function legacyArray(container: unknown): unknown[] | undefined {
+  if (!isObject(container)) return undefined;
+  const array = Array.isArray(container.data) ? container.data : container.lyricsData;
+  return Array.isArray(array) ? array : undefined;
+}
+
+/** A success with these variants: at most MAX_VARIANTS, the rest counted. */
+function succeeded(array: unknown[] | undefined): KieSuccess {
+  const items = (array ?? []).filter(isObject);
   const variants = items.slice(0, MAX_VARIANTS).map((item): KieVariant => {
     const errorMessage = asText(item.errorMessage) ?? asText(item.error_message) ?? '';
     return {
@@ -78,11 +84,16 @@ function succeeded(container: unknown): KieSuccess {
   return { state: 'succeeded', variants, droppedVariants: items.length - variants.length };
 }
 
+/** A failure reported with only a message: KIE's moderation refusals read like MODERATION_MESSAGE. */
+function failedWith(message: string): Extract<KieTaskResult, { state: 'failed' }> {
+  return { state: 'failed', code: MODERATION_MESSAGE.test(message) ? 'sensitive_content' : 'generation_failed', message };
+}
+
 /** Reads the `data` of a record-info answer whose body code is 200. */
 export function parseRecordInfo(data: unknown): KieTaskResult {
   if (!isObject(data)) throw new KiePayloadError('record-info data is not an object');
   const status = asString(data.status);
-  if (status === 'SUCCESS') return succeeded(data.response);
+  if (status === 'SUCCESS') return succeeded(legacyArray(data.response));
   // Own keys only: a status such as "constructor" must not find Object.prototype's.
   const failure = status && Object.hasOwn(FAILURE_STATUSES, status) ? FAILURE_STATUSES[status] : undefined;
   if (failure) {
@@ -90,6 +101,50 @@ export function parseRecordInfo(data: unknown): KieTaskResult {
     const message = asText(data.errorMessage) ?? asText(response.errorMessage) ?? status!;
     return { state: 'failed', code: failure, message };
   }
+  return { state: 'pending' };
+}
+
+/**
+ * The lyrics of a Jobs task's `resultJson`: a JSON string (an object is read too), with the variants under
+ * `resultObject.lyricsData` (as observed live), `resultObject.data`, `lyricsData` or `data`. Undefined when none holds an array.
+ */
+function jobsLyrics(resultJson: unknown): unknown[] | undefined {
+  let parsed = resultJson;
+  if (typeof resultJson === 'string') {
+    try {
+      parsed = JSON.parse(resultJson);
+    } catch {
+      return undefined;
+    }
+  }
+  if (!isObject(parsed)) return undefined;
+  for (const holder of [parsed.resultObject, parsed]) {
+    if (!isObject(holder)) continue;
+    const array = Array.isArray(holder.lyricsData) ? holder.lyricsData : holder.data;
+    if (Array.isArray(array)) return array;
+  }
+  return undefined;
+}
+
+/** A Jobs failure: `failMsg`, else the envelope's message, else `failCode` (documented a string, seen a number or null). */
+function jobsFailure(data: Json, envelopeText: string): Extract<KieTaskResult, { state: 'failed' }> {
+  const failCode = typeof data.failCode === 'number' ? String(data.failCode) : asText(data.failCode)?.trim();
+  const message = asText(data.failMsg) || envelopeText || (failCode ? `KIE reported failure code ${failCode}` : 'KIE reported a failure');
+  return failedWith(message);
+}
+
+/**
+ * Reads the `data` of a Jobs recordInfo answer whose body code is 200: `state` success (lyrics in `resultJson`), fail,
+ * or not final (waiting, queuing, generating; anything unknown is treated as still running too).
+ */
+export function parseJobsRecord(data: unknown): KieTaskResult {
+  if (!isObject(data)) throw new KiePayloadError('recordInfo data is not an object');
+  if (data.state === 'success') {
+    const lyrics = jobsLyrics(data.resultJson);
+    if (!lyrics) throw new KiePayloadError('a success record has no lyrics array in resultJson');
+    return succeeded(lyrics);
+  }
+  if (data.state === 'fail') return jobsFailure(data, '');
   return { state: 'pending' };
 }
 
@@ -106,13 +161,10 @@ export function parseCallback(body: unknown): KieCallback {
   if (code === undefined) throw new KiePayloadError('code is missing');
 
   if (code === 200 && data.callbackType !== 'error') {
-    if (!Array.isArray(data.data ?? data.lyricsData)) throw new KiePayloadError('a success callback has no data array');
-    return { kieTaskId, result: succeeded(data) };
+    const array = legacyArray(data);
+    if (!array) throw new KiePayloadError('a success callback has no data array');
+    return { kieTaskId, result: succeeded(array) };
   }
   // Any other code is a failure (KIE's tables disagree on the codes; `data: null` is documented on failure).
-  const message = envelopeMessage(body) || `KIE reported code ${code}`;
-  return {
-    kieTaskId,
-    result: { state: 'failed', code: MODERATION_MESSAGE.test(message) ? 'sensitive_content' : 'generation_failed', message },
-  };
+  return { kieTaskId, result: failedWith(envelopeMessage(body) || `KIE reported code ${code}`) };
 }

@@ -1,11 +1,14 @@
 import { Logger } from '@nestjs/common';
-import { createdTaskId, envelopeCode, envelopeMessage, isKieTaskId, KiePayloadError, parseRecordInfo } from './kie-payloads';
+import { createdTaskId, envelopeCode, envelopeMessage, isKieTaskId, KiePayloadError } from './kie-payloads';
 import { HttpAnswer, HttpTransportError, retryAfterMs, sendHttp } from './kie-http';
-import { KieCreateOutcome, KieCreditsOutcome, KieRecordOutcome, KieRejected, KieRetry } from './kie.types';
+import { KIE_ROUTE_WIRES, KieRouteWire } from './kie-routes';
+import { KieApiRoute, KieCreateOutcome, KieCreditsOutcome, KieRecordOutcome, KieRejected, KieRetry } from './kie.types';
 
 export interface KieClientOptions {
   apiKey: string;
   baseUrl: string;
+  /** Which of KIE's APIs carries the lyrics tasks. */
+  route: KieApiRoute;
   /** One request's time limit; a create that outlives it is ambiguous, so never resent. */
   timeoutMs: number;
   connectTimeoutMs: number;
@@ -19,19 +22,24 @@ const THROTTLE_CODES = new Set([405, 429, 430]);
 const FREQUENCY_MESSAGE = /frequen/i;
 
 /**
- * KIE's lyrics endpoints. The only code that knows KIE's wire format: it classifies every answer by both the HTTP
- * status and the body code (KIE's envelope has a code of its own, which may disagree with the status), normalises
- * records to KieTaskResult, and never lets the API key into a log line or an error.
+ * KIE's lyrics endpoints, on the legacy route or the Jobs route (the same envelope and code tables; other paths, create
+ * bodies and record shapes, see KIE_ROUTE_WIRES). The only code that knows KIE's wire format: it classifies every
+ * answer by both the HTTP status and the body code (KIE's envelope has a code of its own, which may disagree with the
+ * status), normalises records to KieTaskResult, and never lets the API key into a log line or an error.
  */
 export class KieClient {
   private readonly logger = new Logger(KieClient.name);
+  private readonly wire: KieRouteWire;
 
   constructor(
     private readonly options: KieClientOptions,
     private readonly observe: KieObserver = () => undefined,
-  ) {}
+  ) {
+    this.wire = KIE_ROUTE_WIRES[options.route];
+  }
 
-  createLyricsTask(prompt: string, callBackUrl: string): Promise<KieCreateOutcome> {
+  /** `callBackUrl` undefined: KIE cannot reach us, and the result is read by polling. */
+  createLyricsTask(prompt: string, callBackUrl: string | undefined): Promise<KieCreateOutcome> {
     return this.observed('create', this.create(prompt, callBackUrl));
   }
 
@@ -52,10 +60,10 @@ export class KieClient {
     return result;
   }
 
-  private async create(prompt: string, callBackUrl: string): Promise<KieCreateOutcome> {
+  private async create(prompt: string, callBackUrl: string | undefined): Promise<KieCreateOutcome> {
     let answer: HttpAnswer;
     try {
-      answer = await this.send('POST', '/api/v1/lyrics', { prompt, callBackUrl });
+      answer = await this.send('POST', this.wire.createPath, this.wire.createBody(prompt, callBackUrl));
     } catch (error) {
       if (!(error instanceof HttpTransportError)) throw error;
       return error.sent
@@ -68,7 +76,7 @@ export class KieClient {
   private async recordInfo(kieTaskId: string, timeoutMs: number): Promise<KieRecordOutcome> {
     let answer: HttpAnswer;
     try {
-      answer = await this.send('GET', `/api/v1/lyrics/record-info?taskId=${encodeURIComponent(kieTaskId)}`, undefined, timeoutMs);
+      answer = await this.send('GET', this.wire.recordInfoPath(kieTaskId), undefined, timeoutMs);
     } catch (error) {
       if (!(error instanceof HttpTransportError)) throw error;
       return { kind: 'retry', reason: 'not_sent', message: `record-info failed: ${error.message}` };
@@ -78,7 +86,7 @@ export class KieClient {
     const refusal = classifyReadRefusal(answer, body);
     if (refusal) return refusal;
     try {
-      return { kind: 'record', result: parseRecordInfo((body as { data?: unknown } | undefined)?.data) };
+      return { kind: 'record', result: this.wire.parseRecord((body as { data?: unknown } | undefined)?.data) };
     } catch (error) {
       if (!(error instanceof KiePayloadError)) throw error;
       return { kind: 'retry', reason: 'server_error', message: `unreadable record-info answer: ${error.message}` };

@@ -3,6 +3,13 @@
  * code tables of KIE's wire format stay in this folder.
  */
 
+/**
+ * Which of KIE's APIs carries the lyrics tasks: the legacy Suno endpoints (`/api/v1/lyrics`) or the unified Jobs API
+ * (`/api/v1/jobs/createTask` with the lyrics model). Only src/lyrics/kie/ knows what either looks like on the wire.
+ */
+export const KIE_API_ROUTES = ['legacy', 'jobs'] as const;
+export type KieApiRoute = (typeof KIE_API_ROUTES)[number];
+
 export interface KieVariant {
   title: string;
   text: string;
