@@ -218,14 +218,15 @@ describe("KIE's callbacks", () => {
       expect((await ctx.task(id)).status).toBe('submitted');
     });
 
-    it('answers 400 to JSON that is not a callback', async () => {
-      const { kieTaskId, callbackPath } = await submittedTask('shapeless');
+    it('answers 400 to JSON that is not an object, and records it', async () => {
+      const { id, kieTaskId, callbackPath } = await submittedTask('shapeless');
       const answer = await request(ctx.url)
         .post(callbackPath)
         .set(signatureHeaders(kieTaskId, HMAC_KEY))
-        .send({ hello: 'world' })
+        .send([{ hello: 'world' }])
         .expect(400);
-      expect(answer.body.message).toMatch(/data/);
+      expect(answer.body.message).toMatch(/not a JSON object/);
+      expect((await receiptsOf(ctx.testApp, id)).map((r) => r.outcome)).toEqual(['malformed']);
     });
 
     afterAll(async () => {

@@ -84,6 +84,7 @@ const CHANGES: Record<TaskChangeType, TaskChange> = {
   create_released: { type: 'create_released' },
   queue_expired: { type: 'queue_expired', maxAgeMs: 86_400_000 },
   poll_deferred: { type: 'poll_deferred', nextCheckInMs: 60_000, maxAgeMs: 1_800_000 },
+  check_woken: { type: 'check_woken' },
   timed_out: { type: 'timed_out', maxAgeMs: 1_800_000 },
   result_succeeded: {
     type: 'result_succeeded',
@@ -141,6 +142,8 @@ const EXPECTED: Record<TaskChangeType, Record<StateName, After | undefined>> = {
   create_released: only({ 'queued, lease expired, unsent': stillQueued }),
   queue_expired: only({ 'queued, a day old': queueExpired }),
   poll_deferred: only({ submitted: stillSubmitted, 'submitted, past its maximum age': stillSubmitted }),
+  // A check due at once; past the maximum age too, where that check finds the result or times the task out.
+  check_woken: only({ submitted: stillSubmitted, 'submitted, past its maximum age': stillSubmitted }),
   timed_out: only({ 'submitted, past its maximum age': timedOut }),
   result_succeeded: only({
     ...EVERY_QUEUED(succeededEarly),
@@ -266,6 +269,16 @@ describe('task transitions: every change from every state', () => {
     expect(Number(due.accepted_ms)).toBeGreaterThan(59_990);
     expect(Number(due.accepted_ms)).toBeLessThan(61_000);
     expect(Number(due.late_ms)).toBe(1_800_000);
+  });
+
+  it("makes a woken task's check due at once, by the database's clock, and gives up a check's lease", async () => {
+    const woken = await seed('submitted', { next_attempt_at: "now() + interval '1 hour'", lease_until: "now() + interval '1 hour'" });
+    await tasks.applyTransition(woken, CHANGES.check_woken);
+    const [stored] = await dataSource.query(
+      'SELECT next_attempt_at <= clock_timestamp() AS due, lease_until FROM lyrics_tasks WHERE id = $1',
+      [woken],
+    );
+    expect(stored).toEqual({ due: true, lease_until: null });
   });
 
   it('writes an applied callback receipt only when the change applies', async () => {

@@ -26,6 +26,11 @@ export type TaskChange =
   | { type: 'queue_expired'; maxAgeMs: number }
   /** record-info shows no final result yet (or could not be read): checked again later, never after the maximum age. */
   | { type: 'poll_deferred'; nextCheckInMs: number; maxAgeMs: number }
+  /**
+   * An authenticated callback in a shape we cannot read a result from: record-info is checked at once, instead of at
+   * the poll's next due time (which never moves past the maximum age).
+   */
+  | { type: 'check_woken' }
   /** No final result within the task's maximum age, by the database's clock. */
   | { type: 'timed_out'; maxAgeMs: number }
   /** KIE's final success, by callback or by poll. */
@@ -164,6 +169,12 @@ export const TASK_TRANSITIONS: TransitionTable = {
     to: 'submitted',
     final: false,
     set: (change) => ({ nextAttemptAt: { afterMs: change.nextCheckInMs, notAfterAgeMs: change.maxAgeMs } }),
+  },
+  check_woken: {
+    from: [SUBMITTED],
+    to: 'submitted',
+    final: false,
+    set: () => ({ nextAttemptAt: { afterMs: 0 } }),
   },
   timed_out: {
     from: [SUBMITTED],

@@ -24,6 +24,7 @@ const SAMPLE_CHANGES: { [T in TaskChangeType]: Extract<TaskChange, { type: T }> 
   create_released: { type: 'create_released' },
   queue_expired: { type: 'queue_expired', maxAgeMs: 1 },
   poll_deferred: { type: 'poll_deferred', nextCheckInMs: 1, maxAgeMs: 1 },
+  check_woken: { type: 'check_woken' },
   timed_out: { type: 'timed_out', maxAgeMs: 1 },
   result_succeeded: { type: 'result_succeeded', source: 'callback', kieTaskId: 'k', variants: [] },
   result_failed: { type: 'result_failed', source: 'poll', kieTaskId: 'k', code: 'generation_failed', message: 'm' },

@@ -17,7 +17,7 @@ class CallbackAcknowledgementDto {
   @ApiProperty({ example: 'received' })
   status: 'received';
 
-  @ApiProperty({ enum: ['applied', 'duplicate', 'already_final', 'unconfirmed'] })
+  @ApiProperty({ enum: ['applied', 'duplicate', 'already_final', 'unconfirmed', 'unstorable', 'woken'] })
   outcome: string;
 }
 
@@ -38,7 +38,11 @@ export class LyricsCallbackController {
       'The callBackUrl given to KIE for one task. Authenticated by the token in the path and, when KIE_WEBHOOK_HMAC_KEY is set, ' +
       'by X-Webhook-Timestamp and X-Webhook-Signature. Idempotent: a repeated or late callback answers 200 and changes nothing.',
   })
-  @ApiBody({ description: "KIE's callback payload (snake_case or camelCase spelling)", schema: { type: 'object' } })
+  @ApiBody({
+    description:
+      "KIE's callback payload: the legacy shape (snake_case or camelCase) or the Jobs shape; an unknown shape wakes a record-info check",
+    schema: { type: 'object' },
+  })
   @ApiOkResponse({ type: CallbackAcknowledgementDto })
   @ApiBadRequestResponse({ type: ApiErrorDto, description: 'Malformed body' })
   @ApiUnauthorizedResponse({ type: ApiErrorDto, description: "Wrong token or signature, or the body's task id is not this URL's task" })

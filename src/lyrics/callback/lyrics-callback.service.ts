@@ -14,7 +14,8 @@ import { RateSlotStore } from '../persistence/rate-slot.store';
 import { ReceiptStore } from '../persistence/receipt.store';
 import { TaskStore } from '../persistence/task.store';
 import { TaskRecord } from '../persistence/tasks.sql';
-import { FinalResult } from '../task-transitions';
+import { FinalResult, isFinalStatus } from '../task-transitions';
+import { LyricsPoller } from '../workers/lyrics-poller.service';
 import { RateBudget } from '../workers/rate-budget';
 import { UnmatchedCallbackReason, UnmatchedCallbackWarnings } from './unmatched-callbacks';
 
@@ -61,6 +62,7 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
     private readonly metrics: LyricsMetrics,
     private readonly clock: DatabaseClock,
     private readonly database: LyricsDatabase,
+    private readonly poller: LyricsPoller,
     slots: RateSlotStore,
   ) {
     this.readBudget = RateBudget.recordInfo(slots, settings);
@@ -85,12 +87,17 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
       if (!(error instanceof KiePayloadError)) throw error;
       return this.refuse(receipt, 400, 'malformed', `malformed callback: ${error.message}`);
     }
-    receipt.kieTaskId = callback.kieTaskId.slice(0, 64);
+    // KIE signs the id the body carries; a body that carries none (an unrecognised one) can only be about the id KIE gave us.
+    const kieTaskId = callback.kieTaskId ?? task.kieTaskId;
+    if (kieTaskId === null) {
+      return this.refuse(receipt, 400, 'malformed', 'malformed callback: no task id in the body, and the task has no KIE task id yet');
+    }
+    receipt.kieTaskId = kieTaskId;
 
     const hmacKey = this.settings.kie.webhookHmacKey;
     if (hmacKey) {
       const check = verifyWebhook({
-        taskId: callback.kieTaskId,
+        taskId: kieTaskId,
         timestamp: incoming.timestamp,
         signature: incoming.signature,
         hmacKey,
@@ -100,9 +107,10 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
       });
       if (!check.valid) return this.refuse(receipt, 401, 'unauthorized', `signature refused: ${check.reason}`);
     }
-    if (task.kieTaskId !== null && task.kieTaskId !== callback.kieTaskId) {
+    if (task.kieTaskId !== null && task.kieTaskId !== kieTaskId) {
       return this.refuse(receipt, 401, 'mismatch', "the body's task id is not this callback URL's task");
     }
+    if (callback.kind === 'unrecognised') return this.wake(receipt, callback.reason);
 
     const result = this.settings.confirmCallbacks ? await this.confirm(callback.kieTaskId) : callback.result;
     if (!result) {
@@ -134,6 +142,26 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
     if (applied) this.metrics.callbackReceipt(outcome);
     else await this.record(receipt, outcome, null);
     return { status: 200, outcome, message: 'received' };
+  }
+
+  /**
+   * An authenticated callback we cannot read a result from: the task's record-info check is made due at once (through
+   * the one door, by the database's clock) and this instance's poller woken, so the check reads what KIE now knows. A
+   * task not awaiting a check has nothing to wake: final, it is already_final; still queued without KIE's id, there is
+   * nothing to check, and the callback is refused as malformed.
+   */
+  private async wake(receipt: ReceiptDraft, reason: string): Promise<CallbackAnswer> {
+    const { applied, task: after } = await this.lyrics.transition(receipt.taskId, { type: 'check_woken' });
+    if (applied) {
+      this.poller.wake();
+      await this.record(receipt, 'woken', `unrecognised callback (${reason}): record-info checked at once`);
+      return { status: 200, outcome: 'woken', message: 'received; the result will be read from record-info' };
+    }
+    if (after && isFinalStatus(after.status)) {
+      await this.record(receipt, 'already_final', `unrecognised callback (${reason})`);
+      return { status: 200, outcome: 'already_final', message: 'received' };
+    }
+    return this.refuse(receipt, 400, 'malformed', `malformed callback: ${reason}, and the task has no KIE task to check yet`);
   }
 
   /**

@@ -9,7 +9,7 @@ export class LyricsCallbackReceiptDto {
   @ApiProperty({
     enum: RECEIPT_OUTCOMES,
     description:
-      'applied: its result was stored; duplicate / already_final: it changed nothing; unauthorized: the signature was refused; malformed, mismatch: refused; unconfirmed: record-info did not confirm it; unstorable: its result could not be stored.',
+      'applied: its result was stored; duplicate / already_final: it changed nothing; unauthorized: the signature was refused; malformed, mismatch: refused; unconfirmed: record-info did not confirm it; unstorable: its result could not be stored; woken: a shape we do not know, so record-info was checked at once.',
   })
   outcome: ReceiptOutcome;
 

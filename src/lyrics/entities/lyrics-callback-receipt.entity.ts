@@ -9,6 +9,7 @@ export const RECEIPT_OUTCOMES = [
   'unauthorized',
   'malformed',
   'mismatch',
+  'woken',
 ] as const;
 export type ReceiptOutcome = (typeof RECEIPT_OUTCOMES)[number];
 
@@ -16,7 +17,7 @@ export type ReceiptOutcome = (typeof RECEIPT_OUTCOMES)[number];
 @Entity({ name: 'lyrics_callback_receipts' })
 @Check(
   'lyrics_callback_receipts_outcome_check',
-  `outcome IN ('applied', 'duplicate', 'already_final', 'unconfirmed', 'unstorable', 'unauthorized', 'malformed', 'mismatch')`,
+  `outcome IN ('applied', 'duplicate', 'already_final', 'unconfirmed', 'unstorable', 'unauthorized', 'malformed', 'mismatch', 'woken')`,
 )
 @Index('lyrics_callback_receipts_received_idx', ['receivedAt'])
 @Index('lyrics_callback_receipts_task_idx', ['taskId'], { where: 'task_id IS NOT NULL' })

@@ -26,9 +26,17 @@ const CITY_SLEEPS = {
   errorMessage: null,
 };
 
+/** The result a callback body carries (it must carry one). */
+function result(body: unknown) {
+  const callback = parseCallback(body);
+  if (callback.kind !== 'result') throw new Error(`no result: ${callback.reason}`);
+  return callback.result;
+}
+
 describe('parseCallback', () => {
   it("reads KIE's documented snake_case success", () => {
     expect(parseCallback(fixture('callback-success-kie-snake_case.json'))).toEqual({
+      kind: 'result',
       kieTaskId: 'a41f7c2e9b8d4e0f9c3a6b5d2e1f0a97',
       result: { state: 'succeeded', variants: [HARBOR_NIGHT, CITY_SLEEPS], droppedVariants: 0 },
     });
@@ -44,11 +52,12 @@ describe('parseCallback', () => {
     const body = fixture('callback-success-camelCase-variant.json');
     body.data.lyricsData = body.data.data;
     delete body.data.data;
-    expect(parseCallback(body).result).toEqual({ state: 'succeeded', variants: [HARBOR_NIGHT, CITY_SLEEPS], droppedVariants: 0 });
+    expect(result(body)).toEqual({ state: 'succeeded', variants: [HARBOR_NIGHT, CITY_SLEEPS], droppedVariants: 0 });
   });
 
   it('reads a failure with data: null, keeping KIE message, moderation as sensitive_content', () => {
     expect(parseCallback(fixture('callback-failure-kie.json'))).toEqual({
+      kind: 'result',
       kieTaskId: 'c0d9e8f7a6b54c3d2e1f0a9b8c7d6e5f',
       result: { state: 'failed', code: 'sensitive_content', message: 'Song Description flagged for moderation' },
     });
@@ -57,6 +66,7 @@ describe('parseCallback', () => {
   it("reads sunoapi.org's callbackType error as a generation failure", () => {
     const body = { code: 400, msg: 'Lyrics generation failed', data: { callbackType: 'error', taskId: '11dc8b0f', data: null } };
     expect(parseCallback(body)).toEqual({
+      kind: 'result',
       kieTaskId: '11dc8b0f',
       result: { state: 'failed', code: 'generation_failed', message: 'Lyrics generation failed' },
     });
@@ -65,7 +75,7 @@ describe('parseCallback', () => {
   it('keeps a failed variant and its message', () => {
     const body = fixture('callback-success-kie-snake_case.json');
     body.data.data[1] = { ...body.data.data[1], status: 'failed', error_message: 'flagged' };
-    expect(parseCallback(body).result).toEqual({
+    expect(result(body)).toEqual({
       state: 'succeeded',
       variants: [HARBOR_NIGHT, { ...CITY_SLEEPS, status: 'failed', errorMessage: 'flagged' }],
       droppedVariants: 0,
@@ -73,16 +83,36 @@ describe('parseCallback', () => {
   });
 
   it.each([
+    ['no data', { code: 200, msg: 'ok', taskId: 'a' }, 'a'],
+    ['no task id', { code: 200, msg: 'ok', data: { callbackType: 'complete', data: [] } }, undefined],
+    ['no code', { msg: 'ok', data: { task_id: 'a', data: [] } }, 'a'],
+    ['a success without an array', { code: 200, msg: 'ok', data: { task_id: 'a', callbackType: 'complete', data: null } }, 'a'],
+    ['an unknown shape with a top-level id', { event: 'done', taskId: 'a' }, 'a'],
+    ['an empty object', {}, undefined],
+    ['a Jobs state that is not final', { code: 200, msg: 'ok', data: { taskId: 'a', state: 'generating', resultJson: null } }, 'a'],
+    [
+      'a Jobs success without lyrics',
+      { code: 200, msg: 'ok', data: { taskId: 'a', state: 'success', resultJson: '{"resultUrls":[]}' } },
+      'a',
+    ],
+    [
+      'a Jobs success whose resultJson is not JSON',
+      { code: 200, msg: 'ok', data: { taskId: 'a', state: 'success', resultJson: '{' } },
+      'a',
+    ],
+  ])('finds no result in %s, keeping the id it carries', (_, body, kieTaskId) => {
+    expect(parseCallback(body)).toEqual({ kind: 'unrecognised', kieTaskId, reason: expect.any(String) });
+  });
+
+  it.each([
     ['not an object', 'text'],
-    ['no data', { code: 200, msg: 'ok' }],
-    ['no task id', { code: 200, msg: 'ok', data: { callbackType: 'complete', data: [] } }],
-    ['no code', { msg: 'ok', data: { task_id: 'a', data: [] } }],
-    ['a success without an array', { code: 200, msg: 'ok', data: { task_id: 'a', callbackType: 'complete', data: null } }],
+    ['an array', [{ code: 200 }]],
     ['an empty task id', { code: 200, msg: 'ok', data: { task_id: '', data: [] } }],
     ['a task id with a space', { code: 200, msg: 'ok', data: { task_id: 'a b', data: [] } }],
     ['a task id with NUL', { code: 200, msg: 'ok', data: { taskId: 'a\u0000', data: [] } }],
     ['a 65-character task id', { code: 200, msg: 'ok', data: { task_id: 'a'.repeat(65), data: [] } }],
     ['a task id that is not a string', { code: 200, msg: 'ok', data: { task_id: 42, data: [] } }],
+    ['an invalid top-level task id', { taskId: 'a b' }],
   ])('refuses a malformed body: %s', (_, body) => {
     expect(() => parseCallback(body)).toThrow(KiePayloadError);
   });
@@ -148,7 +178,7 @@ describe('poison text', () => {
     body.data.data = [
       { title: 'A\u0000B', text: 'lone high \ud800 and low \udc00, pair 🎵', status: 'failed', error_message: 'bad\u0000\udbff' },
     ];
-    expect(parseCallback(body).result).toEqual({
+    expect(result(body)).toEqual({
       state: 'succeeded',
       variants: [
         { title: 'A\ufffdB', text: 'lone high \ufffd and low \ufffd, pair 🎵', status: 'failed', errorMessage: 'bad\ufffd\ufffd' },
@@ -159,7 +189,7 @@ describe('poison text', () => {
 
   it("replaces them in a failure callback's message", () => {
     const body = { code: 500, msg: 'Internal\u0000 error \udfff', data: { task_id: 'abc', data: null } };
-    expect(parseCallback(body).result).toEqual({ state: 'failed', code: 'generation_failed', message: 'Internal\ufffd error \ufffd' });
+    expect(result(body)).toEqual({ state: 'failed', code: 'generation_failed', message: 'Internal\ufffd error \ufffd' });
   });
 
   it('replaces them in record-info variants and failure messages', () => {
@@ -185,14 +215,14 @@ describe('the variant bound', () => {
   it('keeps the first 20 of a callback in KIE order and counts the rest', () => {
     expect(MAX_VARIANTS).toBe(20);
     const body = { code: 200, msg: 'ok', data: { callbackType: 'complete', task_id: 'abc', data: items(25) } };
-    const result = parseCallback(body).result;
-    expect(result).toMatchObject({ state: 'succeeded', droppedVariants: 5 });
-    expect((result as { variants: { title: string }[] }).variants.map((v) => v.title)).toEqual(titles(20));
+    const read = result(body);
+    expect(read).toMatchObject({ state: 'succeeded', droppedVariants: 5 });
+    expect((read as { variants: { title: string }[] }).variants.map((v) => v.title)).toEqual(titles(20));
   });
 
   it('keeps exactly 20 with nothing dropped, and bounds record-info the same way', () => {
     const body = { code: 200, msg: 'ok', data: { callbackType: 'complete', task_id: 'abc', data: items(20) } };
-    expect(parseCallback(body).result).toMatchObject({ droppedVariants: 0 });
+    expect(result(body)).toMatchObject({ droppedVariants: 0 });
     const record = parseRecordInfo({ status: 'SUCCESS', response: { taskId: 'abc', data: items(21) } });
     expect(record).toMatchObject({ state: 'succeeded', droppedVariants: 1 });
     expect((record as { variants: { title: string }[] }).variants.map((v) => v.title)).toEqual(titles(20));
@@ -272,6 +302,44 @@ describe('parseJobsRecord', () => {
     ['a success without resultJson', jobsRecord({ resultJson: null })],
   ])('refuses %s as unreadable', (_, data) => {
     expect(() => parseJobsRecord(data)).toThrow(KiePayloadError);
+  });
+});
+
+describe('Jobs callbacks', () => {
+  it('reads the Market shape: data.taskId, state success, resultJson a JSON string', () => {
+    const body = { code: 200, msg: 'success', data: { ...jobsRecord(), consumeCredits: 0.4, remainedCredits: 99.6 } };
+    expect(parseCallback(body)).toEqual({
+      kind: 'result',
+      kieTaskId: 'task_lyrics_1759748400',
+      result: { state: 'succeeded', variants: [HARBOR_NIGHT, CITY_SLEEPS], droppedVariants: 0 },
+    });
+  });
+
+  it('reads a Market failure, with failCode a string or a number', () => {
+    for (const failCode of ['500', 500, null]) {
+      const body = {
+        code: 501,
+        msg: 'Generation failed',
+        data: jobsRecord({ state: 'fail', resultJson: null, failCode, failMsg: 'Internal error' }),
+      };
+      expect(result(body)).toEqual({ state: 'failed', code: 'generation_failed', message: 'Internal error' });
+    }
+    const noFailMsg = { code: 501, message: 'Generation failed', data: jobsRecord({ state: 'fail', failCode: '500', failMsg: null }) };
+    expect(result(noFailMsg)).toEqual({ state: 'failed', code: 'generation_failed', message: 'Generation failed' });
+  });
+
+  it('reads the legacy shape with the task id only at the top level (the webhook page example)', () => {
+    const body = fixture('callback-success-kie-snake_case.json');
+    delete body.data.task_id;
+    body.taskId = 'ee9c2715375b7837f8bb51d641ff5863';
+    expect(parseCallback(body)).toMatchObject({ kind: 'result', kieTaskId: 'ee9c2715375b7837f8bb51d641ff5863' });
+  });
+
+  it('takes the id as the body spells it, data.task_id first, then data.taskId, then the top level', () => {
+    const body = { code: 200, msg: 'ok', taskId: 'top', data: { taskId: 'camel', task_id: 'snake', callbackType: 'complete', data: [] } };
+    expect(parseCallback(body).kieTaskId).toBe('snake');
+    delete (body.data as Record<string, unknown>).task_id;
+    expect(parseCallback(body).kieTaskId).toBe('camel');
   });
 });
 

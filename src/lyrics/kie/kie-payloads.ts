@@ -148,23 +148,44 @@ export function parseJobsRecord(data: unknown): KieTaskResult {
   return { state: 'pending' };
 }
 
-/** Reads a callback body in either spelling (snake_case `task_id`/`data`, or camelCase `taskId`/`lyricsData`). */
+/**
+ * Reads a callback body in any shape KIE is known to send: the legacy one (`data.task_id` or `data.taskId`, the
+ * variants in `data.data` or `data.lyricsData`, `data: null` on failure) or the Jobs one (`data.taskId`, `data.state`,
+ * `data.resultJson` as a JSON string, `failCode`/`failMsg`), with the task id also at the top level. Throws
+ * KiePayloadError only for what is no callback at all (not an object, or a task id we could not even log); any other
+ * object we cannot read a final result from is `unrecognised`, so that its task can be checked instead.
+ */
 export function parseCallback(body: unknown): KieCallback {
   if (!isObject(body)) throw new KiePayloadError('body is not a JSON object');
-  const data = body.data;
-  if (!isObject(data)) throw new KiePayloadError('data is not an object');
-  const kieTaskId = asString(data.task_id) ?? asString(data.taskId) ?? asString(body.taskId);
-  if (kieTaskId === undefined) throw new KiePayloadError('data.task_id (or data.taskId) is missing');
-  // Checked, not cleaned: the signature covers the id exactly as sent.
-  if (!isKieTaskId(kieTaskId)) throw new KiePayloadError('the task id is not 1 to 64 visible ASCII characters');
-  const code = envelopeCode(body);
-  if (code === undefined) throw new KiePayloadError('code is missing');
+  const data = isObject(body.data) ? body.data : undefined;
+  const given: unknown = data?.task_id ?? data?.taskId ?? body.taskId;
+  let kieTaskId: string | undefined;
+  if (given !== undefined) {
+    // Checked, not cleaned: the signature covers the id exactly as sent.
+    if (!isKieTaskId(given)) throw new KiePayloadError('the task id is not 1 to 64 visible ASCII characters');
+    kieTaskId = given;
+  }
+  const unrecognised = (reason: string): KieCallback => ({ kind: 'unrecognised', kieTaskId, reason });
+  if (!data) return unrecognised('data is not an object');
+  if (kieTaskId === undefined) return unrecognised('no task id in data.task_id, data.taskId or taskId');
+  const id = kieTaskId;
+  const result = (value: Exclude<KieTaskResult, { state: 'pending' }>): KieCallback => ({ kind: 'result', kieTaskId: id, result: value });
 
+  // The Jobs shape: "identical to the recordInfo response".
+  if (typeof data.state === 'string') {
+    if (data.state === 'success') {
+      const lyrics = jobsLyrics(data.resultJson);
+      return lyrics ? result(succeeded(lyrics)) : unrecognised('a success callback with no lyrics array in resultJson');
+    }
+    return data.state === 'fail' ? result(jobsFailure(data, envelopeMessage(body))) : unrecognised('its state is not final');
+  }
+
+  const code = envelopeCode(body);
+  if (code === undefined) return unrecognised('code is missing');
   if (code === 200 && data.callbackType !== 'error') {
     const array = legacyArray(data);
-    if (!array) throw new KiePayloadError('a success callback has no data array');
-    return { kieTaskId, result: succeeded(array) };
+    return array ? result(succeeded(array)) : unrecognised('a success callback has no data array');
   }
   // Any other code is a failure (KIE's tables disagree on the codes; `data: null` is documented on failure).
-  return { kieTaskId, result: failedWith(envelopeMessage(body) || `KIE reported code ${code}`) };
+  return result(failedWith(envelopeMessage(body) || `KIE reported code ${code}`));
 }

@@ -52,8 +52,22 @@ export type KieRecordOutcome =
 
 export type KieCreditsOutcome = { kind: 'credits'; credits: number } | KieRetry | KieRejected;
 
-/** A callback's content; `kieTaskId` is spelled exactly as the body has it (a valid KIE id), since the signature covers it. */
-export interface KieCallback {
+/** A callback's final result; `kieTaskId` is spelled exactly as the body has it (a valid KIE id), since the signature covers it. */
+export interface KieCallbackResult {
+  kind: 'result';
   kieTaskId: string;
   result: Exclude<KieTaskResult, { state: 'pending' }>;
 }
+
+/**
+ * A JSON object in no shape we can read a final result from (a shape KIE has not documented, or a state that is not
+ * final). `kieTaskId` is the id the body carries in one of its documented places, if any, spelled as sent.
+ */
+export interface KieUnrecognisedCallback {
+  kind: 'unrecognised';
+  kieTaskId: string | undefined;
+  /** A few words of ours (never a value from the body). */
+  reason: string;
+}
+
+export type KieCallback = KieCallbackResult | KieUnrecognisedCallback;

@@ -5,6 +5,7 @@ import { AddLyricsEvents1796774400000 } from './1796774400000-AddLyricsEvents';
 import { AddDeliveries1796860800000 } from './1796860800000-AddDeliveries';
 import { AddCancelled1796947200000 } from './1796947200000-AddCancelled';
 import { DropTaskPendingDeliveriesIndex1797033600000 } from './1797033600000-DropTaskPendingDeliveriesIndex';
+import { AddWokenReceipts1797120000000 } from './1797120000000-AddWokenReceipts';
 
 /** Every migration of the lyrics module, in order, for the app's data source and for host apps. */
 export const LYRICS_MIGRATIONS = [
@@ -15,4 +16,5 @@ export const LYRICS_MIGRATIONS = [
   AddDeliveries1796860800000,
   AddCancelled1796947200000,
   DropTaskPendingDeliveriesIndex1797033600000,
+  AddWokenReceipts1797120000000,
 ];

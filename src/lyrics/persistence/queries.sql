@@ -139,6 +139,10 @@ deliveries AS (INSERT INTO lyrics_deliveries (event_seq, task_id, owner, consume
 WITH changed AS (UPDATE lyrics_tasks SET status = 'submitted', lease_until = NULL, updated_at = clock_timestamp(), next_attempt_at = LEAST(clock_timestamp() + make_interval(secs => $2::double precision / 1000), submitted_at + make_interval(secs => $3::double precision / 1000)) WHERE id = $1 AND ((status = 'submitted')) RETURNING *)
 SELECT <TASK_COLUMNS>, NULL AS notified FROM changed;
 
+-- lyrics.transition_check_woken
+WITH changed AS (UPDATE lyrics_tasks SET status = 'submitted', lease_until = NULL, updated_at = clock_timestamp(), next_attempt_at = clock_timestamp() + make_interval(secs => $2::double precision / 1000) WHERE id = $1 AND ((status = 'submitted')) RETURNING *)
+SELECT <TASK_COLUMNS>, NULL AS notified FROM changed;
+
 -- lyrics.transition_timed_out
 WITH changed AS (UPDATE lyrics_tasks SET status = 'failed', lease_until = NULL, updated_at = clock_timestamp(), completed_at = clock_timestamp(), next_attempt_at = NULL, error_code = $2, error_message = $3 WHERE id = $1 AND ((status = 'submitted')) AND submitted_at <= clock_timestamp() - make_interval(secs => $4::double precision / 1000) RETURNING *),
 event AS (INSERT INTO lyrics_events (tx_id, owner, task_id, type, data)
