@@ -36,11 +36,17 @@ export class LocalStack {
         // Both sides of a local run share made-up secrets, so the default run shows signed callbacks.
         const apiKey = `sandbox-${randomBytes(12).toString('hex')}`;
         const webhookHmacKey = config.kie.webhookHmacKey ?? randomBytes(24).toString('base64url');
-        sandbox = await KieSandbox.start({ apiKeys: [apiKey], hmacKey: webhookHmacKey });
+        // The sandbox plays the route the service speaks; on the Jobs route it posts both callback shapes, in turn.
+        sandbox = await KieSandbox.start({
+          apiKeys: [apiKey],
+          hmacKey: webhookHmacKey,
+          route: config.kie.route,
+          jobsCallbackShape: 'alternate',
+        });
         kie = { ...config.kie, apiKey, baseUrl: sandbox.url, webhookHmacKey };
         publicBaseUrl ??= `http://127.0.0.1:${config.port}`;
         logger.log(
-          `KIE_API_KEY is not set: using the built-in KIE sandbox at ${sandbox.url} (no real lyrics, no credits spent); callbacks go to ${publicBaseUrl}`,
+          `KIE_API_KEY is not set: using the built-in KIE sandbox at ${sandbox.url} on the ${config.kie.route} route (no real lyrics, no credits spent); callbacks go to ${publicBaseUrl}`,
           'LocalStack',
         );
       }

@@ -2,10 +2,13 @@ import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:f
 import { AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import request from 'supertest';
 import { isProcessAlive } from '../src/database/embedded-postgres';
+import { createTestDatabase } from './support/database';
 import { freePort } from './support/postgres-server';
 import { ServiceProcess } from './support/service-process';
 import { teardownAfterEach } from './support/teardown';
+import { waitFor } from './support/wait';
 
 describe('starting the service (node dist/main.js, as npm start runs it)', () => {
   const afterTest = teardownAfterEach();
@@ -37,6 +40,43 @@ describe('starting the service (node dist/main.js, as npm start runs it)', () =>
     const service = ServiceProcess.start({ PORT: 'eighty' });
     expect(await service.exitCode()).toBe(1);
     expect(service.logs.trim()).toBe('Invalid configuration: PORT must be an integer number');
+  });
+
+  it('refuses an unknown KIE_API_ROUTE, naming the choices', async () => {
+    const service = ServiceProcess.start({ KIE_API_ROUTE: 'market' });
+    expect(await service.exitCode()).toBe(1);
+    expect(service.logs.trim()).toBe('Invalid configuration: KIE_API_ROUTE must be one of legacy, jobs');
+  });
+
+  it('with KIE_API_ROUTE=jobs and no KIE_API_KEY, plays the Jobs route in-process, calling back in both shapes in turn', async () => {
+    const database = afterTest.add(await createTestDatabase(), (own) => own.drop());
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const service = afterTest.add(
+      ServiceProcess.start({ PORT: String(port), DATABASE_URL: database.url, KIE_API_ROUTE: 'jobs' }),
+      (started) => started.stop('SIGKILL'),
+    );
+    await service.waitForHealthy(url);
+    const sandboxUrl = /built-in KIE sandbox at (http:\/\/[^ ]+) on the jobs route/.exec(service.logs)?.[1];
+    expect(sandboxUrl).toBeDefined();
+
+    const ids: string[] = [];
+    for (const prompt of ['A first song on the Jobs route', 'A second song on the Jobs route']) {
+      ids.push((await request(url).post('/lyrics').send({ prompt }).expect(202)).body.id);
+    }
+    for (const id of ids) {
+      await waitFor(`task ${id} to succeed`, async () => (await request(url).get(`/lyrics/${id}`)).body.status === 'succeeded');
+    }
+    const requests = (await (await fetch(`${sandboxUrl}/sandbox/requests`)).json()) as { endpoint: string; path: string }[];
+    expect(requests.filter((r) => r.endpoint === 'create').map((r) => r.path)).toEqual([
+      '/api/v1/jobs/createTask',
+      '/api/v1/jobs/createTask',
+    ]);
+    const callbacks = (await (await fetch(`${sandboxUrl}/sandbox/callbacks`)).json()) as { shape: string; status: number }[];
+    expect(callbacks.map((c) => [c.shape, c.status]).sort()).toEqual([
+      ['legacy', 200],
+      ['market', 200],
+    ]);
   });
 
   it('refuses a LYRICS_* value out of the bounds another variable sets, in one line naming both, without a stack trace', async () => {

@@ -27,6 +27,7 @@ import { LyricsListener } from './lyrics.listener';
         kie: {
           apiKey: config.getOrThrow<string>('KIE_API_KEY'),
           baseUrl: config.get<string>('KIE_BASE_URL'), // unset: https://api.kie.ai
+          route: config.get<'legacy' | 'jobs'>('KIE_API_ROUTE'), // unset: legacy; jobs: KIE's Jobs API
           webhookHmacKey: config.get<string>('KIE_WEBHOOK_HMAC_KEY'), // set: every callback must be signed with it
         },
         // Where KIE can reach this app: callbacks come to <publicBaseUrl>/api/v1/lyrics/callback/... (unset: polling only).
