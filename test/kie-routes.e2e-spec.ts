@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { answeredDeliveries, kieFixture, receiptsOf, signatureHeaders } from './support/callbacks';
 import { LyricsContext, useLyricsApp } from './support/lyrics-client';
+import { waitFor } from './support/wait';
 
 const HMAC_KEY = 'routes-test-hmac-key';
 
@@ -147,6 +148,7 @@ describe.each(['legacy', 'jobs'] as const)('KIE_API_ROUTE=%s', (route) => {
         LYRICS_POLL_INTERVAL_MS: '50',
         LYRICS_POLL_MAX_INTERVAL_MS: '200',
         LYRICS_DISPATCH_INTERVAL_MS: '50',
+        LYRICS_TASK_MAX_AGE_MS: '1500',
       },
     });
 
@@ -167,6 +169,26 @@ describe.each(['legacy', 'jobs'] as const)('KIE_API_ROUTE=%s', (route) => {
       const task = await ctx.waitForStatus(id, 'failed');
       expect(task.error).toEqual({ code, message: ctx.sandbox.task(task.kieTaskId)!.errorMessage });
       expect((await ctx.taskRow(id)).result_source).toBe('poll');
+    });
+
+    it('reads the record at once for an unknown-shape callback about a task that timed out, and takes the late result', async () => {
+      const { id } = await ctx.submit('[sandbox:drop,delay=2500] finished after its maximum age');
+      const timedOut = await ctx.waitForStatus(id, 'failed');
+      expect(timedOut.error.code).toBe('timed_out');
+      const readsBefore = ctx.requestsTo('record-info', timedOut.kieTaskId).length;
+      const kieTask = ctx.sandbox.task(timedOut.kieTaskId)!;
+      await waitFor('KIE to finish the task', () => Date.now() >= kieTask.readyAt!);
+      const answer = await request(ctx.url)
+        .post(ctx.callbackPathOf(timedOut.kieTaskId))
+        .set(signatureHeaders(timedOut.kieTaskId, HMAC_KEY))
+        .send({ taskId: timedOut.kieTaskId, event: 'done' })
+        .expect(200);
+      expect(answer.body).toEqual({ status: 'received', outcome: 'woken' });
+      const task = await ctx.task(id);
+      expect(task).toMatchObject({ status: 'succeeded', error: null });
+      expectSandboxLyrics(ctx, task);
+      expect(ctx.requestsTo('record-info', timedOut.kieTaskId)).toHaveLength(readsBefore + 1);
+      expect((await receiptsOf(ctx.testApp, id)).map((r) => r.outcome)).toEqual(['woken']);
     });
 
     it('retries a throttled read (HTTP 429) and then succeeds', async () => {

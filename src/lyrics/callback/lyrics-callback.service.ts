@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import { callbackTokenMatches } from '../callback-token';
 import { ReceiptOutcome } from '../entities/lyrics-callback-receipt.entity';
+import { TaskErrorCode } from '../entities/lyrics-task.entity';
 import { KiePayloadError, parseCallback } from '../kie/kie-payloads';
 import { verifyWebhook } from '../kie/kie-signature';
 import { KieClient } from '../kie/kie.client';
@@ -38,6 +39,9 @@ export interface CallbackAnswer {
 /** A confirming read's time limit: KIE gives up on a callback after 15 s, and the answer must be stored before that. */
 export const CONFIRM_TIMEOUT_MS = 5000;
 
+/** The final states that still take an authenticated late result (see TIMED_OUT and OUTCOME_UNKNOWN in task-transitions). */
+const LATE_RESULT_TAKERS: ReadonlySet<TaskErrorCode> = new Set(['timed_out', 'submit_outcome_unknown']);
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -50,7 +54,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export class LyricsCallbackService implements OnApplicationBootstrap {
   private readonly logger = new Logger(LyricsCallbackService.name);
   private readonly unmatchedWarnings = new UnmatchedCallbackWarnings(this.logger);
-  /** The record-info budget the poller uses: a confirming read is one more read of KIE's. */
+  /** The record-info budget the poller uses: a confirming (or woken) read is one more read of KIE's. */
   private readonly readBudget: RateBudget;
 
   constructor(
@@ -69,8 +73,9 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    // The poller makes the slots too, but an instance may serve callbacks without running workers.
-    if (this.settings.confirmCallbacks) await this.readBudget.ensureSlots();
+    // The poller makes the slots too, but an instance may serve callbacks (and their confirming or woken reads) without
+    // running workers.
+    await this.readBudget.ensureSlots();
   }
 
   async handle(incoming: IncomingCallback): Promise<CallbackAnswer> {
@@ -110,7 +115,7 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
     if (task.kieTaskId !== null && task.kieTaskId !== kieTaskId) {
       return this.refuse(receipt, 401, 'mismatch', "the body's task id is not this callback URL's task");
     }
-    if (callback.kind === 'unrecognised') return this.wake(receipt, callback.reason);
+    if (callback.kind === 'unrecognised') return this.wake(receipt, kieTaskId, callback.reason);
 
     const result = this.settings.confirmCallbacks ? await this.confirm(callback.kieTaskId) : callback.result;
     if (!result) {
@@ -147,18 +152,28 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
   /**
    * An authenticated callback we cannot read a result from: the task's record-info check is made due at once (through
    * the one door, by the database's clock) and this instance's poller woken, so the check reads what KIE now knows. A
-   * task not awaiting a check has nothing to wake: final, it is already_final; still queued without KIE's id, there is
-   * nothing to check, and the callback is refused as malformed.
+   * task that timed out or whose create's answer was lost is no longer polled, yet takes a late result: its record is
+   * read here, within the callback's time (like a confirming read). Any other final task is already_final; a task still
+   * queued without KIE's id has nothing to check, and the callback is refused as malformed.
    */
-  private async wake(receipt: ReceiptDraft, reason: string): Promise<CallbackAnswer> {
+  private async wake(receipt: ReceiptDraft, kieTaskId: string, reason: string): Promise<CallbackAnswer> {
+    const detail = `unrecognised callback (${reason})`;
     const { applied, task: after } = await this.lyrics.transition(receipt.taskId, { type: 'check_woken' });
     if (applied) {
       this.poller.wake();
-      await this.record(receipt, 'woken', `unrecognised callback (${reason}): record-info checked at once`);
+      await this.record(receipt, 'woken', `${detail}: record-info checked at once`);
       return { status: 200, outcome: 'woken', message: 'received; the result will be read from record-info' };
     }
+    if (after?.errorCode && LATE_RESULT_TAKERS.has(after.errorCode)) {
+      const result = await this.confirm(kieTaskId);
+      if (result) {
+        await this.lyrics.applyResult(receipt.taskId, { source: 'poll', kieTaskId, result });
+        await this.record(receipt, 'woken', `${detail}: record-info read at once`);
+        return { status: 200, outcome: 'woken', message: 'received; the result was read from record-info' };
+      }
+    }
     if (after && isFinalStatus(after.status)) {
-      await this.record(receipt, 'already_final', `unrecognised callback (${reason})`);
+      await this.record(receipt, 'already_final', detail);
       return { status: 200, outcome: 'already_final', message: 'received' };
     }
     return this.refuse(receipt, 400, 'malformed', `malformed callback: ${reason}, and the task has no KIE task to check yet`);
