@@ -128,6 +128,22 @@ describe.each(['legacy', 'jobs'] as const)('KIE_API_ROUTE=%s', (route) => {
       expect((await ctx.task(id)).status).toBe('submitted');
     });
 
+    it('refuses an unknown shape as malformed (400) while the task has no KIE id to check, and wakes it once it has one', async () => {
+      const prompt = '[sandbox:drop,answer-delay=1500] answered late';
+      const { id } = await ctx.submit(prompt);
+      const create = await waitFor('the create to reach KIE', () => ctx.createsFor(prompt).find((r) => r.taskId !== undefined));
+      const kieTaskId = create.taskId!;
+      const path = new URL(create.callBackUrl!).pathname;
+      const early = await request(ctx.url).post(path).set(signatureHeaders(kieTaskId, HMAC_KEY)).send({ taskId: kieTaskId }).expect(400);
+      expect(early.body.message).toMatch(/no KIE task to check yet/);
+      expect((await ctx.taskRow(id)).status).toBe('queued');
+      await ctx.waitForStatus(id, 'submitted');
+      const later = await request(ctx.url).post(path).set(signatureHeaders(kieTaskId, HMAC_KEY)).send({ taskId: kieTaskId }).expect(200);
+      expect(later.body).toEqual({ status: 'received', outcome: 'woken' });
+      await ctx.waitForStatus(id, 'succeeded');
+      expect((await receiptsOf(ctx.testApp, id)).map((r) => r.outcome)).toEqual(['malformed', 'woken']);
+    });
+
     it('answers 200 already_final to an unknown shape for a finished task, reading nothing', async () => {
       const { id } = await ctx.submit('finished first');
       const { kieTaskId } = await ctx.waitForStatus(id, 'succeeded');
