@@ -180,6 +180,13 @@ describe.each(['legacy', 'jobs'] as const)('KIE_API_ROUTE=%s', (route) => {
       expect(await ctx.taskRow(id)).toMatchObject({ result_source: 'poll', polls: 3 });
     });
 
+    it("keeps KIE's reason for refusing a create when KIE spells its message `message`", async () => {
+      const { id } = await ctx.submit('[sandbox:message,reject=400] refused, spelled otherwise');
+      const task = await ctx.waitForStatus(id, 'failed');
+      expect(task.error.code).toBe('upstream_rejected');
+      expect(task.error.message).toContain('Invalid parameters');
+    });
+
     it.each(FAILURES)('fails by polling when the record shows %s (%s)', async (status, code) => {
       const { id } = await ctx.submit(`[sandbox:drop,status=${status}] failing quietly`);
       const task = await ctx.waitForStatus(id, 'failed');

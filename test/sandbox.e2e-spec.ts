@@ -859,6 +859,25 @@ describe('KIE sandbox: the Jobs route', () => {
     expect(marketBody.data).toMatchObject({ taskId: legacyTask, state: 'success' });
   });
 
+  it('spells the envelope message `message` for a task with the message marker: create, record-info and callback', async () => {
+    const jobs = await startSandbox({ route: 'jobs', apiKeys: [API_KEY], resultDelayMs: 0 });
+    const created = await createJob(jobs, {
+      model: LYRICS_MODEL,
+      callBackUrl: receiver.url,
+      input: { prompt: '[sandbox:message,null-polls=1] m' },
+    });
+    expect(created.body).toEqual({ code: 200, message: 'success', data: { taskId: expect.stringMatching(TASK_ID) } });
+    const taskId = created.body.data.taskId;
+    expect((await jobRecord(jobs, taskId)).body).toEqual({ code: 422, message: 'recordInfo is null', data: null });
+    expect((await jobRecord(jobs, taskId)).body).toMatchObject({ code: 200, message: 'success', data: { state: 'success' } });
+    const [callback] = await waitForCallbacks(taskId);
+    expect(callback).toMatchObject({ code: 200, message: 'success' });
+    expect(callback).not.toHaveProperty('msg');
+    expect(await createJob(jobs, { model: LYRICS_MODEL, input: { prompt: '[sandbox:message,reject=402] m' } })).toMatchObject({
+      body: { code: 402, message: 'Insufficient credits' },
+    });
+  });
+
   it('never calls back a task created without a callBackUrl (optional on this route)', async () => {
     const jobs = await startSandbox({ route: 'jobs', apiKeys: [API_KEY], resultDelayMs: 0 });
     const taskId = await createJobTask(jobs, 'A polled song', null);

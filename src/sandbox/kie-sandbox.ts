@@ -17,6 +17,7 @@ import {
   parseCreateRequest,
   RECORD_INFO_NULL,
   recordInfoData,
+  spelled,
   success,
 } from './sandbox-payloads';
 import { SlidingWindow } from './sandbox-rate-limit';
@@ -190,7 +191,7 @@ export class KieSandbox {
     const window = this.windowOf(key);
     if (!window.hasRoom(record.startedAt)) return answer(429, errorBody(429, this.rateLimitMessage()));
     const refusal = marked && this.markerRefusal(request.prompt, marked);
-    if (refusal) return answer(refusal.status, refusal.body, refusal.headers);
+    if (refusal) return answer(refusal.status, spelled(refusal.body, marked?.messageKey === true), refusal.headers);
     if (this.credits <= 0) return answer(200, errorBody(402));
 
     // Accepted: it counts toward the window, costs a credit and makes a task.
@@ -206,7 +207,9 @@ export class KieSandbox {
     await firstAttempts;
     const { acceptedAnswer, answerDelayMs } = task.behaviours;
     if (answerDelayMs > 0 && !(await this.hold(answerDelayMs))) return; // stopping: stop() closes the socket
-    if (acceptedAnswer.body === 'envelope') return answer(acceptedAnswer.status, success({ taskId: task.taskId }));
+    if (acceptedAnswer.body === 'envelope') {
+      return answer(acceptedAnswer.status, spelled(success({ taskId: task.taskId }), task.behaviours.messageKey === true));
+    }
     const { status } = acceptedAnswer;
     answerText(status, acceptedAnswer.body === 'html' ? { type: 'text/html', text: gatewayPage(status) } : undefined);
   }
@@ -284,15 +287,16 @@ export class KieSandbox {
     const task = this.taskMap.get(taskId);
     if (!task) return answer(200, RECORD_INFO_NULL);
     const call = ++task.recordInfoCalls;
-    const { throttlePolls, nullPolls, pendingPolls, retryAfterSeconds } = task.behaviours;
+    const { throttlePolls, nullPolls, pendingPolls, retryAfterSeconds, messageKey } = task.behaviours;
+    const answerSpelled: Answer = (status, body, headers) => answer(status, spelled(body, messageKey === true), headers);
     if (call <= throttlePolls) {
       const headers = retryAfterSeconds === undefined ? undefined : { 'Retry-After': String(retryAfterSeconds) };
-      return answer(429, errorBody(429, this.rateLimitMessage()), headers);
+      return answerSpelled(429, errorBody(429, this.rateLimitMessage()), headers);
     }
-    if (call <= throttlePolls + nullPolls) return answer(200, RECORD_INFO_NULL);
+    if (call <= throttlePolls + nullPolls) return answerSpelled(200, RECORD_INFO_NULL);
     const showResult = call > throttlePolls + nullPolls + pendingPolls && task.readyAt !== null && Date.now() >= task.readyAt;
     const read = task.route === 'jobs' ? jobsRecordData : recordInfoData;
-    answer(200, success(read(task, this.recordInfoArrayKey(task), showResult)));
+    answerSpelled(200, success(read(task, this.recordInfoArrayKey(task), showResult)));
   }
 
   private recordInfoArrayKey(task: SandboxTask): ArrayKey {

@@ -15,6 +15,8 @@ export interface SandboxBehaviours {
   /** Callback copies sent (KIE may deliver one task more than once). */
   copies: number;
   spelling: 'snake' | 'camel';
+  /** The envelope's message spelled `message` rather than `msg`, in the create's answer, record-info and the callback. */
+  messageKey?: boolean;
   /** The callback's shape; undefined: the route's (legacy, or the sandbox's jobsCallbackShape). */
   callbackShape?: CallbackShape;
   /** `lyricsData` instead of `data` as the variants' key, in the callback and in record-info. */
@@ -116,6 +118,7 @@ const FLAG_MARKERS = new Map<string, (b: SandboxBehaviours) => void>([
   ['fail', (b) => (b.outcome = 'GENERATE_LYRICS_FAILED')],
   ['never', (b) => (b.outcome = 'never')],
   ['hang', (b) => (b.hang = true)],
+  ['message', (b) => (b.messageKey = true)],
 ]);
 
 const VALUE_MARKERS = new Map<string, (b: SandboxBehaviours, value: string) => void>([

@@ -33,10 +33,14 @@ export const FAILURES: Readonly<Record<FailureStatus, { code: 400 | 500; message
 
 export const MAX_PROMPT_LENGTH = 200;
 
-export interface Envelope {
-  code: number;
-  msg: string;
-  data?: unknown;
+/** KIE's envelope; its message is `msg`, or `message` as some of KIE's Jobs pages print it. */
+export type Envelope = { code: number; data?: unknown } & ({ msg: string } | { message: string });
+
+/** The envelope with its message spelled `message` (the `message` marker), or as it is. */
+export function spelled(envelope: Envelope, asMessage: boolean): Envelope {
+  if (!asMessage || !('msg' in envelope)) return envelope;
+  const { msg, ...rest } = envelope;
+  return { ...rest, message: msg };
 }
 
 export function success(data: unknown): Envelope {
@@ -124,11 +128,12 @@ export function jobsRecordData(task: SandboxTask, arrayKey: ArrayKey, showResult
 
 /** The callback body, in the task's shape (see CallbackShape). */
 export function callbackBody(task: SandboxTask, spelling: 'snake' | 'camel', arrayKey: ArrayKey): object {
+  const asMessage = task.behaviours.messageKey === true;
   switch (task.callbackShape) {
     case 'legacy':
-      return legacyCallbackBody(task, spelling, arrayKey);
+      return spelled(legacyCallbackBody(task, spelling, arrayKey), asMessage);
     case 'market':
-      return marketCallbackBody(task, arrayKey);
+      return spelled(marketCallbackBody(task, arrayKey), asMessage);
     case 'unknown':
       // Nothing a reader can take a result from: only the id, where KIE's webhook example puts one.
       return { taskId: task.taskId, event: 'task.finished', detail: { finished: true } };
@@ -139,14 +144,14 @@ export function callbackBody(task: SandboxTask, spelling: 'snake' | 'camel', arr
  * The Market callback: the record as recordInfo shows it, in the envelope, with the credits it cost. A failure's
  * `failCode` is a number here (as seen live, though documented a string), and its body code 501.
  */
-function marketCallbackBody(task: SandboxTask, arrayKey: ArrayKey): object {
+function marketCallbackBody(task: SandboxTask, arrayKey: ArrayKey): Envelope {
   const record = { ...jobsRecordData(task, arrayKey, true), consumeCredits: 0.4, remainedCredits: 1000 } as Record<string, unknown>;
   if (task.outcome === 'success') return { code: 200, msg: 'success', data: record };
-  return { code: 501, msg: record.failMsg, data: { ...record, failCode: Number(record.failCode) } };
+  return { code: 501, msg: String(record.failMsg), data: { ...record, failCode: Number(record.failCode) } };
 }
 
 /** The legacy callback body: KIE's documented snake_case, or the camelCase variant seen in the wild. */
-function legacyCallbackBody(task: SandboxTask, spelling: 'snake' | 'camel', arrayKey: ArrayKey): object {
+function legacyCallbackBody(task: SandboxTask, spelling: 'snake' | 'camel', arrayKey: ArrayKey): Envelope {
   const idKey = spelling === 'snake' ? 'task_id' : 'taskId';
   if (task.outcome === 'success') {
     const errorKey = spelling === 'snake' ? 'error_message' : 'errorMessage';
