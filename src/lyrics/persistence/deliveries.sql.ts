@@ -1,7 +1,7 @@
 import { DeliveryAttempt, DeliveryConsumer, DeliveryStatus } from '../entities/lyrics-delivery.entity';
 import { LyricsEventType } from '../entities/lyrics-event.entity';
 import { Statement } from './lyrics-database';
-import { msInterval, named, unnamed } from './sql';
+import { msInterval, named, Params, unnamed } from './sql';
 
 /** A claimed delivery: the event it carries, and the claim (its lease token) that may record its attempt. */
 export interface ClaimedDelivery {
@@ -72,13 +72,13 @@ export function recordAndClaimDeliveries(input: {
   perOwner: number;
   leaseMs: number;
 }): Statement {
-  const outcomes = [...input.outcomes].sort((a, b) => Number(a.id) - Number(b.id));
-  const column = <T>(pick: (outcome: DeliveryOutcome) => T) => outcomes.map(pick);
+  const params = new Params(input.consumer, input.limit, input.perOwner, input.leaseMs);
+  const recorded = recordOutcomes(params, input.outcomes, input.keepAttempts);
   const due = (d: string) => `${d}.consumer = $1 AND ${d}.status = 'pending' AND ${d}.next_attempt_at <= now()`;
   return named(
     'record_and_claim_deliveries',
     `WITH RECURSIVE recorded AS (
-       ${recordedOutcomes('$5', '$13')}
+       ${recorded.text}
      ), owners AS (
        SELECT (SELECT min(d.owner) FROM lyrics_deliveries AS d WHERE ${due('d')}) AS owner
        UNION ALL
@@ -88,7 +88,7 @@ export function recordAndClaimDeliveries(input: {
        -- A lease is only ever on a pending delivery (records and releases clear it), so no status test: with one,
        -- the planner may walk the whole due index instead of lyrics_deliveries_claimed_idx.
        SELECT owner, count(*)::int AS n FROM lyrics_deliveries
-       WHERE consumer = $1 AND lease_until > now() AND id <> ALL ($5::bigint[])
+       WHERE consumer = $1 AND lease_until > now() AND id <> ALL (${recorded.ids}::bigint[])
        GROUP BY owner
      ), candidates AS (
        SELECT candidate.id, candidate.next_attempt_at, candidate.turn
@@ -114,7 +114,7 @@ export function recordAndClaimDeliveries(input: {
        -- none): no test here matches the due index's predicate, so no statistics can make this a walk of the backlog.
        SELECT d.id FROM lyrics_deliveries AS d
        WHERE d.id = ANY (ARRAY(SELECT id FROM candidates ORDER BY turn, next_attempt_at LIMIT $2))
-         AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until <= now()) AND d.id <> ALL ($5::bigint[])
+         AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until <= now()) AND d.id <> ALL (${recorded.ids}::bigint[])
        FOR UPDATE SKIP LOCKED
      ), claimed AS (
        UPDATE lyrics_deliveries AS d
@@ -134,7 +134,7 @@ export function recordAndClaimDeliveries(input: {
      SELECT NULL AS recorded, claimed.* FROM claimed
      UNION ALL
      SELECT recorded.id::text, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM recorded`,
-    [input.consumer, input.limit, input.perOwner, input.leaseMs, ...outcomeColumns(column), input.keepAttempts],
+    params.values,
   );
 }
 
@@ -143,33 +143,31 @@ export function recordAndClaimDeliveries(input: {
  * Returns the ids recorded.
  */
 export function recordDeliveryAttempts(input: { outcomes: DeliveryOutcome[]; keepAttempts: number }): Statement {
-  const outcomes = [...input.outcomes].sort((a, b) => Number(a.id) - Number(b.id));
-  const column = <T>(pick: (outcome: DeliveryOutcome) => T) => outcomes.map(pick);
-  return named('record_delivery_attempts', recordedOutcomes('$1', '$9'), [...outcomeColumns(column), input.keepAttempts]);
-}
-
-/** The outcomes as the eight arrays recordedOutcomes unnests, in its order. */
-function outcomeColumns(column: <T>(pick: (outcome: DeliveryOutcome) => T) => T[]): unknown[] {
-  return [
-    column((o) => o.id),
-    column((o) => o.leaseToken),
-    column((o) => o.status),
-    column((o) => o.attempt.httpStatus),
-    column((o) => o.attempt.error),
-    column((o) => Math.round(o.attempt.durationMs)),
-    column((o) => o.retryInMs ?? 0),
-    column((o) => o.startedMsAgo),
-  ];
+  const params = new Params();
+  return named('record_delivery_attempts', recordOutcomes(params, input.outcomes, input.keepAttempts).text, params.values);
 }
 
 /**
- * The UPDATE that records outcomes given as eight arrays from placeholder `first` on (ids sorted, so that two
- * statements lock rows in one order), keeping at most `keep` attempts; returns the ids recorded.
+ * The UPDATE that records `outcomes` (as eight arrays, ids sorted so that two statements lock rows in one order),
+ * keeping at most `keepAttempts` attempts per delivery; returns the ids recorded. Its values go into `params`; `ids`
+ * is the placeholder of the ids' array.
  */
-function recordedOutcomes(first: string, keep: string): string {
-  const n = Number(first.slice(1));
-  const p = (i: number) => `$${n + i}`;
-  return `UPDATE lyrics_deliveries AS d SET
+function recordOutcomes(params: Params, outcomes: DeliveryOutcome[], keepAttempts: number): { text: string; ids: string } {
+  const sorted = [...outcomes].sort((a, b) => Number(a.id) - Number(b.id));
+  const column = <T>(pick: (outcome: DeliveryOutcome) => T) => params.add(sorted.map(pick));
+  const ids = column((o) => o.id);
+  const arrays = [
+    `${ids}::bigint[]`,
+    `${column((o) => o.leaseToken)}::uuid[]`,
+    `${column((o) => o.status)}::text[]`,
+    `${column((o) => o.attempt.httpStatus)}::int[]`,
+    `${column((o) => o.attempt.error)}::text[]`,
+    `${column((o) => Math.round(o.attempt.durationMs))}::int[]`,
+    `${column((o) => o.retryInMs ?? 0)}::double precision[]`,
+    `${column((o) => o.startedMsAgo)}::double precision[]`,
+  ].join(', ');
+  const keep = params.add(keepAttempts);
+  const text = `UPDATE lyrics_deliveries AS d SET
          status = o.status,
          attempts = (CASE WHEN jsonb_array_length(d.attempts) >= ${keep} THEN d.attempts - 0 ELSE d.attempts END)
                     || jsonb_build_array(jsonb_build_object(
@@ -178,11 +176,11 @@ function recordedOutcomes(first: string, keep: string): string {
          next_attempt_at = CASE WHEN o.status = 'pending' THEN clock_timestamp() + ${msInterval('o.retry_in_ms')} END,
          completed_at = CASE WHEN o.status <> 'pending' THEN clock_timestamp() END,
          lease_until = NULL, lease_token = NULL
-       FROM unnest(${p(0)}::bigint[], ${p(1)}::uuid[], ${p(2)}::text[], ${p(3)}::int[], ${p(4)}::text[], ${p(5)}::int[],
-                   ${p(6)}::double precision[], ${p(7)}::double precision[])
+       FROM unnest(${arrays})
             AS o(id, lease_token, status, http_status, error, duration_ms, retry_in_ms, started_ms_ago)
        WHERE d.id = o.id AND d.lease_token = o.lease_token
        RETURNING d.id::text AS id`;
+  return { text, ids };
 }
 
 /** Gives back claims unrecorded at shutdown: due again at once, the attempt not counted. */

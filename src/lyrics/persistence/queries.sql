@@ -476,8 +476,7 @@ WITH RECURSIVE recorded AS (
     next_attempt_at = CASE WHEN o.status = 'pending' THEN clock_timestamp() + make_interval(secs => o.retry_in_ms::double precision / 1000) END,
     completed_at = CASE WHEN o.status <> 'pending' THEN clock_timestamp() END,
     lease_until = NULL, lease_token = NULL
-  FROM unnest($5::bigint[], $6::uuid[], $7::text[], $8::int[], $9::text[], $10::int[],
-              $11::double precision[], $12::double precision[])
+  FROM unnest($5::bigint[], $6::uuid[], $7::text[], $8::int[], $9::text[], $10::int[], $11::double precision[], $12::double precision[])
        AS o(id, lease_token, status, http_status, error, duration_ms, retry_in_ms, started_ms_ago)
   WHERE d.id = o.id AND d.lease_token = o.lease_token
   RETURNING d.id::text AS id
@@ -547,8 +546,7 @@ UPDATE lyrics_deliveries AS d SET
   next_attempt_at = CASE WHEN o.status = 'pending' THEN clock_timestamp() + make_interval(secs => o.retry_in_ms::double precision / 1000) END,
   completed_at = CASE WHEN o.status <> 'pending' THEN clock_timestamp() END,
   lease_until = NULL, lease_token = NULL
-FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::int[],
-            $7::double precision[], $8::double precision[])
+FROM unnest($1::bigint[], $2::uuid[], $3::text[], $4::int[], $5::text[], $6::int[], $7::double precision[], $8::double precision[])
      AS o(id, lease_token, status, http_status, error, duration_ms, retry_in_ms, started_ms_ago)
 WHERE d.id = o.id AND d.lease_token = o.lease_token
 RETURNING d.id::text AS id;
