@@ -3,6 +3,7 @@ import { once } from 'node:events';
 import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as wait } from 'node:timers/promises';
+import { AccountState, SandboxAccounts } from './sandbox-accounts';
 import { drawFromMix, MarkerError, MixRandom, mixRandom, parseMarkers, SandboxBehaviours } from './sandbox-behaviours';
 import { CallbackDispatcher } from './sandbox-callbacks';
 import { writeLyrics } from './sandbox-lyrics';
@@ -20,7 +21,6 @@ import {
   spelled,
   success,
 } from './sandbox-payloads';
-import { SlidingWindow } from './sandbox-rate-limit';
 import type {
   ArrayKey,
   CallbackShape,
@@ -31,7 +31,7 @@ import type {
   SandboxTask,
 } from './sandbox-records';
 
-export type { JobsCallbackShape, KieSandboxOptions } from './sandbox-options';
+export type { JobsCallbackShape, KieSandboxOptions, SandboxAccountOptions } from './sandbox-options';
 export type { SandboxBehaviours, SandboxMix, SandboxOutcome, FailureStatus } from './sandbox-behaviours';
 export type {
   ArrayKey,
@@ -51,20 +51,20 @@ type AnswerText = (status: number, content?: { type: string; text: string }) => 
 
 /**
  * A simulator of KIE.AI's Suno lyrics API on plain node:http, on the legacy route or the Jobs route: the same endpoints,
- * envelopes and callbacks, with per-task misbehaviour chosen by prompt markers or a seeded random mix. It records every request
- * and callback attempt, and serves them (and its tasks) under /sandbox/ for tests and benchmarks.
+ * envelopes and callbacks, for one account or several (each with its key, signing key, create window and credits), with
+ * per-task misbehaviour chosen by prompt markers or a seeded random mix. It records every request and callback attempt,
+ * and serves them (and its tasks) under /sandbox/ for tests and benchmarks.
  */
 export class KieSandbox {
   readonly requests: SandboxRequest[] = [];
   readonly callbacks: SandboxDelivery[] = [];
   private readonly taskMap = new Map<string, SandboxTask>();
-  private readonly windows = new Map<string, SlidingWindow>();
+  private readonly kieAccounts: SandboxAccounts;
   /** Creates seen per prompt, for the throttle markers. */
   private readonly throttleCounts = new Map<string, number>();
   /** Tasks created on the Jobs route, for jobsCallbackShape 'alternate'. */
   private jobsCreated = 0;
   private readonly dispatcher: CallbackDispatcher;
-  private credits: number;
   private random: MixRandom;
   /** Aborted by stop(): ends the holds of delayed answers. */
   private readonly stopping = new AbortController();
@@ -75,10 +75,15 @@ export class KieSandbox {
     private readonly server: Server,
     readonly url: string,
   ) {
-    this.credits = options.credits;
+    this.kieAccounts = new SandboxAccounts(options);
     this.random = mixRandom(options.seed);
     this.dispatcher = new CallbackDispatcher(
-      { hmacKey: options.hmacKey, retryDelayMs: options.callbackRetryDelayMs, timeoutMs: options.callbackTimeoutMs, log: options.log },
+      {
+        hmacKeyOf: (task) => this.kieAccounts.hmacKeyOf(task.account),
+        retryDelayMs: options.callbackRetryDelayMs,
+        timeoutMs: options.callbackTimeoutMs,
+        log: options.log,
+      },
       (delivery) => this.callbacks.push(delivery),
     );
     server.on('request', (req: IncomingMessage, res: ServerResponse) => this.handle(req, res));
@@ -102,16 +107,18 @@ export class KieSandbox {
     return [...this.taskMap.values()];
   }
 
-  /** Back to the state at start: no history, no tasks, no pending callbacks, full credits, the seed's first draw. */
+  /**
+   * Back to the state at start: no history, no tasks, no pending callbacks, every account's credits as configured, the
+   * seed's first draw.
+   */
   reset(): void {
     this.dispatcher.cancelAll();
     this.requests.length = 0;
     this.callbacks.length = 0;
     this.taskMap.clear();
-    this.windows.clear();
+    this.kieAccounts.reset();
     this.throttleCounts.clear();
     this.jobsCreated = 0;
-    this.credits = this.options.credits;
     this.random = mixRandom(this.options.seed);
   }
 
@@ -164,13 +171,21 @@ export class KieSandbox {
 
     if (record.endpoint === 'unknown') return answer(404, errorBody(404, 'Not found'));
     const key = bearerKey(req.headers.authorization);
-    if (!key || (this.options.apiKeys.size > 0 && !this.options.apiKeys.has(key))) return answer(401, errorBody(401));
-    if (record.endpoint === 'create') return this.create(req, key, record, answer, answerText);
-    if (record.endpoint === 'record-info') return this.recordInfo(url.searchParams.get('taskId'), record, answer);
-    return answer(200, success(this.credits));
+    const account = key === undefined ? undefined : this.kieAccounts.select(key);
+    if (key === undefined || account === undefined) return answer(401, errorBody(401));
+    record.account = account.name;
+    if (record.endpoint === 'create') return this.create(req, { key, account }, record, answer, answerText);
+    if (record.endpoint === 'record-info') return this.recordInfo(url.searchParams.get('taskId'), account, record, answer);
+    return answer(200, success(account.credits));
   }
 
-  private async create(req: IncomingMessage, key: string, record: SandboxRequest, answer: Answer, answerText: AnswerText): Promise<void> {
+  private async create(
+    req: IncomingMessage,
+    { key, account }: { key: string; account: AccountState },
+    record: SandboxRequest,
+    answer: Answer,
+    answerText: AnswerText,
+  ): Promise<void> {
     const text = await readBody(req);
     if (text === undefined) return answer(413, errorBody(413, 'Request body too large'));
     const request = parseCreateRequest(text, this.options.route);
@@ -188,16 +203,17 @@ export class KieSandbox {
       if (error instanceof MarkerError) return answer(200, errorBody(400, error.message));
       throw error;
     }
-    const window = this.windowOf(key);
-    if (!window.hasRoom(record.startedAt)) return answer(429, errorBody(429, this.rateLimitMessage()));
-    const refusal = marked && this.markerRefusal(request.prompt, marked);
+    const window = this.kieAccounts.windowOf(account, key);
+    if (!window.hasRoom(record.startedAt)) return answer(429, errorBody(429, rateLimitMessage(account)));
+    const refusal = marked && this.markerRefusal(request.prompt, marked, account);
     if (refusal) return answer(refusal.status, spelled(refusal.body, marked?.messageKey === true), refusal.headers);
-    if (this.credits <= 0) return answer(200, errorBody(402));
+    if (account.credits <= 0) return answer(200, errorBody(402));
 
-    // Accepted: it counts toward the window, costs a credit and makes a task.
+    // Accepted: it counts toward the window, costs the account a credit and makes a task of the account's.
     window.add(record.startedAt);
-    this.credits--;
-    const task = this.createTask(request.prompt, request.callBackUrl, marked ?? drawFromMix(this.options.mix, this.random));
+    account.credits--;
+    const behaviours = marked ?? drawFromMix(this.options.mix, this.random);
+    const task = this.createTask(request.prompt, request.callBackUrl, account.name, behaviours);
     record.taskId = task.taskId;
     const firstAttempts = this.startCallbacks(task);
     if (task.behaviours.hang) {
@@ -225,7 +241,7 @@ export class KieSandbox {
     }
   }
 
-  private createTask(prompt: string, callBackUrl: string | undefined, behaviours: SandboxBehaviours): SandboxTask {
+  private createTask(prompt: string, callBackUrl: string | undefined, account: string, behaviours: SandboxBehaviours): SandboxTask {
     const { outcome } = behaviours;
     const now = Date.now();
     const delay = behaviours.early ? 0 : (behaviours.delayMs ?? this.options.resultDelayMs);
@@ -233,6 +249,7 @@ export class KieSandbox {
     const task: SandboxTask = {
       taskId: randomBytes(16).toString('hex'),
       route,
+      account,
       prompt,
       callBackUrl: callBackUrl ?? null,
       callbackShape: behaviours.callbackShape ?? this.routeCallbackShape(route),
@@ -267,31 +284,33 @@ export class KieSandbox {
   private markerRefusal(
     prompt: string,
     marked: SandboxBehaviours,
+    account: AccountState,
   ): { status: number; body: Envelope; headers?: Record<string, string> } | undefined {
     if (marked.throttle + marked.throttleHttp > 0) {
       const seen = (this.throttleCounts.get(prompt) ?? 0) + 1;
       this.throttleCounts.set(prompt, seen);
       const headers = marked.retryAfterSeconds === undefined ? undefined : { 'Retry-After': String(marked.retryAfterSeconds) };
       if (seen <= marked.throttle) return { status: 200, body: errorBody(430), headers };
-      if (seen <= marked.throttle + marked.throttleHttp) return { status: 429, body: errorBody(429, this.rateLimitMessage()), headers };
+      if (seen <= marked.throttle + marked.throttleHttp) return { status: 429, body: errorBody(429, rateLimitMessage(account)), headers };
     }
     if (marked.reject !== undefined) return { status: 200, body: errorBody(marked.reject) };
     if (marked.httpStatus !== undefined) return { status: marked.httpStatus, body: errorBody(marked.httpStatus) };
     return undefined;
   }
 
-  private async recordInfo(taskId: string | null, record: SandboxRequest, answer: Answer): Promise<void> {
+  private async recordInfo(taskId: string | null, account: AccountState, record: SandboxRequest, answer: Answer): Promise<void> {
     if (!taskId) return answer(200, errorBody(400, 'taskId is required'));
     record.taskId = taskId;
     if (this.options.recordInfoLatencyMs > 0) await sleep(this.options.recordInfoLatencyMs);
     const task = this.taskMap.get(taskId);
-    if (!task) return answer(200, RECORD_INFO_NULL);
+    // KIE shows an account only its own tasks: another account's is as unknown as one that never was.
+    if (!task || task.account !== account.name) return answer(200, RECORD_INFO_NULL);
     const call = ++task.recordInfoCalls;
     const { throttlePolls, nullPolls, pendingPolls, retryAfterSeconds, messageKey } = task.behaviours;
     const answerSpelled: Answer = (status, body, headers) => answer(status, spelled(body, messageKey === true), headers);
     if (call <= throttlePolls) {
       const headers = retryAfterSeconds === undefined ? undefined : { 'Retry-After': String(retryAfterSeconds) };
-      return answerSpelled(429, errorBody(429, this.rateLimitMessage()), headers);
+      return answerSpelled(429, errorBody(429, rateLimitMessage(account)), headers);
     }
     if (call <= throttlePolls + nullPolls) return answerSpelled(200, RECORD_INFO_NULL);
     const showResult = call > throttlePolls + nullPolls + pendingPolls && task.readyAt !== null && Date.now() >= task.readyAt;
@@ -301,20 +320,6 @@ export class KieSandbox {
 
   private recordInfoArrayKey(task: SandboxTask): ArrayKey {
     return task.behaviours.lyricsData ? 'lyricsData' : this.options.recordInfoArrayKey;
-  }
-
-  private windowOf(key: string): SlidingWindow {
-    let window = this.windows.get(key);
-    if (!window) {
-      window = new SlidingWindow(this.options.createLimit.max, this.options.createLimit.windowMs);
-      this.windows.set(key, window);
-    }
-    return window;
-  }
-
-  private rateLimitMessage(): string {
-    const { max, windowMs } = this.options.createLimit;
-    return `Rate limit exceeded: up to ${max} requests per ${windowMs / 1000} seconds`;
   }
 
   /** The unauthenticated inspection API: history and tasks as JSON, and reset. */
@@ -333,6 +338,10 @@ export class KieSandbox {
     }
     sendJson(res, 404, errorBody(404, 'Not found'));
   }
+}
+
+function rateLimitMessage({ createLimit: { max, windowMs } }: AccountState): string {
+  return `Rate limit exceeded: up to ${max} requests per ${windowMs / 1000} seconds`;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms).unref());

@@ -5,7 +5,8 @@ import { callbackBody } from './sandbox-payloads';
 import type { SandboxDelivery, SandboxTask } from './sandbox-records';
 
 export interface CallbackSettings {
-  hmacKey?: string;
+  /** The webhook HMAC key of the task's account; undefined: its callbacks are unsigned. */
+  hmacKeyOf: (task: SandboxTask) => string | undefined;
   retryDelayMs: number;
   timeoutMs: number;
   log?: (line: string) => void;
@@ -104,7 +105,7 @@ export class CallbackDispatcher {
 
   private headers(task: SandboxTask): Record<string, string> {
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-    const { hmacKey } = this.settings;
+    const hmacKey = this.settings.hmacKeyOf(task);
     // A forged callback is signed even without an hmacKey: it pretends to be a signed KIE callback.
     if (hmacKey || task.behaviours.forge) {
       const timestamp = String(Math.floor(Date.now() / 1000));

@@ -17,6 +17,8 @@ export interface SandboxRequest {
   method: string;
   /** Path and query string, as requested. */
   path: string;
+  /** The account the bearer key selected (`default` without `accounts`); undefined when the key selected none (401). */
+  account?: string;
   /** The KIE task id created (create) or asked for (record-info). */
   taskId?: string;
   prompt?: string;
@@ -61,6 +63,8 @@ export interface SandboxTask {
   taskId: string;
   /** The route that created it, whose record-info shape it is read in. */
   route: SandboxRoute;
+  /** The account that created it: only that account's keys read it, and its callbacks carry that account's signature. */
+  account?: string;
   prompt: string;
   /** Null when the create gave none: no callback is sent. */
   callBackUrl: string | null;
