@@ -24,6 +24,8 @@ import {
 import type {
   ArrayKey,
   CallbackShape,
+  SandboxAccount,
+  SandboxAccountChange,
   SandboxDelivery,
   SandboxEndpoint,
   SandboxRequest,
@@ -36,6 +38,8 @@ export type { SandboxBehaviours, SandboxMix, SandboxOutcome, FailureStatus } fro
 export type {
   ArrayKey,
   CallbackShape,
+  SandboxAccount,
+  SandboxAccountChange,
   SandboxDelivery,
   SandboxEndpoint,
   SandboxRequest,
@@ -53,7 +57,7 @@ type AnswerText = (status: number, content?: { type: string; text: string }) => 
  * A simulator of KIE.AI's Suno lyrics API on plain node:http, on the legacy route or the Jobs route: the same endpoints,
  * envelopes and callbacks, for one account or several (each with its key, signing key, create window and credits), with
  * per-task misbehaviour chosen by prompt markers or a seeded random mix. It records every request and callback attempt,
- * and serves them (and its tasks) under /sandbox/ for tests and benchmarks.
+ * and serves them (and its tasks and accounts) under /sandbox/ for tests and benchmarks.
  */
 export class KieSandbox {
   readonly requests: SandboxRequest[] = [];
@@ -107,9 +111,22 @@ export class KieSandbox {
     return [...this.taskMap.values()];
   }
 
+  /** Every account (`default` alone without `accounts`): its credits, limit and sub-key state, never its keys. */
+  accounts(): SandboxAccount[] {
+    return this.kieAccounts.list();
+  }
+
   /**
-   * Back to the state at start: no history, no tasks, no pending callbacks, every account's credits as configured, the
-   * seed's first draw.
+   * Sets an account's credits (0: its creates answer 402) or puts it over its sub-key limit (its creates answer 433) and
+   * back; throws a RangeError for an unknown account or a bad change. reset() undoes it.
+   */
+  setAccount(name: string, change: SandboxAccountChange): SandboxAccount {
+    return this.kieAccounts.set(name, change);
+  }
+
+  /**
+   * Back to the state at start: no history, no tasks, no pending callbacks, every account's credits as configured and
+   * none over its sub-key limit, the seed's first draw.
    */
   reset(): void {
     this.dispatcher.cancelAll();
@@ -143,7 +160,7 @@ export class KieSandbox {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://sandbox');
-    if (url.pathname.startsWith('/sandbox/')) return this.inspect(req.method, url.pathname, res);
+    if (url.pathname.startsWith('/sandbox/')) return this.inspect(req, url.pathname, res);
 
     const record: SandboxRequest = {
       endpoint: endpointOf(this.options.route, req.method, url.pathname),
@@ -203,6 +220,8 @@ export class KieSandbox {
       if (error instanceof MarkerError) return answer(200, errorBody(400, error.message));
       throw error;
     }
+    // Over its sub-key limit, the account takes no creates at all, whatever its window and credits.
+    if (account.subKeyLimited) return answer(200, errorBody(433));
     const window = this.kieAccounts.windowOf(account, key);
     if (!window.hasRoom(record.startedAt)) return answer(429, errorBody(429, rateLimitMessage(account)));
     const refusal = marked && this.markerRefusal(request.prompt, marked, account);
@@ -322,21 +341,44 @@ export class KieSandbox {
     return task.behaviours.lyricsData ? 'lyricsData' : this.options.recordInfoArrayKey;
   }
 
-  /** The unauthenticated inspection API: history and tasks as JSON, and reset. */
-  private inspect(method: string | undefined, path: string, res: ServerResponse): void {
+  /** The unauthenticated inspection API: history, tasks and accounts as JSON, the accounts' knobs, and reset. */
+  private async inspect(req: IncomingMessage, path: string, res: ServerResponse): Promise<void> {
+    const { method } = req;
     const taskPath = /^\/sandbox\/tasks\/([^/]+)$/.exec(path);
+    const accountPath = /^\/sandbox\/accounts\/([^/]+)$/.exec(path);
     if (method === 'GET' && path === '/sandbox/requests') return sendJson(res, 200, this.requests);
     if (method === 'GET' && path === '/sandbox/callbacks') return sendJson(res, 200, this.callbacks);
     if (method === 'GET' && path === '/sandbox/tasks') return sendJson(res, 200, this.tasks());
+    if (method === 'GET' && path === '/sandbox/accounts') return sendJson(res, 200, this.accounts());
     if (method === 'GET' && taskPath) {
       const task = this.task(decodeURIComponent(taskPath[1]));
       return task ? sendJson(res, 200, task) : sendJson(res, 404, errorBody(404, 'Not found'));
     }
+    if (method === 'POST' && accountPath) return this.changeAccount(req, decodeURIComponent(accountPath[1]), res);
     if (method === 'POST' && path === '/sandbox/reset') {
       this.reset();
       return sendJson(res, 200, success(null));
     }
     sendJson(res, 404, errorBody(404, 'Not found'));
+  }
+
+  /** POST /sandbox/accounts/{name}: 404 for an unknown account, 400 for a body that is no change, else the account as it now is. */
+  private async changeAccount(req: IncomingMessage, name: string, res: ServerResponse): Promise<void> {
+    if (!this.kieAccounts.has(name)) return sendJson(res, 404, errorBody(404, 'Not found'));
+    const text = await readBody(req);
+    let change: unknown;
+    try {
+      change = JSON.parse(text ?? '');
+    } catch {
+      return sendJson(res, 400, errorBody(400, 'The body must be JSON: { "credits"?: n, "subKeyLimited"?: bool }'));
+    }
+    try {
+      // setAccount checks the change, which is only JSON here.
+      sendJson(res, 200, this.setAccount(name, change as SandboxAccountChange));
+    } catch (error) {
+      if (!(error instanceof RangeError)) throw error;
+      sendJson(res, 400, errorBody(400, error.message));
+    }
   }
 }
 

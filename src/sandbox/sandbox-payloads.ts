@@ -17,6 +17,7 @@ export const KIE_MESSAGES: Readonly<Record<number, string>> = {
   422: 'Validation error',
   429: 'Rate limited',
   430: 'Your call frequency is too high. Please try again later.',
+  433: 'Request Limit - Sub-key Usage Exceeds Limit',
   455: 'Service unavailable: system maintenance',
   500: 'Server Error - An unexpected error occurred while processing the request',
   501: 'Generation failed',

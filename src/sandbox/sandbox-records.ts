@@ -79,3 +79,18 @@ export interface SandboxTask {
   errorMessage: string | null;
   recordInfoCalls: number;
 }
+
+/** An account as the inspection routes show it: what it has left and whether it is over its sub-key limit, never its keys. */
+export interface SandboxAccount {
+  name: string;
+  credits: number;
+  /** Over its sub-key usage limit: its creates answer body code 433. */
+  subKeyLimited: boolean;
+  createLimit: { max: number; windowMs: number };
+}
+
+/** What setAccount() and POST /sandbox/accounts/{name} change; what is left out stays as it is. */
+export interface SandboxAccountChange {
+  credits?: number;
+  subKeyLimited?: boolean;
+}
