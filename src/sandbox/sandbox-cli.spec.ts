@@ -54,6 +54,18 @@ describe('parseSandboxArgs', () => {
     });
   });
 
+  it('reads repeated --account flags as accounts, the top-level limits and credits theirs', () => {
+    expect(parseSandboxArgs(['--account', 'a:key-a:hmac:a', '--account', 'b:key-b', '--create-max', '3', '--credits', '5'])).toEqual({
+      port: 4010,
+      accounts: [
+        { name: 'a', apiKey: 'key-a', hmacKey: 'hmac:a' },
+        { name: 'b', apiKey: 'key-b' },
+      ],
+      createLimit: { max: 3, windowMs: 10000 },
+      credits: 5,
+    });
+  });
+
   it.each([
     [['--port=-1'], '--port must be a whole number, got "-1"'],
     [['--seed', '1.5'], '--seed must be a whole number, got "1.5"'],
@@ -63,6 +75,18 @@ describe('parseSandboxArgs', () => {
     [['--mix', 'chaos=0.5'], '--mix knows drop, duplicate, camelCase, forged, failure, hang, gateway, not "chaos"'],
     [['--mix', 'drop'], '--mix drop needs a probability from 0 to 1, got ""'],
     [['--mix', 'drop=1.5'], '--mix drop needs a probability from 0 to 1, got "1.5"'],
+    [['--account', 'a'], '--account "a" must be name:apiKey or name:apiKey:hmacKey, each part non-empty'],
+    [['--account', ':key'], '--account "" must be name:apiKey or name:apiKey:hmacKey, each part non-empty'],
+    [['--account', 'a:'], '--account "a" must be name:apiKey or name:apiKey:hmacKey, each part non-empty'],
+    [['--account', 'a:key:'], '--account "a" must be name:apiKey or name:apiKey:hmacKey, each part non-empty'],
+    [
+      ['--account', 'a:key', '--api-key', 'k'],
+      '--account replaces --api-key and --hmac-key: give each account its keys in --account name:apiKey[:hmacKey]',
+    ],
+    [
+      ['--account', 'a:key', '--hmac-key', 'h'],
+      '--account replaces --api-key and --hmac-key: give each account its keys in --account name:apiKey[:hmacKey]',
+    ],
     [['extra'], expect.stringContaining("Unexpected argument 'extra'")],
   ])('refuses %j', (args, message) => {
     expect(() => parseSandboxArgs(args as string[])).toThrow(expect.objectContaining({ message }));

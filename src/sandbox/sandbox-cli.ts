@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import { MIX_KEYS, SandboxMix } from './sandbox-behaviours';
-import type { JobsCallbackShape, KieSandboxOptions } from './sandbox-options';
+import type { JobsCallbackShape, KieSandboxOptions, SandboxAccountOptions } from './sandbox-options';
 
 const CLI_DEFAULT_PORT = 4010;
 
@@ -17,6 +17,7 @@ export function parseSandboxArgs(args: string[]): KieSandboxOptions {
       'jobs-callback-shape': { type: 'string' },
       'api-key': { type: 'string', multiple: true },
       'hmac-key': { type: 'string' },
+      account: { type: 'string', multiple: true },
       'result-delay-ms': { type: 'string' },
       'callback-retry-delay-ms': { type: 'string' },
       'create-max': { type: 'string' },
@@ -44,6 +45,9 @@ export function parseSandboxArgs(args: string[]): KieSandboxOptions {
   if (shape !== undefined && shape !== 'market' && shape !== 'legacy' && shape !== 'alternate') {
     throw new Error(`--jobs-callback-shape must be market, legacy or alternate, got "${shape}"`);
   }
+  if (values.account && (values['api-key'] || values['hmac-key'] !== undefined)) {
+    throw new Error('--account replaces --api-key and --hmac-key: give each account its keys in --account name:apiKey[:hmacKey]');
+  }
   const createMax = int('create-max');
   const createWindowMs = int('create-window-ms');
   return {
@@ -53,6 +57,7 @@ export function parseSandboxArgs(args: string[]): KieSandboxOptions {
     jobsCallbackShape: shape as JobsCallbackShape | undefined,
     apiKeys: values['api-key'],
     hmacKey: values['hmac-key'],
+    accounts: values.account?.map(parseAccount),
     resultDelayMs: int('result-delay-ms'),
     callbackRetryDelayMs: int('callback-retry-delay-ms'),
     createLimit:
@@ -78,4 +83,17 @@ function parseMix(text: string): Partial<SandboxMix> {
     mix[name as keyof SandboxMix] = probability;
   }
   return mix;
+}
+
+/**
+ * `name:apiKey` or `name:apiKey:hmacKey` (the HMAC key is the rest, colons and all). The limits and credits are the
+ * top-level flags'. A bad one is named by its name only: the rest are keys.
+ */
+function parseAccount(text: string): SandboxAccountOptions {
+  const [name, apiKey, ...hmac] = text.split(':');
+  const hmacKey = hmac.length > 0 ? hmac.join(':') : undefined;
+  if (!name || !apiKey || hmacKey === '') {
+    throw new Error(`--account "${name}" must be name:apiKey or name:apiKey:hmacKey, each part non-empty`);
+  }
+  return hmacKey === undefined ? { name, apiKey } : { name, apiKey, hmacKey };
 }
