@@ -95,8 +95,8 @@ function create(target: KieSandbox | string, prompt: string, options: { key?: st
   return call(target, '/api/v1/lyrics', { method: 'POST', body: JSON.stringify({ prompt, callBackUrl: receiver.url }), ...options });
 }
 
-async function createTask(target: KieSandbox | string, prompt: string): Promise<string> {
-  const answer = await create(target, prompt);
+async function createTask(target: KieSandbox | string, prompt: string, key?: string): Promise<string> {
+  const answer = await create(target, prompt, { key });
   expect(answer).toMatchObject({ status: 200, body: { code: 200, msg: 'success', data: { taskId: expect.stringMatching(TASK_ID) } } });
   return answer.body.data.taskId;
 }
@@ -117,8 +117,8 @@ async function listedTasks(target: KieSandbox): Promise<Json[]> {
   return (await (await fetch(`${target.url}/sandbox/tasks`)).json()) as Json[];
 }
 
-function recordInfo(target: KieSandbox, taskId: string) {
-  return call(target, `/api/v1/lyrics/record-info?taskId=${taskId}`);
+function recordInfo(target: KieSandbox, taskId: string, key?: string) {
+  return call(target, `/api/v1/lyrics/record-info?taskId=${taskId}`, { key });
 }
 
 function waitForCallbacks(taskId: string, count = 1): Promise<Json[]> {
@@ -700,6 +700,173 @@ describe('KIE sandbox: the random mix', () => {
   });
 });
 
+describe('KIE sandbox: several accounts', () => {
+  const ALPHA = { name: 'alpha', apiKey: 'alpha-api-key', hmacKey: 'alpha-hmac-key' };
+  const BETA = { name: 'beta', apiKey: 'beta-api-key', hmacKey: 'beta-hmac-key' };
+  const credit = (target: KieSandbox, key: string) => call(target, '/api/v1/chat/credit', { key });
+  const inspect = async (target: KieSandbox, path: string, init: { method?: string; body?: string } = {}) => {
+    const response = await fetch(`${target.url}${path}`, init);
+    return { status: response.status, body: (await response.json()) as Json };
+  };
+
+  /** The signature check of a task's first callback, against one HMAC key. */
+  async function signatureCheck(taskId: string, hmacKey: string) {
+    await waitForCallbacks(taskId);
+    const { headers } = receiver.received.find((r) => (r.body.data?.task_id ?? r.body.data?.taskId) === taskId)!;
+    return verifyWebhook({
+      taskId,
+      timestamp: headers['x-webhook-timestamp'] as string,
+      signature: headers['x-webhook-signature'] as string,
+      hmacKey,
+      toleranceSeconds: 300,
+    });
+  }
+
+  it("selects the account by its key, and signs each account's callbacks with that account's HMAC key (none: unsigned)", async () => {
+    const gamma = { name: 'gamma', apiKey: 'gamma-api-key' };
+    const kie = await startSandbox({ accounts: [ALPHA, BETA, gamma] });
+    expect(await credit(kie, API_KEY)).toMatchObject({ status: 401, body: { code: 401 } });
+    const alphaTask = await createTask(kie, 'A song of alpha', ALPHA.apiKey);
+    const betaTask = await createTask(kie, 'A song of beta', BETA.apiKey);
+    const gammaTask = await createTask(kie, 'A song of gamma', gamma.apiKey);
+
+    expect(await signatureCheck(alphaTask, ALPHA.hmacKey)).toEqual({ valid: true });
+    expect(await signatureCheck(alphaTask, BETA.hmacKey)).toEqual({ valid: false, reason: 'bad_signature' });
+    expect(await signatureCheck(betaTask, BETA.hmacKey)).toEqual({ valid: true });
+    expect(await signatureCheck(betaTask, ALPHA.hmacKey)).toEqual({ valid: false, reason: 'bad_signature' });
+    await waitForCallbacks(gammaTask);
+    const gammaHeaders = receiver.received.find((r) => r.body.data.task_id === gammaTask)!.headers;
+    expect(gammaHeaders).not.toHaveProperty('x-webhook-signature');
+    expect(gammaHeaders).not.toHaveProperty('x-webhook-timestamp');
+
+    expect([alphaTask, betaTask, gammaTask].map((id) => kie.task(id)!.account)).toEqual(['alpha', 'beta', 'gamma']);
+    expect(kie.requests.map((r) => [r.account, r.httpStatus])).toEqual([
+      [undefined, 401],
+      ['alpha', 200],
+      ['beta', 200],
+      ['gamma', 200],
+    ]);
+  });
+
+  it("counts each account's creates in its own window, with its own limit: one account's full window does not throttle the other", async () => {
+    const kie = await startSandbox({
+      createLimit: { max: 3, windowMs: 60000 },
+      accounts: [{ ...ALPHA, createLimit: { max: 2, windowMs: 60000 } }, BETA],
+    });
+    await createTask(kie, 'Alpha one', ALPHA.apiKey);
+    await createTask(kie, 'Alpha two', ALPHA.apiKey);
+    expect(await create(kie, 'Alpha three', { key: ALPHA.apiKey })).toMatchObject({
+      status: 429,
+      body: { code: 429, msg: 'Rate limit exceeded: up to 2 requests per 60 seconds' },
+    });
+    for (let i = 0; i < 3; i++) await createTask(kie, `Beta ${i}`, BETA.apiKey);
+    expect(await create(kie, 'Beta too many', { key: BETA.apiKey })).toMatchObject({
+      status: 429,
+      body: { code: 429, msg: 'Rate limit exceeded: up to 3 requests per 60 seconds' },
+    });
+    const created = (account: string) => kie.requests.filter((r) => r.account === account && r.httpStatus === 200).length;
+    expect([created('alpha'), created('beta')]).toEqual([2, 3]);
+  });
+
+  it('spends credits per account: each credit endpoint answers its own, and an account at 0 answers 402 while the other creates', async () => {
+    const kie = await startSandbox({ credits: 5, accounts: [{ ...ALPHA, credits: 2 }, BETA] });
+    await createTask(kie, 'Alpha one', ALPHA.apiKey);
+    await createTask(kie, 'Alpha two', ALPHA.apiKey);
+    expect(await create(kie, 'Alpha broke', { key: ALPHA.apiKey })).toMatchObject({
+      status: 200,
+      body: { code: 402, msg: 'Insufficient credits', data: null },
+    });
+    await createTask(kie, 'Beta one', BETA.apiKey);
+    expect(await credit(kie, ALPHA.apiKey)).toMatchObject({ status: 200, body: { code: 200, data: 0 } });
+    expect(await credit(kie, BETA.apiKey)).toMatchObject({ status: 200, body: { code: 200, data: 4 } });
+    expect(kie.tasks().map((t) => t.account)).toEqual(['alpha', 'alpha', 'beta']);
+  });
+
+  it('answers 433 while an account is over its sub-key limit (no credit, no window slot), its credit endpoint as usual', async () => {
+    const kie = await startSandbox({ credits: 5, createLimit: { max: 1, windowMs: 60000 }, accounts: [ALPHA, BETA] });
+    kie.setAccount('alpha', { subKeyLimited: true });
+    expect(await create(kie, 'A limited song', { key: ALPHA.apiKey })).toEqual({
+      status: 200,
+      contentType: 'application/json',
+      body: { code: 433, msg: 'Request Limit - Sub-key Usage Exceeds Limit', data: null },
+    });
+    expect(await credit(kie, ALPHA.apiKey)).toMatchObject({ status: 200, body: { code: 200, data: 5 } });
+    await createTask(kie, 'A song of the other account', BETA.apiKey);
+    expect(kie.tasks().map((t) => t.account)).toEqual(['beta']);
+
+    kie.setAccount('alpha', { subKeyLimited: false });
+    // Its one window slot is still free: the refused create took none.
+    await createTask(kie, 'A song once the limit is lifted', ALPHA.apiKey);
+    expect(await credit(kie, ALPHA.apiKey)).toMatchObject({ body: { data: 4 } });
+  });
+
+  it("answers record-info of another account's task as for an unknown task", async () => {
+    const kie = await startSandbox({ accounts: [ALPHA, BETA] });
+    const taskId = await createTask(kie, '[sandbox:drop] A private song', ALPHA.apiKey);
+    expect(await recordInfo(kie, taskId, BETA.apiKey)).toEqual(await recordInfo(kie, 'f'.repeat(32), BETA.apiKey));
+    expect(await recordInfo(kie, taskId, BETA.apiKey)).toMatchObject({ status: 200, body: { code: 422, msg: 'recordInfo is null' } });
+    expect(await recordInfo(kie, taskId, ALPHA.apiKey)).toMatchObject({ status: 200, body: { code: 200, data: { taskId } } });
+    expect(kie.task(taskId)!.recordInfoCalls).toBe(1);
+  });
+
+  it('lists the accounts under /sandbox/accounts without any key, sets them by POST, and reset() restores them', async () => {
+    const kie = await startSandbox({
+      accounts: [
+        { ...ALPHA, credits: 3 },
+        { ...BETA, createLimit: { max: 5, windowMs: 1000 } },
+      ],
+    });
+    const listed = await inspect(kie, '/sandbox/accounts');
+    expect(listed).toEqual({
+      status: 200,
+      body: [
+        { name: 'alpha', credits: 3, subKeyLimited: false, createLimit: { max: 20, windowMs: 10000 } },
+        { name: 'beta', credits: 10000, subKeyLimited: false, createLimit: { max: 5, windowMs: 1000 } },
+      ],
+    });
+    expect(listed.body).toEqual(kie.accounts());
+    expect(JSON.stringify(listed.body)).not.toMatch(/api-key|hmac-key/);
+
+    const post = (name: string, body: string) => inspect(kie, `/sandbox/accounts/${name}`, { method: 'POST', body });
+    expect(await post('alpha', JSON.stringify({ credits: 0, subKeyLimited: true }))).toEqual({
+      status: 200,
+      body: { name: 'alpha', credits: 0, subKeyLimited: true, createLimit: { max: 20, windowMs: 10000 } },
+    });
+    expect(await post('beta', JSON.stringify({ credits: 1 }))).toMatchObject({ status: 200, body: { credits: 1, subKeyLimited: false } });
+    expect(await post('gamma', '{}')).toMatchObject({ status: 404, body: { code: 404 } });
+    expect(await post('beta', '{"credits":')).toMatchObject({ status: 400, body: { code: 400 } });
+    expect(await post('beta', JSON.stringify({ credits: -1 }))).toMatchObject({
+      status: 400,
+      body: { code: 400, msg: 'credits must be an integer of at least 0, got -1' },
+    });
+    expect(await post('beta', JSON.stringify({ subKeyLimited: 'yes' }))).toMatchObject({ status: 400 });
+    expect(await create(kie, 'A song over the limit', { key: ALPHA.apiKey })).toMatchObject({ body: { code: 433 } });
+    expect(await create(kie, 'A song of the last credit', { key: BETA.apiKey })).toMatchObject({ body: { code: 200 } });
+    expect(await create(kie, 'A song of no credit', { key: BETA.apiKey })).toMatchObject({ body: { code: 402 } });
+    expect(() => kie.setAccount('gamma', { credits: 1 })).toThrow(RangeError);
+
+    expect((await inspect(kie, '/sandbox/reset', { method: 'POST' })).status).toBe(200);
+    expect((await inspect(kie, '/sandbox/accounts')).body).toEqual(listed.body);
+    await createTask(kie, 'A song after the reset', ALPHA.apiKey);
+  });
+
+  it('without accounts, is one account named default: setAccount runs it out of credits and tops it up, and reset() refills it', async () => {
+    expect(sandbox.accounts()).toEqual([
+      { name: 'default', credits: 10000, subKeyLimited: false, createLimit: { max: 20, windowMs: 10000 } },
+    ]);
+    expect((await inspect(sandbox, '/sandbox/accounts')).body).toEqual(sandbox.accounts());
+    sandbox.setAccount('default', { credits: 0 });
+    expect(await create(sandbox, 'A song of an empty pool')).toMatchObject({ status: 200, body: { code: 402 } });
+    sandbox.setAccount('default', { credits: 1 });
+    const taskId = await createTask(sandbox, 'A song of a topped-up pool');
+    expect(await credit(sandbox, API_KEY)).toMatchObject({ body: { data: 0 } });
+    expect(sandbox.task(taskId)!.account).toBe('default');
+    expect(sandbox.requests.map((r) => r.account)).toEqual(['default', 'default', 'default']);
+    sandbox.reset();
+    expect(sandbox.accounts()[0].credits).toBe(10000);
+  });
+});
+
 describe('KIE sandbox: the standalone CLI (node dist/sandbox/main.js)', () => {
   const root = join(__dirname, '..');
   const run = (args: string[]) =>
@@ -737,6 +904,7 @@ describe('KIE sandbox: the standalone CLI (node dist/sandbox/main.js)', () => {
   it.each([
     [['--port', 'eighty'], 'kie-sandbox: --port must be a whole number, got "eighty"'],
     [['--mix', 'drop=2'], 'kie-sandbox: --mix drop needs a probability from 0 to 1, got "2"'],
+    [['--account', 'a:k1', '--account', 'a:k2'], 'kie-sandbox: accounts has two accounts named "a"'],
     [['--colour'], expect.stringMatching(/^kie-sandbox: Unknown option '--colour'/)],
   ])('refuses %j in one line and exits 1', async (args, message) => {
     const child = run(args as string[]);
