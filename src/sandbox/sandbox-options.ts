@@ -43,7 +43,10 @@ export interface KieSandboxOptions {
    * account (named `default`) that `apiKeys` (or any bearer) selects, with a create window per bearer key.
    */
   accounts?: SandboxAccountOptions[];
-  /** Accepted creates per bearer key in any window (a sliding window). Default 20 per 10000 ms, KIE's limit. */
+  /**
+   * Accepted creates per bearer key in any window (a sliding window); with `accounts`, the limit of each account that has
+   * none of its own. Default 20 per 10000 ms, KIE's limit.
+   */
   createLimit?: CreateLimit;
   /** From an accepted create until the result is ready and the callback is sent. Default 1000. */
   resultDelayMs?: number;
@@ -51,7 +54,7 @@ export interface KieSandboxOptions {
   callbackRetryDelayMs?: number;
   /** A callback attempt with no answer within this time failed. Default 15000, KIE's documented limit. */
   callbackTimeoutMs?: number;
-  /** Default 10000; each accepted create costs one (of its account's, with `accounts`). */
+  /** Default 10000; each accepted create costs one. With `accounts`, the credits of each account that gives none. */
   credits?: number;
   /** Time record-info takes to answer (a slow upstream); default 0. */
   recordInfoLatencyMs?: number;
