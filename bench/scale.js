@@ -183,7 +183,12 @@ async function measureClaims(database, runs) {
       const due = (await client.query(tasks.lockFairDueCreates(free.length))).rows;
       await client.query(slots.markSlotsUsed({ bucket: 'create', slots: free.slice(0, due.length).map((row) => row.slot) }));
       await client.query(
-        tasks.leaseCreates({ ids: due.map((row) => row.id), tokenHashes: due.map(() => 'x'.repeat(64)), leaseMs: LEASE_MS }),
+        tasks.leaseCreates({
+          ids: due.map((row) => row.id),
+          tokenHashes: due.map(() => 'x'.repeat(64)),
+          accounts: due.map(() => 'default'),
+          leaseMs: LEASE_MS,
+        }),
       );
       await client.query('ROLLBACK');
       latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);

@@ -11,14 +11,14 @@ import { typeOrmOptions } from './database/typeorm-options';
 import { HealthModule } from './health/health.module';
 import { ShutdownState } from './lifecycle/shutdown-state';
 import { LyricsEventLogger } from './logging/lyrics-event-logger';
-import { LyricsModule } from './lyrics';
+import { KieAccountOptions, LyricsModule } from './lyrics';
 import { MetricsModule } from './metrics/metrics.module';
 
 /**
  * A configuration whose outside parts have been settled by the entry point: the database (configured, or the
  * embedded one) and KIE (configured, or the sandbox).
  */
-export type ResolvedAppConfig = AppConfig & { database: { url: string }; kie: { apiKey: string } };
+export type ResolvedAppConfig = AppConfig & { database: { url: string }; kie: { accounts: KieAccountOptions[] } };
 
 /** What the standalone service's own parts share: its drain state and its client guards. */
 @Global()
@@ -48,12 +48,11 @@ export class AppModule {
             return {
               ...configService.get('lyrics', { infer: true }),
               kie: {
-                apiKey: kie.apiKey,
+                accounts: kie.accounts,
                 baseUrl: kie.baseUrl,
                 route: kie.route,
                 timeoutMs: kie.timeoutMs,
                 connectTimeoutMs: kie.connectTimeoutMs,
-                webhookHmacKey: kie.webhookHmacKey,
               },
               publicBaseUrl: configService.get('publicBaseUrl', { infer: true }),
               webhooks: configService.get('webhooks', { infer: true }),

@@ -1,13 +1,13 @@
 import { LoggerService } from '@nestjs/common';
 import { randomBytes } from 'node:crypto';
 import { ResolvedAppConfig } from './app.module';
-import { AppConfig } from './config/app-config';
+import { AppConfig, kieAccountsOf } from './config/app-config';
 import { EmbeddedPostgres } from './database/embedded-postgres';
 import { KieSandbox } from './sandbox/kie-sandbox';
 
 /**
  * The stand-ins a development run uses for what production configures: an embedded PostgreSQL when DATABASE_URL
- * is unset, and the KIE sandbox when KIE_API_KEY is unset. Production (validated earlier) never gets here
+ * is unset, and the KIE sandbox when neither KIE_API_KEY nor KIE_API_KEYS is set. Production (validated earlier) never gets here
  * without both.
  */
 export class LocalStack {
@@ -32,7 +32,7 @@ export class LocalStack {
       }
       let kie = config.kie;
       let publicBaseUrl = config.publicBaseUrl;
-      if (!config.kie.apiKey) {
+      if (!config.kie.apiKey && !config.kie.accounts) {
         // Both sides of a local run share made-up secrets, so the default run shows signed callbacks.
         const apiKey = `sandbox-${randomBytes(12).toString('hex')}`;
         const webhookHmacKey = config.kie.webhookHmacKey ?? randomBytes(24).toString('base64url');
@@ -52,7 +52,7 @@ export class LocalStack {
       }
       const databaseUrl = config.database.url ?? database!.url;
       return new LocalStack(
-        { ...config, database: { ...config.database, url: databaseUrl }, kie: { ...kie, apiKey: kie.apiKey! }, publicBaseUrl },
+        { ...config, database: { ...config.database, url: databaseUrl }, kie: { ...kie, accounts: kieAccountsOf(kie) }, publicBaseUrl },
         database,
         sandbox,
       );

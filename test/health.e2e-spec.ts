@@ -31,7 +31,7 @@ describe('GET /health and /health/live', () => {
       });
       for (let i = 0; i < 3; i++) {
         const { body } = await request(ctx.url).get('/health').expect(status);
-        expect(body.details.kie).toMatchObject({ status: kie, credits });
+        expect(body.details.kie).toMatchObject({ status: kie, credits: { default: credits } });
       }
       expect(ctx.sandbox.requests.map((r) => r.endpoint)).toEqual(['credit']);
     });

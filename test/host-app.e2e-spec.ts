@@ -103,7 +103,7 @@ describe('LyricsModule inside a host app', () => {
     // The host runs the module's migrations itself, on an empty database.
     database = afterTest.add(await createTestDatabase(), (own) => own.drop());
     await database.query(
-      'DROP TABLE lyrics_variants, lyrics_tasks, lyrics_rate_slots, lyrics_callback_receipts, lyrics_owner_turns, lyrics_deliveries, lyrics_events, lyrics_webhook_secrets, migrations',
+      'DROP TABLE lyrics_variants, lyrics_tasks, lyrics_rate_slots, lyrics_callback_receipts, lyrics_owner_turns, lyrics_deliveries, lyrics_events, lyrics_webhook_secrets, lyrics_kie_accounts, migrations',
     );
   });
 
@@ -253,7 +253,9 @@ describe('LyricsModule registration', () => {
   });
 
   it('refuses invalid options at start, naming the option', async () => {
-    await expect(compile(LyricsModule.forRoot({ kie: { apiKey: '' } }))).rejects.toThrow('LyricsModule: kie.apiKey is required');
+    await expect(compile(LyricsModule.forRoot({ kie: { apiKey: '' } }))).rejects.toThrow(
+      'LyricsModule: kie.apiKey (or kie.accounts) is required',
+    );
     await expect(compile(LyricsModule.forRoot({ ...base, createBudget: 0 }))).rejects.toThrow(
       'LyricsModule: createBudget must be an integer from 1 to 10000',
     );

@@ -89,7 +89,6 @@ describe('KieClient against the sandbox over HTTP', () => {
 
     it.each([
       [400, 'invalid parameters'],
-      [402, 'Insufficient credits'],
       [413, 'Theme or prompt too long'],
       [422, ''],
       [501, ''],
@@ -98,6 +97,19 @@ describe('KieClient against the sandbox over HTTP', () => {
       const outcome = await kie.createLyricsTask(`[sandbox:reject=${code}] r`, 'https://example.com/cb');
       expect(outcome).toMatchObject({ kind: 'rejected', code });
       expect((outcome as { message: string }).message.toLowerCase()).toContain(message.toLowerCase());
+    });
+
+    it.each([
+      [402, 'credits', 'Insufficient credits'],
+      [433, 'sub_key_limit', 'Request Limit'],
+    ])("classifies body code %s as the account's pause (%s), not the task's failure", async (code, reason, message) => {
+      const outcome = await kie.createLyricsTask(`[sandbox:reject=${code}] paused`, 'https://example.com/cb');
+      expect(outcome).toEqual({ kind: 'account_paused', reason, message: expect.stringContaining(message) });
+    });
+
+    it("classifies an HTTP 402 without KIE's envelope as the account out of credits", async () => {
+      const outcome = await kie.createLyricsTask('[sandbox:http-status=402] bare 402', 'https://example.com/cb');
+      expect(outcome).toMatchObject({ kind: 'account_paused', reason: 'credits' });
     });
 
     it('classifies a wrong API key as rejected 401, and never repeats the key', async () => {
@@ -387,7 +399,7 @@ describe('KieClient on the Jobs route, against the sandbox playing it', () => {
 
   it.each([
     ['throttled (HTTP 429)', '[sandbox:throttle-http=1] j1', { kind: 'retry', reason: 'throttled' }],
-    ['out of credits (body code 402)', '[sandbox:reject=402] j2', { kind: 'rejected', code: 402 }],
+    ['out of credits (body code 402)', '[sandbox:reject=402] j2', { kind: 'account_paused', reason: 'credits' }],
     ['in maintenance (body code 455)', '[sandbox:reject=455] j3', { kind: 'retry', reason: 'maintenance' }],
   ])('classifies a create %s as on the legacy route', async (_, prompt, expected) => {
     expect(await kie.createLyricsTask(prompt, 'https://example.com/cb')).toMatchObject(expected);
@@ -428,7 +440,11 @@ describe("KieClient on the Jobs route, replaying the answers KIE's pages documen
 
   it("keeps KIE's message when it is spelled message", async () => {
     const client = await jobsClientAnswered(200, { code: 402, message: 'Insufficient credits', data: null });
-    expect(await client.createLyricsTask('p', undefined)).toEqual({ kind: 'rejected', code: 402, message: 'Insufficient credits' });
+    expect(await client.createLyricsTask('p', undefined)).toEqual({
+      kind: 'account_paused',
+      reason: 'credits',
+      message: 'Insufficient credits',
+    });
   });
 
   it('accepts a create answered with message rather than msg', async () => {

@@ -27,7 +27,6 @@ describe('dispatching creates to KIE', () => {
     });
 
     it.each([
-      [402, 'Insufficient credits'],
       [413, 'Theme or prompt too long'],
       [401, 'You do not have access permissions'],
     ])('fails a create KIE rejects with %s as upstream_rejected, with its message, and does not resend it', async (code, message) => {

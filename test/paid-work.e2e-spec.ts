@@ -54,7 +54,7 @@ describe('paid work is never lost', () => {
       // The create then gave up (its answer never came: an ambiguous outcome): the task stays succeeded, with one event.
       await waitFor('the create to give up', async () => {
         const metrics = (await request(ctx.url).get('/metrics').expect(200)).text;
-        return /kie_requests_total\{endpoint="create",outcome="ambiguous"\} 1/.test(metrics);
+        return /kie_requests_total\{endpoint="create",outcome="ambiguous",account="default"\} 1/.test(metrics);
       });
       expect(await ctx.task(id)).toMatchObject({ status: 'succeeded', error: null });
       expect((await ctx.taskRow(id)).result_source).toBe('callback');

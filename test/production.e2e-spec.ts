@@ -96,6 +96,7 @@ describe('the standalone service in front of clients', () => {
         'lyrics_due_backlog',
         'lyrics_oldest_due_age_seconds',
         'lyrics_budget_waits_total',
+        'kie_account_paused',
         'http_request_duration_seconds',
         'process_resident_memory_bytes',
       ]) {
@@ -104,7 +105,7 @@ describe('the standalone service in front of clients', () => {
       const queuedBefore = metricSample(before, 'lyrics_tasks{status="queued"}') ?? 0;
       const byCallbackBefore = metricSample(before, 'lyrics_final_transitions_total{status="succeeded",path="callback"}') ?? 0;
       const appliedBefore = metricSample(before, 'lyrics_callback_receipts_total{outcome="applied"}') ?? 0;
-      const createsBefore = metricSample(before, 'kie_requests_total{endpoint="create",outcome="accepted"}') ?? 0;
+      const createsBefore = metricSample(before, 'kie_requests_total{endpoint="create",outcome="accepted",account="default"}') ?? 0;
 
       const { id } = await ctx.submit('measured');
       await ctx.waitForStatus(id, 'succeeded');
@@ -116,7 +117,7 @@ describe('the standalone service in front of clients', () => {
       expect(metricSample(after, 'lyrics_tasks{status="queued"}')).toBe(queuedBefore + 1);
       expect(metricSample(after, 'lyrics_final_transitions_total{status="succeeded",path="callback"}')).toBe(byCallbackBefore + 1);
       expect(metricSample(after, 'lyrics_callback_receipts_total{outcome="applied"}')).toBe(appliedBefore + 1);
-      expect(metricSample(after, 'kie_requests_total{endpoint="create",outcome="accepted"}')).toBe(createsBefore + 1);
+      expect(metricSample(after, 'kie_requests_total{endpoint="create",outcome="accepted",account="default"}')).toBe(createsBefore + 1);
       expect(metricSample(after, 'kie_request_duration_seconds_count{endpoint="create"}')).toBeGreaterThan(0);
       expect(after).toMatch(/http_request_duration_seconds_count\{method="POST",route="\/lyrics",status="202"\} \d+/);
       expect(after).not.toMatch(/route="\/lyrics\/callback\/[0-9a-f]/);

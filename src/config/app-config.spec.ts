@@ -93,10 +93,40 @@ describe('loadConfig', () => {
     expect(message).not.toContain('long-enough-key');
   });
 
+  it('reads several KIE accounts from KIE_API_KEYS, each with its HMAC key from KIE_WEBHOOK_HMAC_KEYS where given', () => {
+    const config = loadConfig({ KIE_API_KEYS: 'main:key-one, spare:key:two', KIE_WEBHOOK_HMAC_KEYS: 'spare:hmac-two' });
+    expect(config.kie.accounts).toEqual([
+      { name: 'main', apiKey: 'key-one', webhookHmacKey: undefined },
+      { name: 'spare', apiKey: 'key:two', webhookHmacKey: 'hmac-two' },
+    ]);
+    expect(
+      loadConfig({ NODE_ENV: 'production', DATABASE_URL: 'postgres://db/x', API_KEYS: 'a:0123456789abcdef', KIE_API_KEYS: 'a:k' }).kie
+        .accounts,
+    ).toHaveLength(1);
+  });
+
+  it.each([
+    [{ KIE_API_KEYS: 'main:k1', KIE_API_KEY: 'k2' }, 'not both'],
+    [{ KIE_API_KEYS: 'main:k1', KIE_WEBHOOK_HMAC_KEY: 'h' }, 'not both'],
+    [{ KIE_WEBHOOK_HMAC_KEYS: 'main:h' }, 'KIE_WEBHOOK_HMAC_KEYS needs KIE_API_KEYS'],
+    [{ KIE_API_KEYS: 'main:k1,secret-without-name' }, 'KIE_API_KEYS entry 2 must be name:value'],
+    [{ KIE_API_KEYS: 'Main:k1' }, 'KIE_API_KEYS entry 1 must be name:value'],
+    [{ KIE_API_KEYS: 'main:k1,main:k2' }, 'KIE_API_KEYS names the account main twice'],
+    [{ KIE_API_KEYS: 'main:k1,spare:k1' }, 'KIE_API_KEYS gives the accounts main and spare the same key'],
+    [
+      { KIE_API_KEYS: 'main:k1', KIE_WEBHOOK_HMAC_KEYS: 'other:h' },
+      'KIE_WEBHOOK_HMAC_KEYS names the account other, which KIE_API_KEYS does not',
+    ],
+  ])('refuses the KIE accounts %j, naming the problem and no key', (env, problem) => {
+    const message = configError(env);
+    expect(message).toContain(problem);
+    expect(message).not.toMatch(/k1|k2|secret-without-name|:h\b/);
+  });
+
   it('requires DATABASE_URL, KIE_API_KEY and API_KEYS in production, naming each', () => {
     const message = configError({ NODE_ENV: 'production' });
     expect(message).toContain('DATABASE_URL is required when NODE_ENV=production');
-    expect(message).toContain('KIE_API_KEY is required when NODE_ENV=production');
+    expect(message).toContain('KIE_API_KEY (or KIE_API_KEYS) is required when NODE_ENV=production');
     expect(message).toContain('API_KEYS is required when NODE_ENV=production');
     expect(message.split('\n')).toHaveLength(1);
   });

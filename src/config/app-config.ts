@@ -1,6 +1,7 @@
 import { ApiClient, parseApiKeys } from './api-keys';
 import { LogLevelName } from '../logging/app-logger';
-import { KieApiRoute, LyricsTuningOptions, WebhookOptions } from '../lyrics';
+import { DEFAULT_KIE_ACCOUNT, KieAccountOptions, KieApiRoute, LyricsTuningOptions, WebhookOptions } from '../lyrics';
+import { parseKieAccounts } from './kie-accounts';
 import { NodeEnv, validateEnvironment, ValidatedEnvironment } from './environment';
 import { lyricsOptionsFrom } from './lyrics-environment';
 
@@ -15,8 +16,13 @@ export interface AppConfig {
     embedded: { dir: string; port: number };
   };
   kie: {
-    /** Unset outside production: the entry point starts the sandbox and fills this in. */
+    /**
+     * KIE_API_KEY, one account; unset (and no accounts) outside production: the entry point starts the sandbox and
+     * fills this in.
+     */
     apiKey?: string;
+    /** KIE_API_KEYS with KIE_WEBHOOK_HMAC_KEYS: several accounts, instead of apiKey and webhookHmacKey. */
+    accounts?: KieAccountOptions[];
     baseUrl: string;
     /** Which of KIE's APIs carries the lyrics tasks (KIE_API_ROUTE). */
     route: KieApiRoute;
@@ -78,6 +84,7 @@ export function toAppConfig(env: ValidatedEnvironment): AppConfig {
     },
     kie: {
       apiKey: env.KIE_API_KEY,
+      accounts: env.KIE_API_KEYS === undefined ? undefined : parseKieAccounts(env.KIE_API_KEYS, env.KIE_WEBHOOK_HMAC_KEYS).accounts,
       baseUrl: env.KIE_BASE_URL.replace(/\/+$/, ''),
       route: env.KIE_API_ROUTE,
       timeoutMs: env.KIE_TIMEOUT_MS,
@@ -104,6 +111,13 @@ export function toAppConfig(env: ValidatedEnvironment): AppConfig {
       allowedHosts: splitList(env.LYRICS_WEBHOOK_ALLOWED_HOSTS),
     },
   };
+}
+
+/** KIE_API_KEYS's accounts, or the one account of KIE_API_KEY (named as the module names a single key's account). */
+export function kieAccountsOf(kie: AppConfig['kie']): KieAccountOptions[] {
+  if (kie.accounts) return kie.accounts;
+  if (!kie.apiKey) throw new Error('No KIE account: neither KIE_API_KEY nor KIE_API_KEYS is set');
+  return [{ name: DEFAULT_KIE_ACCOUNT, apiKey: kie.apiKey, webhookHmacKey: kie.webhookHmacKey }];
 }
 
 /** Validates `raw` (normally `process.env`) and returns the typed configuration; throws ConfigError. */

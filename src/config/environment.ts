@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { parseApiKeys } from './api-keys';
+import { parseKieAccounts } from './kie-accounts';
 import { plainToInstance, Transform, Type } from 'class-transformer';
 import { LOG_LEVELS, LogLevelName } from '../logging/app-logger';
 import { LyricsEnvironment, readLyricsEnvironment } from './lyrics-environment';
@@ -70,9 +71,21 @@ export class Environment {
   EMBEDDED_POSTGRES_PORT = 54329;
 
   @Transform(emptyToUndefined)
-  @ValidateIf((env: Environment) => isProduction(env) || env.KIE_API_KEY !== undefined)
-  @IsNotEmpty({ message: 'KIE_API_KEY is required when NODE_ENV=production' })
+  @ValidateIf((env: Environment) => (isProduction(env) && env.KIE_API_KEYS === undefined) || env.KIE_API_KEY !== undefined)
+  @IsNotEmpty({ message: 'KIE_API_KEY (or KIE_API_KEYS) is required when NODE_ENV=production' })
   KIE_API_KEY?: string;
+
+  /** Several accounts, `name:key,...` (see parseKieAccounts); instead of KIE_API_KEY. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  KIE_API_KEYS?: string;
+
+  /** The HMAC keys of some or all of KIE_API_KEYS's accounts, `name:hmacKey,...`. */
+  @Transform(emptyToUndefined)
+  @IsOptional()
+  @IsString()
+  KIE_WEBHOOK_HMAC_KEYS?: string;
 
   @IsUrl({ require_tld: false, protocols: ['http', 'https'], require_protocol: true })
   KIE_BASE_URL = 'https://api.kie.ai';
@@ -158,6 +171,19 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** Several accounts (KIE_API_KEYS, KIE_WEBHOOK_HMAC_KEYS) or one (KIE_API_KEY, KIE_WEBHOOK_HMAC_KEY), never both. */
+function kieAccountProblems(env: Environment): string[] {
+  if (env.KIE_API_KEYS === undefined) {
+    return env.KIE_WEBHOOK_HMAC_KEYS === undefined
+      ? []
+      : ['KIE_WEBHOOK_HMAC_KEYS needs KIE_API_KEYS (use KIE_WEBHOOK_HMAC_KEY with KIE_API_KEY)'];
+  }
+  if (env.KIE_API_KEY !== undefined || env.KIE_WEBHOOK_HMAC_KEY !== undefined) {
+    return ['set KIE_API_KEY and KIE_WEBHOOK_HMAC_KEY for one account, or KIE_API_KEYS and KIE_WEBHOOK_HMAC_KEYS for several, not both'];
+  }
+  return typeof env.KIE_API_KEYS === 'string' ? parseKieAccounts(env.KIE_API_KEYS, env.KIE_WEBHOOK_HMAC_KEYS).problems : [];
+}
+
 /** The environment as validated: the variables above, and the LYRICS_* ones. */
 export type ValidatedEnvironment = Environment & LyricsEnvironment;
 
@@ -174,6 +200,7 @@ export function validateEnvironment(raw: Record<string, string | undefined>): Va
   const { lyrics, problems } = readLyricsEnvironment(raw, env, new Set(errors.map((error) => error.property)));
   problems.unshift(...errors.flatMap((error) => Object.values(error.constraints ?? {})));
   if (typeof env.API_KEYS === 'string') problems.push(...parseApiKeys(env.API_KEYS, isProduction(env)).problems);
+  problems.push(...kieAccountProblems(env));
   if (typeof env.LYRICS_WEBHOOK_RETRY_MS === 'string' && !errors.some((error) => error.property === 'LYRICS_WEBHOOK_RETRY_MS')) {
     const delays = env.LYRICS_WEBHOOK_RETRY_MS.split(',').map(Number);
     if (delays.some((ms) => ms < 1 || ms > 604800000)) problems.push('LYRICS_WEBHOOK_RETRY_MS delays must be from 1 to 604800000 ms');

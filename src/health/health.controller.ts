@@ -4,7 +4,7 @@ import { ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorFunction, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { AppConfig } from '../config/app-config';
 import { ShutdownState } from '../lifecycle/shutdown-state';
-import { KieCreditsProbe } from '../lyrics';
+import { KieAccountsHealth } from '../lyrics';
 
 @ApiTags('operations')
 @Controller('health')
@@ -15,21 +15,37 @@ export class HealthController {
     private readonly health: HealthCheckService,
     database: TypeOrmHealthIndicator,
     indicators: HealthIndicatorService,
-    credits: KieCreditsProbe,
+    accounts: KieAccountsHealth,
     config: ConfigService<AppConfig, true>,
     private readonly shutdown: ShutdownState,
   ) {
     const { kieMinCredits, kieCacheMs } = config.get('health', { infer: true });
-    this.checks = [() => database.pingCheck('database').withTimeout(2000)];
+    this.checks = [
+      () => database.pingCheck('database').withTimeout(2000),
+      // Paused accounts are reported, never a reason to be unready: every instance shares the accounts, so taking this
+      // one out of rotation would not help; tasks wait queued (until LYRICS_QUEUE_MAX_AGE_MS), and reads go on.
+      async () => {
+        const indicator = indicators.check('kieAccounts');
+        const states = await accounts.states().catch(() => undefined);
+        if (!states) return indicator.down({ message: 'account states unreadable: the database does not answer' });
+        return indicator.up({
+          accounts: states.map(({ name, paused }) =>
+            paused ? { name, status: 'paused', reason: paused.reason, since: paused.since.toISOString() } : { name, status: 'usable' },
+          ),
+        });
+      },
+    ];
     if (kieMinCredits !== undefined) {
-      // Reads KIE's credits endpoint, at most once per kieCacheMs: never a create.
+      // Reads each account's credits endpoint, at most once per kieCacheMs: never a create. One account at or above the
+      // floor is enough, as creates go to whichever account has room.
       this.checks.push(async () => {
         const kie = indicators.check('kie');
-        const outcome = await credits.credits(kieCacheMs);
-        if (outcome.kind !== 'credits') return kie.down({ message: `KIE credits unreadable: ${outcome.message}` });
-        return outcome.credits >= kieMinCredits
-          ? kie.up({ credits: outcome.credits })
-          : kie.down({ credits: outcome.credits, message: `credits below ${kieMinCredits}` });
+        const credits = await accounts.credits(kieCacheMs);
+        const details = Object.fromEntries(
+          credits.map(({ name, outcome }) => [name, outcome.kind === 'credits' ? outcome.credits : `unreadable: ${outcome.message}`]),
+        );
+        const enough = credits.some(({ outcome }) => outcome.kind === 'credits' && outcome.credits >= kieMinCredits);
+        return enough ? kie.up({ credits: details }) : kie.down({ credits: details, message: `no account has ${kieMinCredits} credits` });
       });
     }
   }
@@ -40,7 +56,10 @@ export class HealthController {
     return { status: 'ok' };
   }
 
-  /** Readiness: 200 when the database answers (and KIE's credits are above the floor, where configured); else 503. */
+  /**
+   * Readiness: 200 when the database answers (and some KIE account's credits are at the floor, where configured);
+   * else 503. The body lists the KIE accounts, each `usable` or `paused` with its reason.
+   */
   @Get()
   @HealthCheck()
   check() {

@@ -2,7 +2,9 @@
 export { LyricsModule } from './lyrics.module';
 export { LyricsModuleExtras } from './lyrics.tokens';
 export {
+  DEFAULT_KIE_ACCOUNT,
   DEFAULT_WEBHOOK_RETRY_MS,
+  KieAccountOptions,
   LyricsModuleOptions,
   LyricsOptionsError,
   LyricsTuningOptions,
@@ -39,7 +41,7 @@ export { TASK_ERROR_CODES, TASK_STATUSES, TaskErrorCode, TaskStatus } from './en
 export { LYRICS_ENTITIES } from './entities';
 export { LYRICS_MIGRATIONS } from './migrations';
 export { LyricsMetrics } from './lyrics.metrics';
-export { KieCreditsProbe } from './kie/kie-credits.probe';
+export { KieAccountsHealth, KieAccountState } from './accounts/kie-accounts-health';
 export { KIE_API_ROUTES, KieApiRoute, KieCreditsOutcome } from './kie/kie.types';
 export { callbackBodyParser, CALLBACK_BODY_LIMIT_BYTES } from './callback/callback-body-parser';
 export { CALLBACK_ROUTE, LYRICS_ROUTE } from './lyrics-routes';

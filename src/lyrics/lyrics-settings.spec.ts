@@ -18,12 +18,11 @@ describe('resolveLyricsSettings', () => {
   it('fills the defaults of LYRICS_SETTING_TABLE', () => {
     expect(resolveLyricsSettings(base, withCallbacks)).toEqual({
       kie: {
-        apiKey: 'k',
+        accounts: [{ name: 'default', apiKey: 'k', webhookHmacKey: undefined }],
         baseUrl: 'https://api.kie.ai',
         route: 'legacy',
         timeoutMs: 15000,
         connectTimeoutMs: 5000,
-        webhookHmacKey: undefined,
       },
       callbackBaseUrl: 'https://lyrics.example.com/lyrics',
       resolveOwner: undefined,
@@ -46,6 +45,7 @@ describe('resolveLyricsSettings', () => {
       taskMaxAgeMs: 1800000,
       queueMaxAgeMs: 86400000,
       maxLongPolls: 1000,
+      accountProbeMs: 60000,
       shutdownGraceMs: 10000,
       signatureToleranceSeconds: 300,
       confirmCallbacks: false,
@@ -71,6 +71,50 @@ describe('resolveLyricsSettings', () => {
     );
     const resolveOwner = () => 'someone';
     expect(resolveLyricsSettings({ ...base, resolveOwner }, mounted).resolveOwner).toBe(resolveOwner);
+  });
+
+  it('takes several KIE accounts as kie.accounts, in order, each with its own HMAC key or none', () => {
+    const accounts = [
+      { name: 'main', apiKey: 'k1', webhookHmacKey: 'h1' },
+      { name: 'spare-2', apiKey: 'k2' },
+    ];
+    expect(resolveLyricsSettings({ ...base, kie: { accounts } }, withCallbacks).kie.accounts).toEqual([
+      { name: 'main', apiKey: 'k1', webhookHmacKey: 'h1' },
+      { name: 'spare-2', apiKey: 'k2', webhookHmacKey: undefined },
+    ]);
+  });
+
+  it.each([
+    [
+      { apiKey: 'k', accounts: [{ name: 'a', apiKey: 'k2' }] },
+      'LyricsModule: give kie.apiKey (and kie.webhookHmacKey) or kie.accounts, not both',
+    ],
+    [{ accounts: [] }, 'LyricsModule: kie.accounts must list 1 to 100 accounts'],
+    [{ accounts: [{ name: 'Bad Name', apiKey: 'k' }] }, 'LyricsModule: kie.accounts[0].name must be 1 to 32 lower-case letters'],
+    [{ accounts: [{ name: 'a', apiKey: '' }] }, 'LyricsModule: kie.accounts a needs an apiKey'],
+    [
+      {
+        accounts: [
+          { name: 'a', apiKey: 'k1' },
+          { name: 'a', apiKey: 'k2' },
+        ],
+      },
+      'LyricsModule: kie.accounts has two accounts named a',
+    ],
+    [
+      {
+        accounts: [
+          { name: 'a', apiKey: 'k1' },
+          { name: 'b', apiKey: 'k1' },
+        ],
+      },
+      "LyricsModule: kie.accounts b has another account's apiKey",
+    ],
+    [{}, 'LyricsModule: kie.apiKey (or kie.accounts) is required'],
+  ])('refuses the KIE accounts %j, naming the problem and never a key', (kie, problem) => {
+    const message = optionsError({ kie } as LyricsModuleOptions);
+    expect(message).toContain(problem);
+    expect(message).not.toMatch(/\bk1\b|\bk2\b/);
   });
 
   it("takes KIE's Jobs route as kie.route, and refuses any other route naming the choices", () => {

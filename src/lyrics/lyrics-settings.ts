@@ -196,6 +196,14 @@ export const LYRICS_SETTING_TABLE = {
     max: 30 * 86400000,
     doc: 'a task still unsent this long after submission (every account throttled or out of credits) fails as `queue_expired`',
   },
+  accountProbeMs: {
+    env: 'LYRICS_ACCOUNT_PROBE_MS',
+    type: 'integer',
+    default: 60000,
+    min: 100,
+    max: 86400000,
+    doc: "how often a paused KIE account's credits are read (paused by a 402 or 433 answer; it resumes once credits show)",
+  },
   shutdownGraceMs: {
     env: 'LYRICS_SHUTDOWN_GRACE_MS',
     type: 'integer',

@@ -1,9 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { UnmatchedCallbackReason } from './callback/unmatched-callbacks';
 import { ReceiptOutcome } from './entities/lyrics-callback-receipt.entity';
 import { TaskStore } from './persistence/task.store';
+import { AccountStore } from './persistence/account.store';
+import { LYRICS_SETTINGS, LyricsSettings } from './lyrics.options';
 import { DeliveryStore } from './persistence/delivery.store';
 import { DELIVERY_CONSUMERS, DeliveryConsumer } from './entities/lyrics-delivery.entity';
 import { FinalPath } from './task-transitions';
@@ -50,8 +52,8 @@ export class LyricsMetrics {
 
   private readonly upstreamRequests = new Counter({
     name: 'kie_requests_total',
-    help: 'Requests to KIE by this instance, by endpoint and outcome',
-    labelNames: ['endpoint', 'outcome'] as const,
+    help: 'Requests to KIE by this instance, by endpoint, outcome and KIE account',
+    labelNames: ['endpoint', 'outcome', 'account'] as const,
     registers: [this.registry],
   });
 
@@ -83,7 +85,25 @@ export class LyricsMetrics {
     registers: [this.registry],
   });
 
-  constructor(tasks: TaskStore, deliveryStore: DeliveryStore) {
+  constructor(
+    tasks: TaskStore,
+    deliveryStore: DeliveryStore,
+    accountStore: AccountStore,
+    @Inject(LYRICS_SETTINGS) settings: Pick<LyricsSettings, 'kie'>,
+  ) {
+    const accountNames = settings.kie.accounts.map((account) => account.name);
+    new Gauge({
+      name: 'kie_account_paused',
+      help: 'Whether a KIE account is paused (1: out of credits or over its sub-key limit, no creates go to it), by account (all instances)',
+      labelNames: ['account'] as const,
+      registers: [this.registry],
+      async collect() {
+        const states = await accountStore.states(accountNames);
+        for (const account of accountNames) {
+          this.set({ account }, states.find((state) => state.name === account)?.pausedReason ? 1 : 0);
+        }
+      },
+    });
     // Active counts are exact at every scrape (the partial due index serves them); counting the final states reads
     // the whole table (about 0.2 s at a million rows), so that count is reused for 30 s.
     const finalCounts = memo(30_000, () => tasks.countFinal());
@@ -169,8 +189,8 @@ export class LyricsMetrics {
     this.unmatchedCallbacks.inc({ reason });
   }
 
-  upstreamRequest(endpoint: string, outcome: string, seconds: number): void {
-    this.upstreamRequests.inc({ endpoint, outcome });
+  upstreamRequest(account: string, endpoint: string, outcome: string, seconds: number): void {
+    this.upstreamRequests.inc({ endpoint, outcome, account });
     this.upstreamDuration.observe({ endpoint }, seconds);
   }
 

@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
 import { LyricsCallbackService } from './callback/lyrics-callback.service';
 import { FinalTaskListener } from './final-task-listener';
-import { KieCreditsProbe } from './kie/kie-credits.probe';
+import { AccountProber } from './accounts/account-prober.service';
+import { KieAccounts } from './accounts/kie-accounts';
+import { KieAccountsHealth } from './accounts/kie-accounts-health';
 import { KieClient } from './kie/kie.client';
+import { AccountStore } from './persistence/account.store';
 import { LyricsClientGuard } from './lyrics-client.guard';
 import { LyricsMetrics } from './lyrics.metrics';
 import { ConfigurableModuleClass, LYRICS_MODULE_OPTIONS } from './lyrics.module-definition';
@@ -32,7 +35,7 @@ import { RetentionPruner } from './workers/retention-pruner.service';
  * with the shape of the module (route prefix, controllers, guards, data source, isGlobal) given beside the options
  * (see LyricsModuleExtras). It works on the host's TypeORM connection and delivers `lyrics.succeeded` /
  * `lyrics.failed` to the host's @OnEvent handlers (through its EventEmitterModule) and to client webhooks. Exports LyricsService, LyricsMetrics (a prom-client
- * registry to merge into the host's) and KieCreditsProbe (for health checks).
+ * registry to merge into the host's) and KieAccountsHealth (paused accounts and credits, for health checks).
  */
 @Module({
   providers: [
@@ -49,20 +52,31 @@ import { RetentionPruner } from './workers/retention-pruner.service';
     WebhookSecretStore,
     ReceiptStore,
     RateSlotStore,
+    AccountStore,
     LyricsMetrics,
     {
-      provide: KieClient,
+      provide: KieAccounts,
       inject: [LYRICS_SETTINGS, LyricsMetrics],
-      useFactory: (settings: LyricsSettings, metrics: LyricsMetrics) =>
-        new KieClient(settings.kie, (endpoint, outcome, seconds) => metrics.upstreamRequest(endpoint, outcome, seconds)),
+      useFactory: ({ kie }: LyricsSettings, metrics: LyricsMetrics) =>
+        new KieAccounts(
+          kie.accounts.map(({ name, apiKey, webhookHmacKey }) => ({
+            name,
+            webhookHmacKey,
+            client: new KieClient(
+              { apiKey, baseUrl: kie.baseUrl, route: kie.route, timeoutMs: kie.timeoutMs, connectTimeoutMs: kie.connectTimeoutMs },
+              (endpoint, outcome, seconds) => metrics.upstreamRequest(name, endpoint, outcome, seconds),
+            ),
+          })),
+        ),
     },
-    KieCreditsProbe,
+    KieAccountsHealth,
     DispatchSignal,
     DeliverySignal,
     FinalTaskListener,
     LyricsService,
     LyricsDispatcher,
     LyricsPoller,
+    AccountProber,
     HostEventRelay,
     WebhookRelay,
     LyricsCallbackService,
@@ -71,6 +85,6 @@ import { RetentionPruner } from './workers/retention-pruner.service';
     LyricsClientGuard,
     PromptLengthPipe,
   ],
-  exports: [LyricsService, LyricsMetrics, KieCreditsProbe],
+  exports: [LyricsService, LyricsMetrics, KieAccountsHealth],
 })
 export class LyricsModule extends ConfigurableModuleClass {}

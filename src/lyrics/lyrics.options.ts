@@ -51,6 +51,8 @@ export interface LyricsTuningOptions {
   taskMaxAgeMs?: number;
   /** A task still unsent this long after submission fails as queue_expired. */
   queueMaxAgeMs?: number;
+  /** How often a paused KIE account's credits endpoint is read, to resume it once it shows credit. */
+  accountProbeMs?: number;
   /** At shutdown, how long work in flight may take before its claims are given back. */
   shutdownGraceMs?: number;
   /** Accepted distance of a callback signature's timestamp from now, both ways, in seconds. */
@@ -73,10 +75,29 @@ export interface LyricsTuningOptions {
   receiptsPerTask?: number;
 }
 
-/** What a host passes to LyricsModule.forRoot / forRootAsync. Only `kie.apiKey` is required. */
+/** One KIE account: its name (in metrics, logs and /health; never the key), API key and webhook HMAC key. */
+export interface KieAccountOptions {
+  /** 1 to 32 characters: lower-case letters, digits, `_` and `-`, starting with a letter or digit. */
+  name: string;
+  apiKey: string;
+  /** The account's webhookHmacKey: when set, callbacks of the tasks created on it must carry KIE's valid signature. */
+  webhookHmacKey?: string;
+}
+
+/** The account a single `kie.apiKey` makes. */
+export const DEFAULT_KIE_ACCOUNT = 'default';
+
+/** What a host passes to LyricsModule.forRoot / forRootAsync. Only KIE's key (`kie.apiKey` or `kie.accounts`) is required. */
 export interface LyricsModuleOptions extends LyricsTuningOptions {
   kie: {
-    apiKey: string;
+    /** One account's API key (the account is named `default`); or give `accounts`. */
+    apiKey?: string;
+    /**
+     * Several accounts, each with its own create budget (createBudget per createWindowMs): a create goes to the usable
+     * account with the most room, and the task's reads and callbacks use the account that created it. Instead of
+     * apiKey / webhookHmacKey.
+     */
+    accounts?: KieAccountOptions[];
     /** Default https://api.kie.ai */
     baseUrl?: string;
     /**
@@ -88,7 +109,7 @@ export interface LyricsModuleOptions extends LyricsTuningOptions {
     timeoutMs?: number;
     /** Time to connect to KIE; default 5000. */
     connectTimeoutMs?: number;
-    /** The account's webhookHmacKey: when set, every callback must carry KIE's valid signature. */
+    /** The single account's webhookHmacKey: when set, every callback must carry KIE's valid signature. */
     webhookHmacKey?: string;
   };
   /** Where KIE can reach this service (without the route prefix); builds each callBackUrl. Unset: polling only. */
@@ -124,10 +145,15 @@ export type LyricsSettings = Required<Omit<LyricsModuleOptions, 'kie' | 'publicB
   webhooks: Required<WebhookOptions>;
   /** Set whenever the client controller is mounted. */
   resolveOwner: OwnerResolver | undefined;
-  kie: Required<Omit<LyricsModuleOptions['kie'], 'webhookHmacKey'>> & { webhookHmacKey: string | undefined };
+  kie: Required<Omit<LyricsModuleOptions['kie'], 'apiKey' | 'accounts' | 'webhookHmacKey'>> & {
+    /** At least one; the first is the account of tasks that have none recorded (created before accounts were). */
+    accounts: ResolvedKieAccount[];
+  };
   /** Base of every callBackUrl (public address and route prefix); undefined when KIE cannot call back. */
   callbackBaseUrl: string | undefined;
 };
+
+export type ResolvedKieAccount = Required<Omit<KieAccountOptions, 'webhookHmacKey'>> & { webhookHmacKey: string | undefined };
 
 export const LYRICS_SETTINGS = Symbol('LYRICS_SETTINGS');
 
@@ -164,7 +190,7 @@ export interface LyricsMounting {
 
 /** Fills the defaults and refuses invalid options with one message naming the option (and the option bounding it). */
 export function resolveLyricsSettings(options: LyricsModuleOptions, mounting: LyricsMounting): LyricsSettings {
-  if (!options?.kie?.apiKey) throw new LyricsOptionsError('LyricsModule: kie.apiKey is required');
+  const accounts = resolveKieAccounts(options?.kie);
   if (mounting.clientController && typeof options.resolveOwner !== 'function') {
     throw new LyricsOptionsError(
       "LyricsModule: resolveOwner is required when the client controller is mounted (return the caller's owner id, or undefined for 401)",
@@ -187,12 +213,11 @@ export function resolveLyricsSettings(options: LyricsModuleOptions, mounting: Ly
   if (tuning.problems.length > 0) throw new LyricsOptionsError(`LyricsModule: ${tuning.problems[0]}`);
   return {
     kie: {
-      apiKey: options.kie.apiKey,
+      accounts,
       baseUrl: httpUrl('kie.baseUrl', options.kie.baseUrl ?? 'https://api.kie.ai'),
       route,
       timeoutMs,
       connectTimeoutMs: integer('kie.connectTimeoutMs', options.kie.connectTimeoutMs, 5000, 100, 600000),
-      webhookHmacKey: options.kie.webhookHmacKey || undefined,
     },
     callbackBaseUrl,
     resolveOwner: options.resolveOwner,
@@ -201,6 +226,40 @@ export function resolveLyricsSettings(options: LyricsModuleOptions, mounting: Ly
     runWorkers: options.runWorkers ?? true,
     webhooks: resolveWebhookOptions(options.webhooks ?? {}),
   };
+}
+
+const ACCOUNT_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+
+/** `kie.apiKey` (one account, `default`) or `kie.accounts`; problems name the account by position or name, never a key. */
+function resolveKieAccounts(kie: LyricsModuleOptions['kie'] | undefined): ResolvedKieAccount[] {
+  if (kie?.accounts !== undefined) {
+    if (kie.apiKey !== undefined || kie.webhookHmacKey !== undefined) {
+      throw new LyricsOptionsError('LyricsModule: give kie.apiKey (and kie.webhookHmacKey) or kie.accounts, not both');
+    }
+    if (!Array.isArray(kie.accounts) || kie.accounts.length === 0 || kie.accounts.length > 100) {
+      throw new LyricsOptionsError('LyricsModule: kie.accounts must list 1 to 100 accounts');
+    }
+    const names = new Set<string>();
+    const keys = new Set<string>();
+    return kie.accounts.map((account, index) => {
+      const label = `kie.accounts[${index}]`;
+      if (typeof account?.name !== 'string' || !ACCOUNT_NAME.test(account.name)) {
+        throw new LyricsOptionsError(
+          `LyricsModule: ${label}.name must be 1 to 32 lower-case letters, digits, _ or -, starting with a letter or digit`,
+        );
+      }
+      if (names.has(account.name)) throw new LyricsOptionsError(`LyricsModule: kie.accounts has two accounts named ${account.name}`);
+      if (typeof account.apiKey !== 'string' || account.apiKey === '') {
+        throw new LyricsOptionsError(`LyricsModule: kie.accounts ${account.name} needs an apiKey`);
+      }
+      if (keys.has(account.apiKey)) throw new LyricsOptionsError(`LyricsModule: kie.accounts ${account.name} has another account's apiKey`);
+      names.add(account.name);
+      keys.add(account.apiKey);
+      return { name: account.name, apiKey: account.apiKey, webhookHmacKey: account.webhookHmacKey || undefined };
+    });
+  }
+  if (!kie?.apiKey) throw new LyricsOptionsError('LyricsModule: kie.apiKey (or kie.accounts) is required');
+  return [{ name: DEFAULT_KIE_ACCOUNT, apiKey: kie.apiKey, webhookHmacKey: kie.webhookHmacKey || undefined }];
 }
 
 function resolveWebhookOptions(options: WebhookOptions): Required<WebhookOptions> {

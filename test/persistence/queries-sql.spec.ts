@@ -1,6 +1,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Statement } from '../../src/lyrics/persistence/lyrics-database';
+import * as accounts from '../../src/lyrics/persistence/accounts.sql';
 import * as clock from '../../src/lyrics/persistence/clock.sql';
 import * as deliveries from '../../src/lyrics/persistence/deliveries.sql';
 import * as events from '../../src/lyrics/persistence/events.sql';
@@ -67,7 +68,7 @@ function statements(): Statement[] {
     ...transitions,
     tasks.lockCreateClaims(),
     tasks.lockFairDueCreates(1),
-    tasks.leaseCreates({ ids: [id], tokenHashes: ['h'], leaseMs: 1 }),
+    tasks.leaseCreates({ ids: [id], tokenHashes: ['h'], accounts: ['a'], leaseMs: 1 }),
     tasks.markCreatesSent({ ids: [id], tokenHashes: ['h'] }),
     tasks.orphanedCreates(1),
     tasks.expiredQueuedTasks({ maxAgeMs: 1, limit: 1 }),
@@ -87,6 +88,14 @@ function statements(): Statement[] {
     rateSlots.lockFreeSlots({ bucket: 'b', windowMs: 1, count: 1 }),
     rateSlots.markSlotsUsed({ bucket: 'b', slots: [1] }),
     rateSlots.msUntilNextSlot({ bucket: 'b', windowMs: 1 }),
+    rateSlots.lockFreeCreateSlots({ names: ['a'], windowMs: 1, count: 1 }),
+    rateSlots.msUntilNextCreateSlot({ names: ['a'], windowMs: 1 }),
+    accounts.registerAccounts(['a']),
+    accounts.pauseAccount({ name: 'a', reason: 'credits', probeMs: 1 }),
+    accounts.claimDueProbe({ names: ['a'], probeMs: 1 }),
+    accounts.resumeAccount('a'),
+    accounts.msUntilNextProbe(['a']),
+    accounts.accountStates(['a']),
     clock.databaseNow(),
     events.eventPage({ owner: 'o', limit: 1 }),
     events.pruneEvents({ days: 1, batch: 1 }),

@@ -3,7 +3,7 @@ import { Test } from '@nestjs/testing';
 import { DataSource } from 'typeorm';
 import { AppModule } from '../../src/app.module';
 import { setupApp } from '../../src/app.setup';
-import { loadConfig } from '../../src/config/app-config';
+import { kieAccountsOf, loadConfig } from '../../src/config/app-config';
 import { KieSandbox } from '../../src/sandbox/kie-sandbox';
 import { createTestDatabase, TestDatabase } from './database';
 import { freePort } from './postgres-server';
@@ -37,7 +37,8 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const config = loadConfig({
     NODE_ENV: 'test',
     DATABASE_URL: database.url,
-    KIE_API_KEY: 'test-kie-key',
+    // Several accounts (KIE_API_KEYS) replace the one key.
+    ...(options.env?.KIE_API_KEYS === undefined && { KIE_API_KEY: 'test-kie-key' }),
     KIE_BASE_URL: options.sandbox?.url ?? 'http://127.0.0.1:9',
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
     ...options.env,
@@ -49,7 +50,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
       AppModule.forRoot({
         ...config,
         database: { ...config.database, url: database.url },
-        kie: { ...config.kie, apiKey: config.kie.apiKey! },
+        kie: { ...config.kie, accounts: kieAccountsOf(config.kie) },
       }),
     ],
   })

@@ -4,7 +4,7 @@ import { ReceiptOutcome } from '../entities/lyrics-callback-receipt.entity';
 import { TaskErrorCode } from '../entities/lyrics-task.entity';
 import { KiePayloadError, parseCallback } from '../kie/kie-payloads';
 import { verifyWebhook } from '../kie/kie-signature';
-import { KieClient } from '../kie/kie.client';
+import { KieAccount, KieAccounts } from '../accounts/kie-accounts';
 import { KieCallback } from '../kie/kie.types';
 import { LyricsMetrics } from '../lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
@@ -62,7 +62,7 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
     private readonly tasks: TaskStore,
     private readonly receipts: ReceiptStore,
     private readonly lyrics: LyricsService,
-    private readonly kie: KieClient,
+    private readonly accounts: KieAccounts,
     private readonly metrics: LyricsMetrics,
     private readonly clock: DatabaseClock,
     private readonly database: LyricsDatabase,
@@ -99,7 +99,9 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
     }
     receipt.kieTaskId = kieTaskId;
 
-    const hmacKey = this.settings.kie.webhookHmacKey;
+    // The key of the account the task's create went out on: each account signs its own callbacks.
+    const account = this.accounts.ofTask(task.kieAccount);
+    const hmacKey = account.webhookHmacKey;
     if (hmacKey) {
       const check = verifyWebhook({
         taskId: kieTaskId,
@@ -115,9 +117,9 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
     if (task.kieTaskId !== null && task.kieTaskId !== kieTaskId) {
       return this.refuse(receipt, 401, 'mismatch', "the body's task id is not this callback URL's task");
     }
-    if (callback.kind === 'unrecognised') return this.wake(receipt, kieTaskId, callback.reason);
+    if (callback.kind === 'unrecognised') return this.wake(receipt, account, kieTaskId, callback.reason);
 
-    const result = this.settings.confirmCallbacks ? await this.confirm(callback.kieTaskId) : callback.result;
+    const result = this.settings.confirmCallbacks ? await this.confirm(account, callback.kieTaskId) : callback.result;
     if (!result) {
       await this.record(receipt, 'unconfirmed', 'record-info does not show a final result yet');
       return { status: 200, outcome: 'unconfirmed', message: 'received; the result will be read by polling' };
@@ -156,7 +158,7 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
    * read here, within the callback's time (like a confirming read). Any other final task is already_final; a task still
    * queued without KIE's id has nothing to check, and the callback is refused as malformed.
    */
-  private async wake(receipt: ReceiptDraft, kieTaskId: string, reason: string): Promise<CallbackAnswer> {
+  private async wake(receipt: ReceiptDraft, account: KieAccount, kieTaskId: string, reason: string): Promise<CallbackAnswer> {
     const detail = `unrecognised callback (${reason})`;
     const { applied, task: after } = await this.lyrics.transition(receipt.taskId, { type: 'check_woken' });
     if (applied) {
@@ -165,7 +167,7 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
       return { status: 200, outcome: 'woken', message: 'received; the result will be read from record-info' };
     }
     if (after?.errorCode && LATE_RESULT_TAKERS.has(after.errorCode)) {
-      const result = await this.confirm(kieTaskId);
+      const result = await this.confirm(account, kieTaskId);
       if (result) {
         await this.lyrics.applyResult(receipt.taskId, { source: 'poll', kieTaskId, result });
         await this.record(receipt, 'woken', `${detail}: record-info read at once`);
@@ -184,14 +186,16 @@ export class LyricsCallbackService implements OnApplicationBootstrap {
    * a slot of the record-info budget and must answer well within KIE's 15 s callback timeout; without a free slot, or
    * without a final answer, the callback is only recorded and polling reads the result.
    */
-  private async confirm(kieTaskId: string): Promise<FinalResult | undefined> {
+  private async confirm(account: KieAccount, kieTaskId: string): Promise<FinalResult | undefined> {
     const slot = await this.readBudget.takeOne(this.database);
     if (slot === undefined) {
       this.metrics.budgetWait(this.readBudget.bucket);
       return undefined;
     }
     try {
-      const record = await this.kie.getLyricsRecord(kieTaskId, { timeoutMs: Math.min(CONFIRM_TIMEOUT_MS, this.settings.kie.timeoutMs) });
+      const record = await account.client.getLyricsRecord(kieTaskId, {
+        timeoutMs: Math.min(CONFIRM_TIMEOUT_MS, this.settings.kie.timeoutMs),
+      });
       return record.kind === 'record' && record.result.state !== 'pending' ? record.result : undefined;
     } finally {
       await this.readBudget.markAnswered(slot);

@@ -1,6 +1,7 @@
 import { LyricsCallbackReceiptEntity } from './lyrics-callback-receipt.entity';
 import { LyricsDeliveryEntity } from './lyrics-delivery.entity';
 import { LyricsEventEntity } from './lyrics-event.entity';
+import { LyricsKieAccountEntity } from './lyrics-kie-account.entity';
 import { LyricsOwnerTurnEntity } from './lyrics-owner-turn.entity';
 import { LyricsRateSlotEntity } from './lyrics-rate-slot.entity';
 import { LyricsTaskEntity } from './lyrics-task.entity';
@@ -17,4 +18,5 @@ export const LYRICS_ENTITIES = [
   LyricsEventEntity,
   LyricsDeliveryEntity,
   LyricsWebhookSecretEntity,
+  LyricsKieAccountEntity,
 ];

@@ -7,7 +7,8 @@ import { Column, Entity, PrimaryColumn } from 'typeorm';
  */
 @Entity({ name: 'lyrics_rate_slots' })
 export class LyricsRateSlotEntity {
-  @PrimaryColumn({ type: 'varchar', length: 32 })
+  /** `create:<account>` or `record-info`. */
+  @PrimaryColumn({ type: 'varchar', length: 64 })
   bucket: string;
 
   @PrimaryColumn({ type: 'integer' })

@@ -72,6 +72,13 @@ export class LyricsTaskEntity {
   kieTaskId: string | null;
 
   /**
+   * The KIE account the create was last sent on (set with the claim, before it goes out); its key reads the record and
+   * its HMAC key checks the callbacks. Null: never sent, or sent before accounts were recorded (the first account's).
+   */
+  @Column({ name: 'kie_account', type: 'varchar', length: 32, nullable: true })
+  kieAccount: string | null;
+
+  /**
    * SHA-256 (hex) of the callback token. The token is made when the create is sent and exists only in the
    * callBackUrl given to KIE.
    */

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { createdTaskId, envelopeCode, envelopeMessage, isKieTaskId, KiePayloadError } from './kie-payloads';
 import { HttpAnswer, HttpTransportError, retryAfterMs, sendHttp } from './kie-http';
 import { KIE_ROUTE_WIRES, KieRouteWire } from './kie-routes';
-import { KieApiRoute, KieCreateOutcome, KieCreditsOutcome, KieRecordOutcome, KieRejected, KieRetry } from './kie.types';
+import { KieApiRoute, KieCreateOutcome, KieCreditsOutcome, KiePauseReason, KieRecordOutcome, KieRejected, KieRetry } from './kie.types';
 
 export interface KieClientOptions {
   apiKey: string;
@@ -20,6 +20,11 @@ export type KieObserver = (endpoint: string, outcome: string, seconds: number) =
 /** Body codes that mean "slow down": 405 and 430 in KIE's legacy table, 429 in the newer one. */
 const THROTTLE_CODES = new Set([405, 429, 430]);
 const FREQUENCY_MESSAGE = /frequen/i;
+/** Codes (in the body or as the HTTP status) that pause the account rather than fail the task. */
+const PAUSE_CODES: ReadonlyMap<number, KiePauseReason> = new Map([
+  [402, 'credits'],
+  [433, 'sub_key_limit'],
+]);
 
 /**
  * KIE's lyrics endpoints, on the legacy route or the Jobs route (the same envelope and code tables; other paths, create
@@ -180,6 +185,8 @@ function classifyCreate(answer: HttpAnswer, body: unknown): KieCreateOutcome {
     };
   }
   const code = envelopeCode(body);
+  const pause = PAUSE_CODES.get(code ?? answer.status);
+  if (pause) return { kind: 'account_paused', reason: pause, message: envelopeMessage(body) || `HTTP ${answer.status}` };
   if (code === undefined) {
     const message = `HTTP ${answer.status} without KIE's envelope`;
     if (answer.status === 429) return retry(answer, 'throttled', message);

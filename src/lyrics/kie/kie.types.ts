@@ -35,11 +35,16 @@ export type KieRetryReason = 'throttled' | 'maintenance' | 'server_error' | 'not
 export type KieRetry = { kind: 'retry'; reason: KieRetryReason; message: string; retryAfterMs?: number };
 export type KieRejected = { kind: 'rejected'; code: number; message: string };
 
+/** Why an account takes no creates for now: out of credits (402), or over its sub-key's usage limit (433). */
+export type KiePauseReason = 'credits' | 'sub_key_limit';
+
 /** How a create ended ("never resubmit an ambiguous create" decides what may be retried). */
 export type KieCreateOutcome =
   | { kind: 'accepted'; kieTaskId: string }
   | KieRetry
   | KieRejected
+  /** KIE refused the create for the account's sake, not the task's: the task may go out later, on this or another account. */
+  | { kind: 'account_paused'; reason: KiePauseReason; message: string }
   /** The request went out and no usable answer came back: KIE may have accepted (and billed) it. */
   | { kind: 'ambiguous'; message: string };
 

@@ -6,6 +6,7 @@ import { AddDeliveries1796860800000 } from './1796860800000-AddDeliveries';
 import { AddCancelled1796947200000 } from './1796947200000-AddCancelled';
 import { DropTaskPendingDeliveriesIndex1797033600000 } from './1797033600000-DropTaskPendingDeliveriesIndex';
 import { AddWokenReceipts1797120000000 } from './1797120000000-AddWokenReceipts';
+import { AddKieAccounts1797206400000 } from './1797206400000-AddKieAccounts';
 
 /** Every migration of the lyrics module, in order, for the app's data source and for host apps. */
 export const LYRICS_MIGRATIONS = [
@@ -17,4 +18,5 @@ export const LYRICS_MIGRATIONS = [
   AddCancelled1796947200000,
   DropTaskPendingDeliveriesIndex1797033600000,
   AddWokenReceipts1797120000000,
+  AddKieAccounts1797206400000,
 ];

@@ -1,5 +1,5 @@
 -- Every statement of src/lyrics/persistence, rendered by test/persistence/queries-sql.spec.ts (npm run queries:sql).
--- <TASK_COLUMNS> stands for: id, owner, status, prompt, metadata, webhook_url AS "webhookUrl", idempotency_key AS "idempotencyKey", request_hash AS "requestHash", kie_task_id AS "kieTaskId", callback_token_hash AS "callbackTokenHash", error_code AS "errorCode", error_message AS "errorMessage", attempts, result_source AS "resultSource", polls, next_attempt_at AS "nextAttemptAt", sent_at AS "sentAt", lease_until AS "leaseUntil", created_at AS "createdAt", submitted_at AS "submittedAt", completed_at AS "completedAt", updated_at AS "updatedAt"
+-- <TASK_COLUMNS> stands for: id, owner, status, prompt, metadata, webhook_url AS "webhookUrl", idempotency_key AS "idempotencyKey", request_hash AS "requestHash", kie_task_id AS "kieTaskId", kie_account AS "kieAccount", callback_token_hash AS "callbackTokenHash", error_code AS "errorCode", error_message AS "errorMessage", attempts, result_source AS "resultSource", polls, next_attempt_at AS "nextAttemptAt", sent_at AS "sentAt", lease_until AS "leaseUntil", created_at AS "createdAt", submitted_at AS "submittedAt", completed_at AS "completedAt", updated_at AS "updatedAt"
 
 -- lyrics.lock_owner_submissions
 SELECT pg_advisory_xact_lock(hashtext('lyrics.submit'), hashtext($1));
@@ -31,7 +31,8 @@ WHERE id IN (SELECT id FROM lyrics_tasks
              ORDER BY created_at LIMIT $2);
 
 -- lyrics.callback_target
-SELECT id, kie_task_id AS "kieTaskId", callback_token_hash AS "callbackTokenHash" FROM lyrics_tasks WHERE id = $1;
+SELECT id, kie_task_id AS "kieTaskId", kie_account AS "kieAccount", callback_token_hash AS "callbackTokenHash"
+FROM lyrics_tasks WHERE id = $1;
 
 -- lyrics.task_page
 SELECT <TASK_COLUMNS>, to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS "cursorCreatedAt"
@@ -355,8 +356,9 @@ SELECT id, prompt, attempts FROM picked ORDER BY turn_rank, served_at NULLS FIRS
 -- lyrics.lease_creates
 UPDATE lyrics_tasks AS task
 SET lease_until = clock_timestamp() + make_interval(secs => $1::double precision / 1000), sent_at = NULL,
-    attempts = task.attempts + 1, callback_token_hash = claimed.hash, updated_at = clock_timestamp()
-FROM unnest($2::uuid[], $3::text[]) AS claimed(id, hash)
+    attempts = task.attempts + 1, callback_token_hash = claimed.hash, kie_account = claimed.account,
+    updated_at = clock_timestamp()
+FROM unnest($2::uuid[], $3::text[], $4::text[]) AS claimed(id, hash, account)
 WHERE task.id = claimed.id;
 
 -- lyrics.mark_creates_sent
@@ -376,7 +378,7 @@ WHERE status = 'queued' AND created_at <= now() - make_interval(secs => $1::doub
 ORDER BY created_at LIMIT $2;
 
 -- lyrics.lock_due_checks
-SELECT id, kie_task_id AS "kieTaskId", polls + 1 AS polls,
+SELECT id, kie_task_id AS "kieTaskId", kie_account AS "kieAccount", polls + 1 AS polls,
        (EXTRACT(EPOCH FROM (submitted_at + make_interval(secs => $2::double precision / 1000) - clock_timestamp())) * 1000)::float8 AS "msLeft"
 FROM lyrics_tasks
 WHERE status = 'submitted' AND next_attempt_at <= now()
@@ -446,6 +448,54 @@ UPDATE lyrics_rate_slots SET used_at = clock_timestamp() WHERE bucket = $1 AND s
 -- lyrics.ms_until_next_slot
 SELECT GREATEST(0, EXTRACT(EPOCH FROM (MIN(used_at) + make_interval(secs => $2::double precision / 1000) - clock_timestamp())) * 1000)::float8 AS "waitMs"
 FROM lyrics_rate_slots WHERE bucket = $1 AND used_at > '-infinity';
+
+-- lyrics.lock_free_create_slots
+SELECT account.name AS account, locked.slot,
+       (SELECT count(*) FROM lyrics_rate_slots AS slot WHERE slot.bucket = 'create:' || account.name AND slot.used_at <= now() - make_interval(secs => $2::double precision / 1000))::int AS room
+FROM lyrics_kie_accounts AS account
+CROSS JOIN LATERAL (
+  SELECT slot.slot FROM lyrics_rate_slots AS slot WHERE slot.bucket = 'create:' || account.name AND slot.used_at <= now() - make_interval(secs => $2::double precision / 1000)
+  ORDER BY slot.used_at LIMIT $3
+  FOR UPDATE OF slot SKIP LOCKED
+) AS locked
+WHERE account.name = ANY($1::text[]) AND account.paused_reason IS NULL
+ORDER BY account.name;
+
+-- lyrics.ms_until_next_create_slot
+SELECT GREATEST(0, EXTRACT(EPOCH FROM (MIN(slot.used_at) + make_interval(secs => $2::double precision / 1000) - clock_timestamp())) * 1000)::float8 AS "waitMs"
+FROM lyrics_kie_accounts AS account
+JOIN lyrics_rate_slots AS slot ON slot.bucket = 'create:' || account.name
+WHERE account.name = ANY($1::text[]) AND account.paused_reason IS NULL AND slot.used_at > '-infinity';
+
+-- lyrics.register_accounts
+INSERT INTO lyrics_kie_accounts (name) SELECT unnest($1::text[]) ON CONFLICT (name) DO NOTHING;
+
+-- lyrics.pause_account
+UPDATE lyrics_kie_accounts
+SET paused_reason = $2, paused_at = clock_timestamp(), next_probe_at = clock_timestamp() + make_interval(secs => $3::double precision / 1000)
+WHERE name = $1 AND paused_reason IS NULL
+RETURNING name;
+
+-- lyrics.claim_due_probe
+UPDATE lyrics_kie_accounts SET next_probe_at = clock_timestamp() + make_interval(secs => $2::double precision / 1000)
+WHERE name = (SELECT name FROM lyrics_kie_accounts
+              WHERE name = ANY($1::text[]) AND next_probe_at <= now()
+              ORDER BY next_probe_at LIMIT 1
+              FOR UPDATE SKIP LOCKED)
+RETURNING name, paused_reason AS reason;
+
+-- lyrics.resume_account
+UPDATE lyrics_kie_accounts SET paused_reason = NULL, paused_at = NULL, next_probe_at = NULL
+WHERE name = $1 AND paused_reason IS NOT NULL
+RETURNING name;
+
+-- lyrics.ms_until_next_probe
+SELECT (EXTRACT(EPOCH FROM (min(next_probe_at) - clock_timestamp())) * 1000)::float8 AS "waitMs"
+FROM lyrics_kie_accounts WHERE name = ANY($1::text[]);
+
+-- lyrics.account_states
+SELECT name, paused_reason AS "pausedReason", paused_at AS "pausedAt"
+FROM lyrics_kie_accounts WHERE name = ANY($1::text[]) ORDER BY name;
 
 -- lyrics.database_now
 SELECT (EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::float8 AS "nowMs";

@@ -2,6 +2,13 @@ import { Injectable } from '@nestjs/common';
 import { LyricsDatabase, SqlExecutor } from './lyrics-database';
 import * as sql from './rate-slots.sql';
 
+/** One locked free create slot, of an account with `room` free slots in its window. */
+export interface FreeCreateSlot {
+  account: string;
+  slot: number;
+  room: number;
+}
+
 /** lyrics_rate_slots: the upstream rate budgets every instance shares (see RateBudget). */
 @Injectable()
 export class RateSlotStore {
@@ -19,6 +26,17 @@ export class RateSlotStore {
 
   async markUsed(bucket: string, slots: number[], tx: SqlExecutor = this.db): Promise<void> {
     if (slots.length > 0) await tx.count(sql.markSlotsUsed({ bucket, slots }));
+  }
+
+  /** Free create slots of the usable accounts, locked (see lockFreeCreateSlots). */
+  lockFreeCreateSlots(tx: SqlExecutor, input: Parameters<typeof sql.lockFreeCreateSlots>[0]): Promise<FreeCreateSlot[]> {
+    return tx.rows<FreeCreateSlot>(sql.lockFreeCreateSlots(input));
+  }
+
+  /** Milliseconds until a usable account's next create slot frees; undefined when none is usable or none was used. */
+  async msUntilNextCreateSlot(tx: SqlExecutor, input: Parameters<typeof sql.msUntilNextCreateSlot>[0]): Promise<number | undefined> {
+    const [row] = await tx.rows<{ waitMs: number | null }>(sql.msUntilNextCreateSlot(input));
+    return row?.waitMs === null || row?.waitMs === undefined ? undefined : Math.ceil(row.waitMs);
   }
 
   /** Milliseconds until the bucket's next slot frees (0 when one may be free now, though perhaps locked). */

@@ -44,3 +44,44 @@ export function msUntilNextSlot(input: { bucket: string; windowMs: number }): St
     [input.bucket, input.windowMs],
   );
 }
+
+/** The create budget's bucket of a KIE account. */
+export const createBucket = (account: string) => `create:${account}`;
+
+/**
+ * For each usable (unpaused) account among `names`: up to `count` of its free create slots, locked, least recently
+ * used first, each row with the account's room (its free slots, locked by others or not) in the current window.
+ * Accounts with no free slot give no row.
+ */
+export function lockFreeCreateSlots(input: { names: string[]; windowMs: number; count: number }): Statement {
+  const free = (slot: string) => `${slot}.bucket = 'create:' || account.name AND ${slot}.used_at <= now() - ${msInterval('$2')}`;
+  return named(
+    'lock_free_create_slots',
+    `SELECT account.name AS account, locked.slot,
+            (SELECT count(*) FROM lyrics_rate_slots AS slot WHERE ${free('slot')})::int AS room
+     FROM lyrics_kie_accounts AS account
+     CROSS JOIN LATERAL (
+       SELECT slot.slot FROM lyrics_rate_slots AS slot WHERE ${free('slot')}
+       ORDER BY slot.used_at LIMIT $3
+       FOR UPDATE OF slot SKIP LOCKED
+     ) AS locked
+     WHERE account.name = ANY($1::text[]) AND account.paused_reason IS NULL
+     ORDER BY account.name`,
+    [input.names, input.windowMs, input.count],
+  );
+}
+
+/**
+ * Milliseconds until the first create slot of a usable account among `names` frees (0 when one may be free now);
+ * NULL when every account is paused or no slot was ever used.
+ */
+export function msUntilNextCreateSlot(input: { names: string[]; windowMs: number }): Statement {
+  return named(
+    'ms_until_next_create_slot',
+    `SELECT GREATEST(0, EXTRACT(EPOCH FROM (MIN(slot.used_at) + ${msInterval('$2')} - clock_timestamp())) * 1000)::float8 AS "waitMs"
+     FROM lyrics_kie_accounts AS account
+     JOIN lyrics_rate_slots AS slot ON slot.bucket = 'create:' || account.name
+     WHERE account.name = ANY($1::text[]) AND account.paused_reason IS NULL AND slot.used_at > '-infinity'`,
+    [input.names, input.windowMs],
+  );
+}

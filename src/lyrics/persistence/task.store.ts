@@ -28,6 +28,8 @@ export interface DueCreate {
 export interface DueCheck {
   id: string;
   kieTaskId: string;
+  /** The account the create went out on (null: sent before accounts were recorded). */
+  kieAccount: string | null;
   polls: number;
   /** Until the task's maximum age, by the database's clock at the claim (negative once past it). */
   msLeft: number;
@@ -97,8 +99,8 @@ export class TaskStore {
     return byTask;
   }
 
-  async callbackTarget(id: string): Promise<Pick<TaskRecord, 'id' | 'kieTaskId' | 'callbackTokenHash'> | undefined> {
-    const [target] = await this.db.rows<Pick<TaskRecord, 'id' | 'kieTaskId' | 'callbackTokenHash'>>(sql.callbackTarget(id));
+  async callbackTarget(id: string): Promise<Pick<TaskRecord, 'id' | 'kieTaskId' | 'kieAccount' | 'callbackTokenHash'> | undefined> {
+    const [target] = await this.db.rows<Pick<TaskRecord, 'id' | 'kieTaskId' | 'kieAccount' | 'callbackTokenHash'>>(sql.callbackTarget(id));
     return target;
   }
 

@@ -25,6 +25,7 @@ export const TASK_COLUMNS = aliasedColumns<TaskRecord>({
   idempotencyKey: 'idempotency_key',
   requestHash: 'request_hash',
   kieTaskId: 'kie_task_id',
+  kieAccount: 'kie_account',
   callbackTokenHash: 'callback_token_hash',
   errorCode: 'error_code',
   errorMessage: 'error_message',
@@ -125,7 +126,8 @@ export function releaseExpiredIdempotencyKeys(input: { ttlHours: number; batch: 
 export function callbackTarget(id: string): Statement {
   return named(
     'callback_target',
-    `SELECT id, kie_task_id AS "kieTaskId", callback_token_hash AS "callbackTokenHash" FROM lyrics_tasks WHERE id = $1`,
+    `SELECT id, kie_task_id AS "kieTaskId", kie_account AS "kieAccount", callback_token_hash AS "callbackTokenHash"
+     FROM lyrics_tasks WHERE id = $1`,
     [id],
   );
 }
@@ -370,16 +372,17 @@ export function lockFairDueCreates(limit: number): Statement {
   );
 }
 
-/** Leases claimed creates to this instance, each with the hash of its new callback token. */
-export function leaseCreates(input: { ids: string[]; tokenHashes: string[]; leaseMs: number }): Statement {
+/** Leases claimed creates to this instance, each with the hash of its new callback token and the account it goes out on. */
+export function leaseCreates(input: { ids: string[]; tokenHashes: string[]; accounts: string[]; leaseMs: number }): Statement {
   return named(
     'lease_creates',
     `UPDATE lyrics_tasks AS task
      SET lease_until = clock_timestamp() + ${msInterval('$1')}, sent_at = NULL,
-         attempts = task.attempts + 1, callback_token_hash = claimed.hash, updated_at = clock_timestamp()
-     FROM unnest($2::uuid[], $3::text[]) AS claimed(id, hash)
+         attempts = task.attempts + 1, callback_token_hash = claimed.hash, kie_account = claimed.account,
+         updated_at = clock_timestamp()
+     FROM unnest($2::uuid[], $3::text[], $4::text[]) AS claimed(id, hash, account)
      WHERE task.id = claimed.id`,
-    [input.leaseMs, input.ids, input.tokenHashes],
+    [input.leaseMs, input.ids, input.tokenHashes, input.accounts],
   );
 }
 
@@ -428,7 +431,7 @@ export function expiredQueuedTasks(input: { maxAgeMs: number; limit: number }): 
 export function lockDueChecks(input: { limit: number; maxAgeMs: number }): Statement {
   return named(
     'lock_due_checks',
-    `SELECT id, kie_task_id AS "kieTaskId", polls + 1 AS polls,
+    `SELECT id, kie_task_id AS "kieTaskId", kie_account AS "kieAccount", polls + 1 AS polls,
             (EXTRACT(EPOCH FROM (submitted_at + ${msInterval('$2')} - clock_timestamp())) * 1000)::float8 AS "msLeft"
      FROM lyrics_tasks
      WHERE status = 'submitted' AND next_attempt_at <= now()

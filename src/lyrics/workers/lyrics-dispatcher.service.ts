@@ -1,7 +1,8 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { hashCallbackToken, newCallbackToken } from '../callback-token';
-import { KieClient } from '../kie/kie.client';
+import { CreateBudgets, OnAccount } from '../accounts/create-budgets';
+import { KieAccounts } from '../accounts/kie-accounts';
 import { KieCreateOutcome } from '../kie/kie.types';
 import { callbackUrl } from '../lyrics-routes';
 import { LyricsMetrics } from '../lyrics.metrics';
@@ -9,25 +10,27 @@ import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
 import { LyricsService } from '../lyrics.service';
 import { TaskChange } from '../task-transitions';
 import { LyricsDatabase, SqlExecutor } from '../persistence/lyrics-database';
+import { AccountStore } from '../persistence/account.store';
 import { RateSlotStore } from '../persistence/rate-slot.store';
 import { DueCreate, TaskStore } from '../persistence/task.store';
 import { BackgroundWorker, MIN_WAIT_MS } from './background-worker';
 import { backoffMs } from './backoff';
 import { retryWhileTransient } from './database-retry';
 import { DispatchSignal } from './dispatch-signal';
-import { RateBudget } from './rate-budget';
 import { errorMessage } from '../error-message';
 
 /**
- * A due create, the budget slot it holds, the callback token made for this attempt (and its hash, which identifies
- * the claim), and until when the claim's lease holds on the monotonic clock.
+ * A due create, the account it goes out on and the slot of that account's budget it holds, the callback token made for
+ * this attempt (and its hash, which identifies the claim), and until when the claim's lease holds on the monotonic clock.
  */
-type ClaimedTask = DueCreate & { slot: number; token: string; tokenHash: string; leaseEnds: number };
+type ClaimedTask = OnAccount<DueCreate> & { token: string; tokenHash: string; leaseEnds: number };
 
 /**
  * Sends queued tasks to KIE. Due rows are claimed with FOR UPDATE SKIP LOCKED and a lease, together with slots of
- * the global create budget, so any number of instances share the work and the budget through PostgreSQL alone.
- * The budget is shared fairly among owners (round-robin, oldest first within an owner; see lockFairDueCreates).
+ * the usable accounts' create budgets, so any number of instances share the work and the budgets through PostgreSQL
+ * alone. The budgets are shared fairly among owners (round-robin, oldest first within an owner; see
+ * lockFairDueCreates), and each create goes to the account with the most room (see CreateBudgets). An account KIE
+ * refuses a create for its own sake (credits, sub-key limit) is paused, and the task waits for another create.
  * Just before a create goes out its claim records the moment (sent_at). A task whose lease expires while still
  * queued was claimed by an instance that died: without sent_at its create never left, so it is queued again; with it,
  * the create may have reached KIE, so it is failed as submit_outcome_unknown, never resent (never resubmit an
@@ -37,7 +40,7 @@ type ClaimedTask = DueCreate & { slot: number; token: string; tokenHash: string;
 @Injectable()
 export class LyricsDispatcher extends BackgroundWorker {
   protected readonly logger = new Logger(LyricsDispatcher.name);
-  private readonly budget: RateBudget;
+  private readonly budgets: CreateBudgets;
   /** performance.now() of the next sweep of orphaned claims and expired queued tasks. */
   private nextSweepAt = 0;
 
@@ -46,17 +49,18 @@ export class LyricsDispatcher extends BackgroundWorker {
     private readonly database: LyricsDatabase,
     private readonly tasks: TaskStore,
     slots: RateSlotStore,
-    private readonly kie: KieClient,
+    private readonly accountStore: AccountStore,
+    private readonly accounts: KieAccounts,
     private readonly lyrics: LyricsService,
     private readonly signal: DispatchSignal,
     private readonly metrics: LyricsMetrics,
   ) {
     super(settings.runWorkers, settings.dispatchIntervalMs);
-    this.budget = RateBudget.creates(slots, settings);
+    this.budgets = new CreateBudgets(slots, accountStore, accounts.names, settings);
   }
 
   protected override async prepare(): Promise<void> {
-    await this.budget.ensureSlots();
+    await this.budgets.ensureSlots();
     this.signal.listen(() => this.wake());
   }
 
@@ -75,10 +79,11 @@ export class LyricsDispatcher extends BackgroundWorker {
   private claim(limit: number): Promise<{ tasks: ClaimedTask[]; waitMs: number }> {
     return this.database.transaction(async (tx) => {
       await this.tasks.takeCreateClaimTurn(tx);
-      const budget = await this.budget.claim(tx, limit, (count) => this.tasks.lockFairDueCreates(tx, count));
+      const budget = await this.budgets.claim(tx, limit, (count) => this.tasks.lockFairDueCreates(tx, count));
       if ('budgetWaitMs' in budget) {
-        this.metrics.budgetWait(this.budget.bucket);
-        return { tasks: [], waitMs: budget.budgetWaitMs };
+        this.metrics.budgetWait('create');
+        // Every account paused: a resumed one wakes the dispatchers (DispatchSignal).
+        return { tasks: [], waitMs: budget.budgetWaitMs ?? this.settings.dispatchIntervalMs };
       }
       if (budget.claimed.length === 0) return { tasks: [], waitMs: await this.msUntilNextDue(tx) };
       const leaseEnds = performance.now() + this.settings.leaseMs;
@@ -89,6 +94,7 @@ export class LyricsDispatcher extends BackgroundWorker {
       await this.tasks.leaseCreates(tx, {
         ids: tasks.map((task) => task.id),
         tokenHashes: tasks.map((task) => task.tokenHash),
+        accounts: tasks.map((task) => task.account),
         leaseMs: this.settings.leaseMs,
       });
       return { tasks, waitMs: tasks.length < budget.slotsFree ? await this.msUntilNextDue(tx) : 0 };
@@ -124,7 +130,10 @@ export class LyricsDispatcher extends BackgroundWorker {
     let outcome: KieCreateOutcome | undefined;
     try {
       const url = callbackUrl(this.settings.callbackBaseUrl, task.id, task.token);
-      outcome = await this.kie.createLyricsTask(task.prompt, url);
+      const answer = await this.accounts.ofTask(task.account).client.createLyricsTask(task.prompt, url);
+      outcome = answer;
+      // Paused before the task is due again, so that its next claim takes another account.
+      if (answer.kind === 'account_paused') await retryWhileTransient(() => this.pause(task, answer), task.leaseEnds);
       const change = this.transitionFor(task, outcome);
       // KIE has answered (and, if it accepted, billed): the answer is stored even through a brief database outage.
       const { applied } = await retryWhileTransient(() => this.lyrics.transition(task.id, change), task.leaseEnds);
@@ -137,7 +146,7 @@ export class LyricsDispatcher extends BackgroundWorker {
         this.logger.warn(`Task create deferred (${outcome.reason}): ${outcome.message}`, log);
       }
       // The slot counts from the answer: KIE received the create no later than that.
-      await retryWhileTransient(() => this.budget.markAnswered(task.slot), task.leaseEnds);
+      await retryWhileTransient(() => this.budgets.markAnswered(task.account, task.slot), task.leaseEnds);
     } catch (error) {
       // The lease runs out and, the create having been sent, the task fails as submit_outcome_unknown; a callback for it
       // (KIE's task id included) still revives it.
@@ -166,7 +175,18 @@ export class LyricsDispatcher extends BackgroundWorker {
         };
       case 'ambiguous':
         return { type: 'create_failed', code: 'submit_outcome_unknown', message: outcome.message };
+      case 'account_paused':
+        return { type: 'create_deferred', retryInMs: 0, reason: `account_paused:${outcome.reason}` };
     }
+  }
+
+  private async pause(task: ClaimedTask, outcome: PausedOutcome): Promise<void> {
+    const probeMs = this.settings.accountProbeMs;
+    if (!(await this.accountStore.pause({ name: task.account, reason: outcome.reason, probeMs }))) return;
+    this.logger.warn(
+      `KIE account ${task.account} paused (${outcome.reason}): ${outcome.message}; its creates wait, and its credits are read every ${probeMs} ms`,
+      { taskId: task.id, kieTaskId: null },
+    );
   }
 
   /** Settles claims whose instance stopped, and ends tasks unsent for longer than the queue's maximum age. */
@@ -189,3 +209,5 @@ export class LyricsDispatcher extends BackgroundWorker {
 }
 
 const SWEEP_BATCH = 100;
+
+type PausedOutcome = Extract<KieCreateOutcome, { kind: 'account_paused' }>;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
-import { KieClient } from '../kie/kie.client';
+import { KieAccounts } from '../accounts/kie-accounts';
 import { KieRecordOutcome } from '../kie/kie.types';
 import { LyricsMetrics } from '../lyrics.metrics';
 import { LYRICS_SETTINGS, LyricsSettings } from '../lyrics.options';
@@ -41,7 +41,7 @@ export class LyricsPoller extends BackgroundWorker {
     private readonly database: LyricsDatabase,
     private readonly tasks: TaskStore,
     slots: RateSlotStore,
-    private readonly kie: KieClient,
+    private readonly accounts: KieAccounts,
     private readonly lyrics: LyricsService,
     private readonly metrics: LyricsMetrics,
   ) {
@@ -99,7 +99,8 @@ export class LyricsPoller extends BackgroundWorker {
   private async check(check: ClaimedCheck): Promise<void> {
     const log = { taskId: check.id, kieTaskId: check.kieTaskId };
     try {
-      const outcome = await this.kie.getLyricsRecord(check.kieTaskId);
+      // With the key of the account that created it: KIE shows an account only its own tasks.
+      const outcome = await this.accounts.ofTask(check.kieAccount).client.getLyricsRecord(check.kieTaskId);
       if (this.abandoned.has(check.id)) return;
       await this.budget.markAnswered(check.slot);
       if (outcome.kind === 'retry' || outcome.kind === 'rejected') {
