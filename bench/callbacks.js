@@ -14,7 +14,7 @@ const { mkdirSync } = require('node:fs');
 const { pgBaseline } = require('./lib/callback-baseline');
 const { loopbackRoundTrip } = require('./lib/rtt');
 const { fire, repeat } = require('./lib/load');
-const { analyseProfile, monotonicMicros, newestProfile } = require('./lib/profile');
+const { analyseProfile, monotonicMicros, newestProfile, printProfile } = require('./lib/profile');
 const { machineInfo, parseFlags, pct, printTable, printTargets, saveResults, fmt } = require('./lib/report');
 const { cpuMeter, Stack, sampleRss } = require('./lib/stack');
 const { ratio } = require('./lib/stats');
@@ -297,16 +297,7 @@ function report(results) {
       `\nCPU profile of the service during ${p.run.count} callbacks at ${p.run.connections} (${fmt(p.run.perSecond)}/s under the profiler): ` +
         `${fmt(p.sampledMs)} ms sampled, idle ${pct(p.idleShare)}`,
     );
-    printTable(
-      'Self time by package',
-      ['package', 'ms', 'share'],
-      p.packages.slice(0, 15).map((x) => [x.name, x.ms, pct(x.share)]),
-    );
-    printTable(
-      'Top frames (self time)',
-      ['frame', 'ms', 'share'],
-      p.frames.slice(0, 20).map((x) => [x.name.slice(0, 100), x.ms, pct(x.share)]),
-    );
+    printProfile(p);
   }
   const main = results.runs.find((r) => r.connections === 20) ?? results.runs[0];
   if (main) {

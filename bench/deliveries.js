@@ -23,7 +23,7 @@ const { execFileSync } = require('node:child_process');
 const { mkdirSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { Webhook } = require('standardwebhooks');
-const { analyseProfile, monotonicMicros, newestProfile } = require('./lib/profile');
+const { analyseProfile, monotonicMicros, newestProfile, printProfile } = require('./lib/profile');
 const { fmt, machineInfo, parseFlags, pct, printTable, printTargets, saveResults } = require('./lib/report');
 const { cpuMeter, requireDist, Stack, sampleRss, waitUntil, withClient } = require('./lib/stack');
 const { median, ratio, summarize } = require('./lib/stats');
@@ -812,16 +812,7 @@ function report(results) {
       console.log(
         `\nCPU profile of the service, ${kind === 'backlog' ? 'backlog drain (ANALYZE at the release)' : 'burst'} run (${fmt(p.run.perSecond)} deliveries/s under the profiler): ${fmt(p.sampledMs)} ms sampled, idle ${pct(p.idleShare)}`,
       );
-      printTable(
-        'Self time by package',
-        ['package', 'ms', 'share'],
-        p.packages.slice(0, 12).map((x) => [x.name, x.ms, pct(x.share)]),
-      );
-      printTable(
-        'Top frames (self time)',
-        ['frame', 'ms', 'share'],
-        p.frames.slice(0, 20).map((x) => [x.name.slice(0, 100), x.ms, pct(x.share)]),
-      );
+      printProfile(p, { packages: 12 });
     }
   }
   const one = results.phases[0];

@@ -3,6 +3,7 @@
 // (self time) and by package, and how much of the window it was idle (waiting on sockets: PostgreSQL, clients).
 const { readdirSync, readFileSync } = require('node:fs');
 const { join } = require('node:path');
+const { pct, printTable } = require('./report');
 
 /** CLOCK_MONOTONIC in microseconds, the clock V8's profiler stamps samples with on Linux. */
 const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
@@ -79,4 +80,18 @@ function newestProfile(dir) {
   return join(dir, files[files.length - 1]);
 }
 
-module.exports = { analyseProfile, newestProfile, monotonicMicros };
+/** The profile's self time by package and its top frames, as two tables. */
+function printProfile(p, { packages = 15 } = {}) {
+  printTable(
+    'Self time by package',
+    ['package', 'ms', 'share'],
+    p.packages.slice(0, packages).map((x) => [x.name, x.ms, pct(x.share)]),
+  );
+  printTable(
+    'Top frames (self time)',
+    ['frame', 'ms', 'share'],
+    p.frames.slice(0, 20).map((x) => [x.name.slice(0, 100), x.ms, pct(x.share)]),
+  );
+}
+
+module.exports = { analyseProfile, newestProfile, monotonicMicros, printProfile };

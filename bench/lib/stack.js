@@ -436,8 +436,11 @@ class Stack {
     const args = [join(DIST, 'sandbox', 'main.js'), '--port', '0', '--host', '127.0.0.1'];
     for (const [name, value] of Object.entries(flags)) {
       if (value === undefined || value === false) continue;
-      args.push(`--${name}`);
-      if (value !== true) args.push(String(value));
+      // A repeatable flag (such as --account) takes a list.
+      for (const one of Array.isArray(value) ? value : [value]) {
+        args.push(`--${name}`);
+        if (one !== true) args.push(String(one));
+      }
     }
     const logFile = join(this.tmp, `${name}.log`);
     const fd = openSync(logFile, 'a');
@@ -474,9 +477,9 @@ class Stack {
         NODE_ENV: 'production',
         PORT: String(port),
         DATABASE_URL: database.url,
-        KIE_API_KEY: 'bench-kie-key',
+        // One account, unless env gives several (KIE_API_KEYS, KIE_WEBHOOK_HMAC_KEYS).
+        ...(env.KIE_API_KEYS === undefined && { KIE_API_KEY: 'bench-kie-key', KIE_WEBHOOK_HMAC_KEY: hmacKey }),
         KIE_BASE_URL: sandbox.url,
-        KIE_WEBHOOK_HMAC_KEY: hmacKey,
         PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
         API_KEYS: `${CLIENT}:${CLIENT_KEY}`,
         // The per-client throttle (1000 per 10 s by default) would refuse a benchmark's own load: the guard still
