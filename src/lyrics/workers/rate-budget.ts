@@ -3,17 +3,13 @@ import { LyricsSettings } from '../lyrics.options';
 import { RateSlotStore } from '../persistence/rate-slot.store';
 
 /**
- * One upstream rate budget: `size` slot rows of a bucket in lyrics_rate_slots, shared by every instance. A call may
- * use a slot whose last use is at least one window old, so no window of `windowMs` ever holds more than `size`
- * calls. The caller sets a slot's time when it is taken and again when the answer arrives, so that KIE, whatever
- * the request's latency, never sees more than `size` calls inside its own window.
+ * One upstream rate budget (the record-info reads'; creates have one per KIE account, see CreateBudgets): `size`
+ * slot rows of a bucket in lyrics_rate_slots, shared by every instance. A call may use a slot whose last use is at
+ * least one window old, so no window of `windowMs` ever holds more than `size` calls. The caller sets a slot's time
+ * when it is taken and again when the answer arrives, so that KIE, whatever the request's latency, never sees more
+ * than `size` calls inside its own window.
  */
 export class RateBudget {
-  /** The create budget, shared by every instance's dispatcher. */
-  static creates(slots: RateSlotStore, settings: LyricsSettings): RateBudget {
-    return new RateBudget(slots, 'create', settings.createBudget, settings.createWindowMs);
-  }
-
   /** The record-info budget, shared by every instance's poller and confirming callbacks. */
   static recordInfo(slots: RateSlotStore, settings: LyricsSettings): RateBudget {
     return new RateBudget(slots, 'record-info', settings.pollBudget, settings.pollWindowMs);
