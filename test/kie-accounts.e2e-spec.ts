@@ -1,6 +1,8 @@
 import request from 'supertest';
-import { KieSandboxOptions } from '../src/sandbox/kie-sandbox';
+import { KieSandbox, KieSandboxOptions } from '../src/sandbox/kie-sandbox';
+import { busiestWindow } from './support/busiest-window';
 import { answeredDeliveries, kieFixture, receiptsOf, signatureHeaders } from './support/callbacks';
+import { createTestDatabase } from './support/database';
 import { LyricsContext, startLyricsApp } from './support/lyrics-client';
 import { metricSample } from './support/metrics';
 import { teardownAfterEach } from './support/teardown';
@@ -148,6 +150,51 @@ describe.each(['legacy', 'jobs'] as const)('several KIE accounts on the %s route
       { name: 'spare', status: 'usable' },
     ]);
     expect(metricSample(await scrape(ctx), 'kie_account_paused{account="spare"}')).toBe(0);
+  });
+});
+
+describe('two instances sharing one database and two KIE accounts', () => {
+  const afterTest = teardownAfterEach();
+
+  it('keeps every account within its budget whichever instance sends: the budgets are rows the instances share', async () => {
+    const database = afterTest.add(await createTestDatabase(), (own) => own.drop());
+    const { sandbox: sandboxOptions, env } = twoAccounts(
+      'legacy',
+      { LYRICS_CREATE_BUDGET: '3', LYRICS_CREATE_WINDOW_MS: '60000' },
+      { createLimit: { max: 3, windowMs: 60000 } },
+    );
+    const sandbox = afterTest.add(await KieSandbox.start(sandboxOptions), (own) => own.stop());
+    const [first, second] = await Promise.all([1, 2].map(() => startLyricsApp(afterTest, { sandbox, env, database })));
+    // Ten tasks, five through each instance, against six creates a minute in all.
+    const tasks = await Promise.all(
+      Array.from({ length: 10 }, (_, n) => (n % 2 === 0 ? first : second).submit(`a song from either instance ${n}`)),
+    );
+    await waitFor('six tasks to be sent', async () => (await first.taskCount('queued')) === 4);
+    for (const instance of [first, second]) {
+      await waitFor(
+        'each instance to find no account with room',
+        async () => (metricSample(await scrape(instance), 'lyrics_budget_waits_total{bucket="create"}') ?? 0) > 0,
+      );
+    }
+    const accepted = first.requestsTo('create').filter((create) => create.code === 200);
+    for (const account of ['main', 'spare']) {
+      expect(
+        busiestWindow(
+          accepted.filter((create) => create.account === account),
+          60000,
+        ),
+      ).toBe(3);
+    }
+    expect(accepted).toHaveLength(6);
+    expect(sandbox.requests.filter((r) => r.endpoint === 'create' && (r.httpStatus === 429 || r.code === 429))).toHaveLength(0);
+    const rows = await first.query(
+      'SELECT kie_account, count(*)::int AS n FROM lyrics_tasks WHERE id = ANY($1) AND status <> $2 GROUP BY 1 ORDER BY 1',
+      [tasks.map((task) => task.id), 'queued'],
+    );
+    expect(rows).toEqual([
+      { kie_account: 'main', n: 3 },
+      { kie_account: 'spare', n: 3 },
+    ]);
   });
 });
 
