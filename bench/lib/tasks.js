@@ -44,7 +44,11 @@ function callbackRequest(task, hmacKey = HMAC_KEY) {
   const { callbackBody } = requireDist('sandbox/sandbox-payloads');
   const { signWebhook } = requireDist('lyrics/kie/kie-signature');
   const body = JSON.stringify(
-    callbackBody({ taskId: task.kieTaskId, callbackShape: 'legacy', outcome: 'success', variants: task.variants }, 'snake', 'data'),
+    callbackBody(
+      { taskId: task.kieTaskId, callbackShape: 'legacy', outcome: 'success', variants: task.variants, behaviours: { messageKey: false } },
+      'snake',
+      'data',
+    ),
   );
   const timestamp = String(Math.floor(Date.now() / 1000));
   return {
