@@ -7,6 +7,8 @@ import { HasNoLoneSurrogates, HasNoNulCharacters, IsStorableJson } from './stora
 
 export const METADATA_MAX_BYTES = 4096;
 export const WEBHOOK_URL_MAX_LENGTH = 2048;
+/** The documented webhookUrl: the reserved .example TLD (RFC 2606) never resolves, so "Try it out" with it reaches nobody. */
+export const WEBHOOK_URL_EXAMPLE = 'https://hooks.example/lyrics';
 /** Deep enough for any real metadata; a bound makes every check of it (and its JSON) cheap and safe. */
 export const METADATA_MAX_DEPTH = 32;
 
@@ -43,7 +45,7 @@ export class CreateLyricsDto {
   @ApiPropertyOptional({
     description:
       "Where this task's final events are POSTed, signed with your webhook secret (see GET /lyrics/webhook-secret) and retried for about a day. An absolute http(s) URL of at most 2048 characters; in production https, to a host with public addresses only.",
-    example: 'https://example.com/hooks/lyrics',
+    example: WEBHOOK_URL_EXAMPLE,
     maxLength: WEBHOOK_URL_MAX_LENGTH,
   })
   @IsOptional()

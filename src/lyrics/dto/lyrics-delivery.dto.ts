@@ -1,6 +1,7 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { DELIVERY_STATUSES, DeliveryStatus } from '../entities/lyrics-delivery.entity';
 import { EVENT_TYPES, LyricsEventType } from '../entities/lyrics-event.entity';
+import { WEBHOOK_URL_EXAMPLE } from './create-lyrics.dto';
 
 export class LyricsDeliveryAttemptDto {
   @ApiProperty({ type: String, format: 'date-time', description: 'When the attempt started.' })
@@ -24,7 +25,7 @@ export class LyricsDeliveryDto {
   @ApiProperty({ enum: EVENT_TYPES })
   type: LyricsEventType;
 
-  @ApiProperty({ example: 'https://example.com/hooks/lyrics' })
+  @ApiProperty({ example: WEBHOOK_URL_EXAMPLE })
   url: string;
 
   @ApiProperty({
