@@ -32,7 +32,7 @@ const { startReceiver } = require('./lib/webhook-receiver');
 
 const flags = parseFlags({
   tasks: { default: 1000, help: 'tasks (final events, webhook deliveries) per measured run' },
-  concurrency: { default: 32, help: "LYRICS_WEBHOOK_CONCURRENCY, and the baseline client's requests in flight" },
+  concurrency: { default: 128, help: "LYRICS_WEBHOOK_CONCURRENCY (its default), and the baseline client's requests in flight" },
   'callback-concurrency': { default: 20, help: 'callbacks in flight while the tasks are made final (as bench/callbacks.js)' },
   repeats: { default: 3, help: 'measured repeats of each run (burst, baseline, backlog); medians reported' },
   owners: {

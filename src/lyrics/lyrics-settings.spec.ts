@@ -55,7 +55,7 @@ describe('resolveLyricsSettings', () => {
       receiptsPerTask: 50,
       webhookTimeoutMs: 15000,
       webhookSecretOverlapSeconds: 86400,
-      webhookConcurrency: 32,
+      webhookConcurrency: 128,
       webhookOwnerConcurrency: 8,
       runWorkers: true,
       webhooks: { retryMs: [5000, 300000, 1800000, 7200000, 18000000, 36000000, 36000000], publicOnly: true, allowedHosts: [] },

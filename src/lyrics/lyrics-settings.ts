@@ -261,7 +261,8 @@ export const LYRICS_SETTING_TABLE = {
   webhookConcurrency: {
     env: 'LYRICS_WEBHOOK_CONCURRENCY',
     type: 'integer',
-    default: 32,
+    // Sixteen owners' worth of the per-owner cap: that many slow receivers before a fast one waits for a place.
+    default: 128,
     min: 1,
     max: 1000,
     doc: 'webhook deliveries in flight at once per instance',
