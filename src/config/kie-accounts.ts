@@ -1,6 +1,4 @@
-import type { KieAccountOptions } from '../lyrics';
-
-const ACCOUNT_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+import { KIE_ACCOUNT_NAME, KieAccountOptions } from '../lyrics';
 
 /** Comma-separated `name:value` entries, in order; problems name the variable and the entry's position, never its value. */
 function namedEntries(variable: string, value: string): { entries: { name: string; value: string }[]; problems: string[] } {
@@ -11,7 +9,7 @@ function namedEntries(variable: string, value: string): { entries: { name: strin
     const colon = entry.indexOf(':');
     const name = colon > 0 ? entry.slice(0, colon) : '';
     const secret = entry.slice(colon + 1).trim();
-    if (!ACCOUNT_NAME.test(name) || secret === '' || /\s/.test(secret)) {
+    if (!KIE_ACCOUNT_NAME.test(name) || secret === '' || /\s/.test(secret)) {
       problems.push(
         `${variable} entry ${index + 1} must be name:value (a name of 1 to 32 lower-case letters, digits, _ or -; a value without spaces)`,
       );

@@ -4,6 +4,7 @@ export { LyricsModuleExtras } from './lyrics.tokens';
 export {
   DEFAULT_KIE_ACCOUNT,
   DEFAULT_WEBHOOK_RETRY_MS,
+  KIE_ACCOUNT_NAME,
   KieAccountOptions,
   LyricsModuleOptions,
   LyricsOptionsError,

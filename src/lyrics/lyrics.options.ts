@@ -228,7 +228,8 @@ export function resolveLyricsSettings(options: LyricsModuleOptions, mounting: Ly
   };
 }
 
-const ACCOUNT_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
+/** A KIE account's name: 1 to 32 lower-case letters, digits, `_` and `-`, starting with a letter or digit. */
+export const KIE_ACCOUNT_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
 
 /** `kie.apiKey` (one account, `default`) or `kie.accounts`; problems name the account by position or name, never a key. */
 function resolveKieAccounts(kie: LyricsModuleOptions['kie'] | undefined): ResolvedKieAccount[] {
@@ -243,7 +244,7 @@ function resolveKieAccounts(kie: LyricsModuleOptions['kie'] | undefined): Resolv
     const keys = new Set<string>();
     return kie.accounts.map((account, index) => {
       const label = `kie.accounts[${index}]`;
-      if (typeof account?.name !== 'string' || !ACCOUNT_NAME.test(account.name)) {
+      if (typeof account?.name !== 'string' || !KIE_ACCOUNT_NAME.test(account.name)) {
         throw new LyricsOptionsError(
           `LyricsModule: ${label}.name must be 1 to 32 lower-case letters, digits, _ or -, starting with a letter or digit`,
         );

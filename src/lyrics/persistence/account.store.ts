@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AccountPauseReason } from '../entities/lyrics-kie-account.entity';
 import { LyricsDatabase } from './lyrics-database';
 import * as sql from './accounts.sql';
+import { waitMsOf } from './sql';
 
 /** A KIE account as the instances see it: usable, or paused since when and why. */
 export interface AccountState {
@@ -35,8 +36,7 @@ export class AccountStore {
 
   /** Milliseconds until the next probe falls due (at least 0); undefined when no account is paused. */
   async msUntilNextProbe(names: string[]): Promise<number | undefined> {
-    const [row] = await this.db.rows<{ waitMs: number | null }>(sql.msUntilNextProbe(names));
-    return row?.waitMs === null || row?.waitMs === undefined ? undefined : Math.max(0, Math.ceil(row.waitMs));
+    return waitMsOf(await this.db.rows<{ waitMs: number | null }>(sql.msUntilNextProbe(names)));
   }
 
   states(names: string[]): Promise<AccountState[]> {

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { LyricsDatabase, SqlExecutor } from './lyrics-database';
 import * as sql from './rate-slots.sql';
+import { waitMsOf } from './sql';
 
 /** One locked free create slot, of an account with `room` free slots in its window. */
 export interface FreeCreateSlot {
@@ -35,8 +36,7 @@ export class RateSlotStore {
 
   /** Milliseconds until a usable account's next create slot frees; undefined when none is usable or none was used. */
   async msUntilNextCreateSlot(tx: SqlExecutor, input: Parameters<typeof sql.msUntilNextCreateSlot>[0]): Promise<number | undefined> {
-    const [row] = await tx.rows<{ waitMs: number | null }>(sql.msUntilNextCreateSlot(input));
-    return row?.waitMs === null || row?.waitMs === undefined ? undefined : Math.ceil(row.waitMs);
+    return waitMsOf(await tx.rows<{ waitMs: number | null }>(sql.msUntilNextCreateSlot(input)));
   }
 
   /** Milliseconds until the bucket's next slot frees (0 when one may be free now, though perhaps locked). */

@@ -38,3 +38,12 @@ export function aliasedColumns<T>(columns: { [K in keyof T]-?: string }): string
     .map(([alias, column]) => (alias === column ? column : `${column} AS "${alias}"`))
     .join(', ');
 }
+
+/**
+ * The `"waitMs"` of a "how long until the next one is due" statement, in whole milliseconds and never negative;
+ * undefined when it found nothing to wait for (no row, or NULL).
+ */
+export function waitMsOf(rows: { waitMs: number | null }[]): number | undefined {
+  const waitMs = rows[0]?.waitMs;
+  return waitMs === null || waitMs === undefined ? undefined : Math.max(0, Math.ceil(waitMs));
+}

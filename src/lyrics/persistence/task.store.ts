@@ -3,6 +3,7 @@ import { TaskChange } from '../task-transitions';
 import { LyricsDatabase, SqlExecutor } from './lyrics-database';
 import * as sql from './tasks.sql';
 import { AppliedReceipt, TaskQueue, TaskRecord, VariantRecord } from './tasks.sql';
+import { waitMsOf } from './sql';
 
 export interface TaskPage {
   tasks: TaskRecord[];
@@ -161,8 +162,7 @@ export class TaskStore {
    * claim, pass its transaction: a transaction that waits for a second pooled connection can deadlock the pool.
    */
   async msUntilDue(queue: TaskQueue, tx: SqlExecutor = this.db): Promise<number | undefined> {
-    const [row] = await tx.rows<{ waitMs: number | null }>(sql.msUntilDue(queue));
-    return row?.waitMs === null || row?.waitMs === undefined ? undefined : Math.max(0, Math.ceil(row.waitMs));
+    return waitMsOf(await tx.rows<{ waitMs: number | null }>(sql.msUntilDue(queue)));
   }
 
   countActive(): Promise<{ status: string; n: number }[]> {
