@@ -183,6 +183,7 @@ async function explainClaim(database, { perOwner }) {
     keepAttempts: 1,
     limit: flags.concurrency,
     perOwner,
+    allowances: new Map(),
     leaseMs: 45000,
   });
   return withClient(database.url, async (client) => {

@@ -273,7 +273,7 @@ export const LYRICS_SETTING_TABLE = {
     default: 8,
     min: 1,
     max: 1000,
-    doc: "one owner's webhook deliveries in flight at once (about, across instances): a slow receiver holds no more places",
+    doc: "one owner's webhook deliveries in flight at once per instance: a slow receiver holds no more of its places",
   },
   receiptsPerTask: {
     env: 'LYRICS_RECEIPTS_PER_TASK',

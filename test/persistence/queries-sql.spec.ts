@@ -105,6 +105,7 @@ function statements(): Statement[] {
       keepAttempts: 1,
       limit: 1,
       perOwner: 1,
+      allowances: new Map([['o', 1]]),
       leaseMs: 1,
     }),
     deliveries.recordDeliveryAttempts({ outcomes: [deliveryOutcome], keepAttempts: 1 }),

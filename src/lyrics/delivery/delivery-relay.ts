@@ -13,12 +13,14 @@ export type AttemptResult = Pick<DeliveryOutcome, 'status' | 'retryInMs' | 'atte
 export interface RelayConfig {
   enabled: boolean;
   consumer: DeliveryConsumer;
-  /** Deliveries in flight at once in this instance. */
+  /** Attempts running at once in this instance (its places). */
   concurrency: number;
-  /** One owner's deliveries in flight at once (see recordAndClaimDeliveries). */
+  /** One owner's attempts running at once in this instance (see prefetch, and recordAndClaimDeliveries). */
   perOwner: number;
-  /** How long a claim holds a delivery: longer than one attempt may take. */
+  /** How long a claim holds a delivery: longer than one attempt may take, plus maxClaimWaitMs. */
   leaseMs: number;
+  /** How long a claim may wait for a place before it is given back (see prefetch). */
+  maxClaimWaitMs: number;
   /** How often an idle relay looks for due deliveries made by other instances, or due again. */
   idleMs: number;
   /** At shutdown, how long attempts in flight may run before their claims are given back. */
@@ -39,12 +41,33 @@ export interface RelayConfig {
  * again in the same round trip that records it, and what finishes while a round runs is recorded together by the
  * next (a group commit). Finished attempts wait for their record in memory only as outcomes: their deliveries stay
  * claimed in the table until then, so a crash loses no delivery, only the record of an attempt, and it is made again.
+ *
+ * Prefetch: a round claims, beyond the places no claim covers, as many deliveries as attempts finished since the
+ * last round (about as many finish while this round runs), each owner likewise beyond its share. Those wait in
+ * memory for a place and start the moment one comes free, rather than a round later, so the places stay busy while
+ * rounds run. A waiting claim is still a claim in the table (leased), so a crash loses nothing; one that waited
+ * maxClaimWaitMs (every place, or its owner's share, held by slow receivers) is given back, for another instance.
+ *
+ * Owners' shares: at most `perOwner` attempts of one owner run at once here, and the relay counts its own claims per
+ * owner (running and waiting) to tell the claim how many more each owner may have; so a slow receiver holds at most
+ * its owner's share of this instance's places, whatever other instances hold, and an owner that only this relay
+ * flows for gets prefetched as the others do.
  */
 export abstract class DeliveryRelay extends BackgroundWorker {
-  /** Claimed deliveries whose attempt is running. */
+  /** Claimed deliveries whose attempt is running or waiting for a place. */
   private readonly held = new Map<string, ClaimedDelivery>();
+  /** Claimed deliveries waiting for a place, oldest claim first (see prefetch). */
+  private readonly waiting: Waiting[] = [];
+  private running = 0;
+  /** This relay's claims per owner: running or waiting, and running. */
+  private readonly heldByOwner = new Counter();
+  private readonly runningByOwner = new Counter();
   /** Attempts made and not yet recorded (see round). */
   private finished: Finished[] = [];
+  /** Rounds whose statement is running, with what each may claim. */
+  private readonly rounds = new Map<Promise<void>, RoundClaims>();
+  /** After a failed round, no other starts before this (performance.now()): the database gets a pause. */
+  private failedUntil = 0;
 
   protected constructor(
     protected readonly config: RelayConfig,
@@ -60,31 +83,78 @@ export abstract class DeliveryRelay extends BackgroundWorker {
   protected abstract attempt(delivery: ClaimedDelivery): Promise<AttemptResult>;
 
   protected async round(): Promise<number> {
-    const free = this.config.concurrency - this.held.size;
+    if (this.rounds.size >= MAX_ROUNDS_IN_FLIGHT) return this.config.idleMs;
+    const pauseMs = this.failedUntil - performance.now();
+    if (pauseMs > 0) return pauseMs;
+    await this.giveBackStaleClaims();
+    const { concurrency } = this.config;
+    const pending = [...this.rounds.values()];
+    const reserved = pending.reduce((sum, round) => sum + round.limit, 0);
+    const claims = this.held.size + reserved;
+    // Places no claim covers, and the prefetch: as many as finished since the last round, at most a place each.
+    const finishedCount = Math.min(this.finished.length, MAX_RECORD_BATCH);
+    const limit = Math.max(0, Math.min(concurrency - claims + finishedCount, 2 * concurrency - claims));
+    if (limit === 0 && finishedCount === 0) return this.config.idleMs;
+    // A second round only once it has enough to do: small rounds cost the database more per delivery.
+    if (pending.length > 0 && limit + finishedCount < SECOND_ROUND_MIN) return this.config.idleMs;
     const finished = this.finished.splice(0, MAX_RECORD_BATCH);
-    if (free <= 0 && finished.length === 0) return this.config.idleMs;
+    const round = this.allowancesFor(finished, pending, limit);
+    // Not tracked as work: a round's end wakes the loop only when there is more to do (see roundTrip).
+    const done = this.roundTrip(finished, round).finally(() => this.rounds.delete(done));
+    this.rounds.set(done, round);
+    return 0;
+  }
+
+  /**
+   * What this round may claim per owner: its share (perOwner running) plus a prefetch of as many as it finished since
+   * the last round, less what this relay holds, and less what a round still in flight may claim for it.
+   */
+  private allowancesFor(finished: Finished[], pending: RoundClaims[], limit: number): RoundClaims {
+    const { perOwner } = this.config;
+    const reservedFor = (owner: string) => pending.reduce((sum, round) => sum + (round.allowances.get(owner) ?? round.perOwner), 0);
+    const recordedByOwner = new Counter();
+    for (const { owner } of finished) recordedByOwner.add(owner);
+    const allowances = new Map<string, number>();
+    for (const owner of new Set([
+      ...this.heldByOwner.keys(),
+      ...recordedByOwner.keys(),
+      ...pending.flatMap((r) => [...r.allowances.keys()]),
+    ])) {
+      const prefetch = Math.min(recordedByOwner.get(owner), perOwner);
+      allowances.set(owner, Math.max(0, perOwner + prefetch - this.heldByOwner.get(owner) - reservedFor(owner)));
+    }
+    const others = Math.max(0, perOwner - pending.reduce((sum, round) => sum + round.perOwner, 0));
+    return { limit, perOwner: others, allowances };
+  }
+
+  /** One statement: records `finished`, claims what `claims` allows, and starts what it claimed. */
+  private async roundTrip(finished: Finished[], claims: RoundClaims): Promise<void> {
     let result;
     try {
       result = await this.deliveries.recordAndClaim({
         consumer: this.config.consumer,
         outcomes: outcomesOf(finished),
         keepAttempts: this.config.keepAttempts,
-        limit: Math.max(0, free),
-        perOwner: this.config.perOwner,
+        ...claims,
         leaseMs: this.config.leaseMs,
       });
     } catch (error) {
       // Kept for the next round: their deliveries stay claimed until then (or until their leases end).
       this.finished.unshift(...finished);
-      throw error;
+      this.failedUntil = performance.now() + this.config.idleMs;
+      this.logger.error(`Round failed: ${errorMessage(error)}`);
+      return;
     }
     this.counted(finished, result.recorded);
+    const claimedAt = performance.now();
     for (const delivery of result.claimed) {
       this.held.set(delivery.id, delivery);
-      this.track(this.deliver(delivery));
+      this.heldByOwner.add(delivery.owner);
+      this.waiting.push({ delivery, claimedAt });
     }
-    const more = this.finished.length > 0 || (free > 0 && result.claimed.length === free);
-    return more ? 0 : this.config.idleMs;
+    this.startWaiting();
+    // Attempts to record, or all it asked for claimed (there is likely more): the next round need not wait.
+    if (this.finished.length > 0 || (claims.limit > 0 && result.claimed.length === claims.limit)) this.wake();
   }
 
   /**
@@ -92,10 +162,13 @@ export abstract class DeliveryRelay extends BackgroundWorker {
    * the claims of those still running (due again at once for another instance).
    */
   protected override async drain(inFlight: Promise<void>[]): Promise<void> {
+    // A round still running may claim: its claims must be held before they can be given back.
+    await Promise.allSettled(this.rounds.keys());
     const deadline = new Promise<void>((resolve) => setTimeout(resolve, this.config.graceMs).unref());
     await Promise.race([Promise.allSettled(inFlight), deadline]);
     const unfinished = [...this.held.values()];
     this.held.clear();
+    this.waiting.length = 0;
     const finished = this.finished.splice(0);
     try {
       if (finished.length > 0) this.counted(finished, await this.deliveries.record(outcomesOf(finished), this.config.keepAttempts));
@@ -113,13 +186,47 @@ export abstract class DeliveryRelay extends BackgroundWorker {
     }
   }
 
+  /**
+   * Starts waiting claims, oldest first, while places are free, each only while its owner runs fewer than perOwner
+   * (none once stopping: shutdown gives them back).
+   */
+  private startWaiting(): void {
+    for (let i = 0; i < this.waiting.length && this.running < this.config.concurrency && !this.stopping;) {
+      const { delivery } = this.waiting[i];
+      if (this.runningByOwner.get(delivery.owner) >= this.config.perOwner) {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      this.running++;
+      this.runningByOwner.add(delivery.owner);
+      this.track(this.deliver(delivery));
+    }
+  }
+
+  /** Gives back the claims that waited maxClaimWaitMs for a place, so that they do not wait out their lease here. */
+  private async giveBackStaleClaims(): Promise<void> {
+    const oldest = performance.now() - this.config.maxClaimWaitMs;
+    if (!this.waiting.some((claim) => claim.claimedAt <= oldest)) return;
+    const stale = this.waiting.filter((claim) => claim.claimedAt <= oldest).map(({ delivery }) => delivery);
+    this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((claim) => claim.claimedAt > oldest));
+    for (const claim of stale) {
+      this.held.delete(claim.id);
+      this.heldByOwner.remove(claim.owner);
+    }
+    await this.deliveries.release(stale);
+    this.logger.warn(
+      `Gave back ${stale.length} ${this.config.consumer} deliveries that waited ${this.config.maxClaimWaitMs} ms for a place`,
+    );
+  }
+
   private async deliver(delivery: ClaimedDelivery): Promise<void> {
     try {
       const startedAt = performance.now();
       const result = await this.attempt(delivery);
       // Released at shutdown: the claim is given back, and the attempt is not this relay's to record any more.
       if (!this.held.has(delivery.id)) return;
-      this.finished.push({ outcome: { id: delivery.id, leaseToken: delivery.leaseToken, ...result }, startedAt });
+      this.finished.push({ outcome: { id: delivery.id, leaseToken: delivery.leaseToken, ...result }, owner: delivery.owner, startedAt });
     } catch (error) {
       // The claim lapses and the delivery is made again: at least once.
       this.logger.error(`A ${this.config.consumer} delivery failed before its attempt was made: ${errorMessage(error)}`, {
@@ -127,16 +234,65 @@ export abstract class DeliveryRelay extends BackgroundWorker {
       });
     } finally {
       this.held.delete(delivery.id);
+      this.heldByOwner.remove(delivery.owner);
+      this.runningByOwner.remove(delivery.owner);
+      this.running--;
+      this.startWaiting();
     }
   }
 }
 
 /** Outcomes written together at most (one statement's arrays). */
 const MAX_RECORD_BATCH = 256;
+/**
+ * Rounds whose statements run at once: while one runs, the next records what finished meanwhile and claims for the
+ * places that came free, so a finished attempt's place waits for at most one round, not for the one running and then
+ * its own.
+ */
+const MAX_ROUNDS_IN_FLIGHT = 2;
+/** Outcomes and claims a round needs before it starts while another runs. */
+const SECOND_ROUND_MIN = 16;
+
+/** What one round may claim: in all, per listed owner, and for any other owner. */
+interface RoundClaims {
+  limit: number;
+  allowances: Map<string, number>;
+  perOwner: number;
+}
+
+interface Waiting {
+  delivery: ClaimedDelivery;
+  /** When its round returned (performance.now()). */
+  claimedAt: number;
+}
 
 interface Finished {
   outcome: Omit<DeliveryOutcome, 'startedMsAgo'>;
+  owner: string;
   startedAt: number;
+}
+
+/** Counts per key; a key whose count falls to 0 is gone. */
+class Counter {
+  private readonly counts = new Map<string, number>();
+
+  get(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  keys(): IterableIterator<string> {
+    return this.counts.keys();
+  }
+
+  add(key: string): void {
+    this.counts.set(key, this.get(key) + 1);
+  }
+
+  remove(key: string): void {
+    const count = this.get(key) - 1;
+    if (count > 0) this.counts.set(key, count);
+    else this.counts.delete(key);
+  }
 }
 
 function outcomesOf(finished: Finished[]): DeliveryOutcome[] {

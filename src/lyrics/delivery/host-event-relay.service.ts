@@ -41,6 +41,8 @@ export class HostEventRelay extends DeliveryRelay {
         // The tasks' lease (LYRICS_LEASE_MS): what a dead instance's claims cost before another takes them over. A
         // handler still running after it may be called again.
         leaseMs: settings.leaseMs,
+        // A quarter of it, so that a prefetched claim has most of its lease left when its handlers start.
+        maxClaimWaitMs: settings.leaseMs / 4,
         idleMs: settings.dispatchIntervalMs,
         graceMs: settings.shutdownGraceMs,
         keepAttempts: 10,

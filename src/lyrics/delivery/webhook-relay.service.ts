@@ -11,6 +11,8 @@ import { WebhookSender } from './webhook-sender';
 
 /** A claim outlasts an attempt's time limit by this much (the destination check's DNS lookup, recording). */
 const LEASE_MARGIN_MS = 30000;
+/** How long a prefetched claim may wait for a place; its lease covers the wait too. */
+const MAX_CLAIM_WAIT_MS = 5000;
 
 /**
  * POSTs each final event of a task submitted with a webhookUrl to that URL, signed with its owner's secrets
@@ -36,7 +38,8 @@ export class WebhookRelay extends DeliveryRelay {
         consumer: 'webhook',
         concurrency: settings.webhookConcurrency,
         perOwner: settings.webhookOwnerConcurrency,
-        leaseMs: settings.webhookTimeoutMs + LEASE_MARGIN_MS,
+        leaseMs: MAX_CLAIM_WAIT_MS + settings.webhookTimeoutMs + LEASE_MARGIN_MS,
+        maxClaimWaitMs: MAX_CLAIM_WAIT_MS,
         idleMs: settings.dispatchIntervalMs,
         graceMs: settings.shutdownGraceMs,
         keepAttempts: settings.webhooks.retryMs.length + 10,
@@ -52,7 +55,8 @@ export class WebhookRelay extends DeliveryRelay {
   }
 
   protected async attempt(delivery: ClaimedDelivery): Promise<AttemptResult> {
-    const secrets = await this.signingSecrets(delivery);
+    // The claim brings the owner's secrets along, so that signing costs no read and no await of its own.
+    const secrets = delivery.secret ? signingSecrets(delivery.secret, delivery.previousSecret) : await this.storedSecrets(delivery.owner);
     const sent = await this.sender.send({ url: delivery.url!, eventId: delivery.eventId, body: delivery.body!, secrets });
     const attempt = { httpStatus: sent.httpStatus, error: sent.error, durationMs: sent.durationMs };
     if (sent.error === null) return { status: 'delivered', attempt };
@@ -62,11 +66,12 @@ export class WebhookRelay extends DeliveryRelay {
     return retryInMs === undefined ? { status: 'failed', attempt } : { status: 'pending', retryInMs, attempt };
   }
 
-  /** The current secret first, then the previous one during a rotation's overlap; made on the owner's first delivery. */
-  private async signingSecrets(delivery: ClaimedDelivery): Promise<string[]> {
-    const { secret, previous } = delivery.secret
-      ? { secret: delivery.secret, previous: delivery.previousSecret }
-      : await this.secrets.secretsOf(delivery.owner);
-    return previous ? [secret, previous] : [secret];
+  /** The owner's secrets, made on its first delivery. */
+  private async storedSecrets(owner: string): Promise<string[]> {
+    const { secret, previous } = await this.secrets.secretsOf(owner);
+    return signingSecrets(secret, previous);
   }
 }
+
+/** The current secret first, then the previous one during a rotation's overlap. */
+const signingSecrets = (secret: string, previous: string | null | undefined): string[] => (previous ? [secret, previous] : [secret]);

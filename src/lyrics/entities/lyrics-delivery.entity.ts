@@ -20,15 +20,13 @@ export interface DeliveryAttempt {
  * The relay's work queue (the table is the queue): one row per event and consumer, written by the final transition's
  * own statement, so an event is owed to its consumers exactly when it exists. A relay claims due rows with a lease
  * (`lease_token` says which claim holds it, so a claim that outlived its lease cannot record over another's) and
- * records every attempt.
+ * records every attempt. No index covers a claim's columns, so that a claim is a HOT update (see HotDeliveryClaims).
  */
 @Entity({ name: 'lyrics_deliveries' })
 @Check('lyrics_deliveries_consumer_check', `consumer IN ('host', 'webhook')`)
 @Check('lyrics_deliveries_status_check', `status IN ('pending', 'delivered', 'failed', 'stopped')`)
 // Due deliveries of a consumer by owner, in the order they fall due: only pending rows (the claim's loose index scan).
 @Index('lyrics_deliveries_due_idx', ['consumer', 'owner', 'nextAttemptAt'], { where: `status = 'pending'` })
-// Claims held now, per owner (the claim's fair share); few rows, since an attempt's record clears its lease.
-@Index('lyrics_deliveries_claimed_idx', ['consumer', 'owner'], { where: 'lease_until IS NOT NULL' })
 // A task's deliveries, as GET /lyrics/:id/deliveries lists them, and the claim's per-task order check.
 @Index('lyrics_deliveries_task_idx', ['taskId', 'consumer', 'eventSeq'])
 @Index('lyrics_deliveries_event_idx', ['eventSeq'])

@@ -7,6 +7,7 @@ import { AddCancelled1796947200000 } from './1796947200000-AddCancelled';
 import { DropTaskPendingDeliveriesIndex1797033600000 } from './1797033600000-DropTaskPendingDeliveriesIndex';
 import { AddWokenReceipts1797120000000 } from './1797120000000-AddWokenReceipts';
 import { AddKieAccounts1797206400000 } from './1797206400000-AddKieAccounts';
+import { HotDeliveryClaims1797292800000 } from './1797292800000-HotDeliveryClaims';
 
 /** Every migration of the lyrics module, in order, for the app's data source and for host apps. */
 export const LYRICS_MIGRATIONS = [
@@ -19,4 +20,5 @@ export const LYRICS_MIGRATIONS = [
   DropTaskPendingDeliveriesIndex1797033600000,
   AddWokenReceipts1797120000000,
   AddKieAccounts1797206400000,
+  HotDeliveryClaims1797292800000,
 ];

@@ -51,18 +51,19 @@ export type RecordedOrClaimed = { recorded: string } | ({ recorded: null } & Cla
  *
  * Claiming: in order per task, a delivery waits while an earlier event of its task is still pending for the same
  * consumer (a task's events are written in its transitions' order, which its row lock serialises, so `event_seq` is
- * that order). Fair among owners: an owner holding `perOwner` unexpired claims gets none, the others at most the rest
- * of their `perOwner`, their most overdue first, every owner's first before anyone's second. So one owner's slow or
- * dead receiver holds at most `perOwner` places and never delays another owner's deliveries. Two instances claiming
- * at once may together exceed `perOwner` a little. The owners with due deliveries are found by a loose index scan of
- * lyrics_deliveries_due_idx (one probe per owner), and each owner's candidates by the same index, at most `perOwner`
- * of them: the cost follows the owners with due work, not the backlog. The owner's webhook secrets come along, so
- * that signing costs no read of its own.
+ * that order). Fair among owners: each owner gets at most its allowance (`allowances`, the relay's own count of what
+ * it may still claim for an owner it holds claims of; `perOwner` for any other), its most overdue first, every
+ * owner's first before anyone's second. The relay keeps the per-owner count itself, of its own claims, so the
+ * statement counts no leases (and no index of leases is written on every claim and record): one owner's slow or dead
+ * receiver holds at most its share of each instance's places and never delays another owner's deliveries, and a dead
+ * instance's claims hold no owner's share anywhere. The owners with due deliveries are found by a loose index scan of
+ * lyrics_deliveries_due_idx (one probe per owner), and each owner's candidates by the same index, at most its
+ * allowance of them: the cost follows the owners with due work, not the backlog. The owner's webhook secrets come
+ * along, so that signing costs no read of its own.
  *
  * Both halves run on one snapshot, so the claim still sees the rows being recorded as claimed and pending: they are
- * left out of its count of each owner's claims (their places are free now) and of what it may pick (a lapsed claim
- * recorded late must not be taken and recorded by the same statement). A task whose event is recorded here has its
- * next event claimed next round.
+ * left out of what it may pick (a lapsed claim recorded late must not be taken and recorded by the same statement).
+ * A task whose event is recorded here has its next event claimed next round.
  */
 export function recordAndClaimDeliveries(input: {
   consumer: DeliveryConsumer;
@@ -70,10 +71,14 @@ export function recordAndClaimDeliveries(input: {
   keepAttempts: number;
   limit: number;
   perOwner: number;
+  /** What may still be claimed for each owner the relay holds claims of (or records attempts of). */
+  allowances: Map<string, number>;
   leaseMs: number;
 }): Statement {
   const params = new Params(input.consumer, input.limit, input.perOwner, input.leaseMs);
   const recorded = recordOutcomes(params, input.outcomes, input.keepAttempts);
+  const allowanceOwners = params.add([...input.allowances.keys()]);
+  const allowanceCounts = params.add([...input.allowances.values()]);
   const due = (d: string) => `${d}.consumer = $1 AND ${d}.status = 'pending' AND ${d}.next_attempt_at <= now()`;
   return named(
     'record_and_claim_deliveries',
@@ -84,16 +89,11 @@ export function recordAndClaimDeliveries(input: {
        UNION ALL
        SELECT (SELECT min(d.owner) FROM lyrics_deliveries AS d WHERE ${due('d')} AND d.owner > owners.owner)
        FROM owners WHERE owners.owner IS NOT NULL
-     ), claimed_by_owner AS (
-       -- A lease is only ever on a pending delivery (records and releases clear it), so no status test: with one,
-       -- the planner may walk the whole due index instead of lyrics_deliveries_claimed_idx.
-       SELECT owner, count(*)::int AS n FROM lyrics_deliveries
-       WHERE consumer = $1 AND lease_until > now() AND id <> ALL (${recorded.ids}::bigint[])
-       GROUP BY owner
      ), candidates AS (
        SELECT candidate.id, candidate.next_attempt_at, candidate.turn
        FROM owners
-       LEFT JOIN claimed_by_owner AS claimed ON claimed.owner = owners.owner
+       LEFT JOIN unnest(${allowanceOwners}::text[], ${allowanceCounts}::int[]) AS allowance(owner, n)
+         ON allowance.owner = owners.owner
        CROSS JOIN LATERAL (
          SELECT d.id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at) AS turn
          FROM lyrics_deliveries AS d
@@ -105,9 +105,9 @@ export function recordAndClaimDeliveries(input: {
                               WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer
                                 AND earlier.next_attempt_at IS NOT NULL)
          ORDER BY d.next_attempt_at
-         LIMIT $3
+         LIMIT COALESCE(allowance.n, $3)
        ) AS candidate
-       WHERE owners.owner IS NOT NULL AND candidate.turn <= $3 - COALESCE(claimed.n, 0)
+       WHERE owners.owner IS NOT NULL
      ), picked AS (
        -- By primary key, locked, and claimable still once locked (a row another instance claimed or recorded since
        -- this snapshot is read again). Due is tested by next_attempt_at alone (a delivery that is not pending has

@@ -535,16 +535,11 @@ WITH RECURSIVE recorded AS (
   UNION ALL
   SELECT (SELECT min(d.owner) FROM lyrics_deliveries AS d WHERE d.consumer = $1 AND d.status = 'pending' AND d.next_attempt_at <= now() AND d.owner > owners.owner)
   FROM owners WHERE owners.owner IS NOT NULL
-), claimed_by_owner AS (
-  -- A lease is only ever on a pending delivery (records and releases clear it), so no status test: with one,
-  -- the planner may walk the whole due index instead of lyrics_deliveries_claimed_idx.
-  SELECT owner, count(*)::int AS n FROM lyrics_deliveries
-  WHERE consumer = $1 AND lease_until > now() AND id <> ALL ($5::bigint[])
-  GROUP BY owner
 ), candidates AS (
   SELECT candidate.id, candidate.next_attempt_at, candidate.turn
   FROM owners
-  LEFT JOIN claimed_by_owner AS claimed ON claimed.owner = owners.owner
+  LEFT JOIN unnest($14::text[], $15::int[]) AS allowance(owner, n)
+    ON allowance.owner = owners.owner
   CROSS JOIN LATERAL (
     SELECT d.id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at) AS turn
     FROM lyrics_deliveries AS d
@@ -556,9 +551,9 @@ WITH RECURSIVE recorded AS (
                          WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer
                            AND earlier.next_attempt_at IS NOT NULL)
     ORDER BY d.next_attempt_at
-    LIMIT $3
+    LIMIT COALESCE(allowance.n, $3)
   ) AS candidate
-  WHERE owners.owner IS NOT NULL AND candidate.turn <= $3 - COALESCE(claimed.n, 0)
+  WHERE owners.owner IS NOT NULL
 ), picked AS (
   -- By primary key, locked, and claimable still once locked (a row another instance claimed or recorded since
   -- this snapshot is read again). Due is tested by next_attempt_at alone (a delivery that is not pending has

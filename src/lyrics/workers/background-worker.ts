@@ -13,7 +13,7 @@ export abstract class BackgroundWorker implements OnApplicationBootstrap, Before
   protected abstract readonly logger: Logger;
   private readonly inFlight = new Set<Promise<void>>();
   private loop: Promise<void> | undefined;
-  private stopping = false;
+  private stopped = false;
   private wakeUp: (() => void) | undefined;
   private woken = false;
 
@@ -40,7 +40,7 @@ export abstract class BackgroundWorker implements OnApplicationBootstrap, Before
   }
 
   async beforeApplicationShutdown(): Promise<void> {
-    this.stopping = true;
+    this.stopped = true;
     this.wake();
     await this.loop;
     await this.drain([...this.inFlight]);
@@ -49,6 +49,11 @@ export abstract class BackgroundWorker implements OnApplicationBootstrap, Before
   wake(): void {
     this.woken = true;
     this.wakeUp?.();
+  }
+
+  /** Shutdown has begun: no new work may start. */
+  protected get stopping(): boolean {
+    return this.stopped;
   }
 
   protected get busy(): number {
@@ -65,7 +70,7 @@ export abstract class BackgroundWorker implements OnApplicationBootstrap, Before
   }
 
   private async run(): Promise<void> {
-    while (!this.stopping) {
+    while (!this.stopped) {
       let waitMs = this.idleMs;
       try {
         waitMs = Math.min(waitMs, await this.round());
@@ -77,7 +82,7 @@ export abstract class BackgroundWorker implements OnApplicationBootstrap, Before
   }
 
   private sleep(ms: number): Promise<void> {
-    if (this.woken || this.stopping) {
+    if (this.woken || this.stopped) {
       this.woken = false;
       return Promise.resolve();
     }
