@@ -213,6 +213,48 @@ describe('client webhooks', () => {
     });
   });
 
+  describe('with one place (prefetched claims)', () => {
+    const ctx = useLyricsApp({
+      sandbox: { resultDelayMs: 20 },
+      env: {
+        API_KEYS: CLIENTS,
+        LYRICS_WEBHOOK_CONCURRENCY: '1',
+        LYRICS_WEBHOOK_OWNER_CONCURRENCY: '1',
+        LYRICS_DISPATCH_INTERVAL_MS: '100',
+      },
+      apiKey: ALICE,
+    });
+    const deliveryRow = async (taskId: string) =>
+      (
+        await ctx.query<{ leased: boolean; attempt_count: number; status: string }>(
+          `SELECT lease_until IS NOT NULL AS leased, attempt_count, status FROM lyrics_deliveries WHERE task_id = $1 AND consumer = 'webhook'`,
+          [taskId],
+        )
+      )[0];
+
+    it('gives back a claim that waited too long for a place, without an attempt', async () => {
+      // The first answer comes late, so that the next two are due when it does; the second never comes.
+      receiver.script('/alice/one-place', [{ status: 200, afterMs: 3000 }, 'hang']);
+      const first = await submit(ctx, ALICE, '[sandbox:] first through the one place', receiver.url('/alice/one-place'));
+      await waitFor('the first delivery in flight', () => receiver.received('/alice/one-place').length === 1);
+      const second = await submit(ctx, ALICE, '[sandbox:] second', receiver.url('/alice/one-place'));
+      const third = await submit(ctx, ALICE, '[sandbox:] third', receiver.url('/alice/one-place'));
+      await ctx.waitForAll([second.id, third.id], 'succeeded');
+      expect(receiver.received('/alice/one-place')).toHaveLength(1);
+
+      // The round that records the first claims ahead for the owner whose attempt finished: the second runs (its
+      // receiver holds it), the third waits in memory, leased and counted as a started attempt.
+      await settled(ctx, ALICE, first.id, 'delivered');
+      await waitFor('the third claimed while the second runs', async () => (await deliveryRow(third.id)).leased);
+      expect(receiver.received('/alice/one-place')).toHaveLength(2);
+      // After 5 s waiting (the relay's limit) it is given back: no lease, no attempt counted, none made.
+      await waitFor('the third given back', async () => !(await deliveryRow(third.id)).leased, { timeoutMs: 15000 });
+      expect(await deliveryRow(third.id)).toEqual({ leased: false, attempt_count: 0, status: 'pending' });
+      expect(receiver.received('/alice/one-place')).toHaveLength(2);
+      expect(await deliveriesOf(ctx, ALICE, third.id)).toEqual([expect.objectContaining({ status: 'pending', attempts: [] })]);
+    });
+  });
+
   describe('in production', () => {
     const PROD_KEY = 'prod-webhook-client-key';
     let ctx: LyricsContext;

@@ -2,8 +2,11 @@ import { createServer, IncomingMessage, Server, ServerResponse } from 'node:http
 import { AddressInfo } from 'node:net';
 import { Webhook } from 'standardwebhooks';
 
-/** What a receiver answers one delivery: a status (with headers), or no answer at all until it is stopped. */
-export type ReceiverAnswer = number | { status: number; headers?: Record<string, string> } | 'hang';
+/**
+ * What a receiver answers one delivery: a status (with headers, after `afterMs`), or no answer at all until it is
+ * stopped.
+ */
+export type ReceiverAnswer = number | { status: number; headers?: Record<string, string>; afterMs?: number } | 'hang';
 
 export interface ReceivedDelivery {
   path: string;
@@ -73,7 +76,8 @@ export class WebhookReceiver {
       this.hanging.add(response);
       return;
     }
-    const { status, headers: answerHeaders = {} } = typeof answer === 'number' ? { status: answer } : answer;
+    const { status, headers: answerHeaders = {}, afterMs = 0 } = typeof answer === 'number' ? { status: answer } : answer;
+    if (afterMs > 0) await new Promise((resolve) => setTimeout(resolve, afterMs));
     response.writeHead(status, answerHeaders).end();
   }
 }
