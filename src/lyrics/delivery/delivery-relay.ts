@@ -44,9 +44,8 @@ export interface RelayConfig {
  *
  * Prefetch: a round claims, beyond the places no claim covers, twice as many deliveries as attempts finished since
  * the last round (about as many finish per place while this round runs; see PREFETCH), each owner likewise beyond
- * its share. Those wait in
- * memory for a place and start the moment one comes free, rather than a round later, so the places stay busy while
- * rounds run. A waiting claim is still a claim in the table (leased), so a crash loses nothing; one that waited
+ * its share. Those wait in memory for a place and start the moment one comes free, rather than a round later, so the
+ * places stay busy while rounds run. A waiting claim is still a claim in the table (leased), so a crash loses nothing; one that waited
  * maxClaimWaitMs (every place, or its owner's share, held by slow receivers) is given back, for another instance.
  *
  * Owners' shares: at most `perOwner` attempts of one owner run at once here, and the relay counts its own claims per
@@ -205,12 +204,15 @@ export abstract class DeliveryRelay extends BackgroundWorker {
     }
   }
 
-  /** Gives back the claims that waited maxClaimWaitMs for a place, so that they do not wait out their lease here. */
+  /**
+   * Gives back the claims that waited maxClaimWaitMs for a place, so that they do not wait out their lease here. The
+   * waiting claims are in claim order (startWaiting only takes some out), so the stale ones are a prefix.
+   */
   private async giveBackStaleClaims(): Promise<void> {
     const oldest = performance.now() - this.config.maxClaimWaitMs;
-    if (!this.waiting.some((claim) => claim.claimedAt <= oldest)) return;
-    const stale = this.waiting.filter((claim) => claim.claimedAt <= oldest).map(({ delivery }) => delivery);
-    this.waiting.splice(0, this.waiting.length, ...this.waiting.filter((claim) => claim.claimedAt > oldest));
+    const fresh = this.waiting.findIndex((claim) => claim.claimedAt > oldest);
+    const stale = this.waiting.splice(0, fresh === -1 ? this.waiting.length : fresh).map(({ delivery }) => delivery);
+    if (stale.length === 0) return;
     for (const claim of stale) {
       this.held.delete(claim.id);
       this.heldByOwner.remove(claim.owner);
