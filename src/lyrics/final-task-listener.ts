@@ -29,12 +29,20 @@ export class FinalTaskListener implements OnModuleDestroy {
       if (this.waiters.size === 0) void this.disconnect();
     };
     try {
-      await this.connect();
+      await this.listening();
     } catch (error) {
       unsubscribe();
       throw error;
     }
     return unsubscribe;
+  }
+
+  /**
+   * Resolves once listening: at once while the connection holds, after listening again when it was lost. A waiter
+   * that stays subscribed across wakes awaits this before each read, so that no change after the read is missed.
+   */
+  async listening(): Promise<void> {
+    await this.connect();
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -141,11 +141,14 @@ export class LyricsService implements BeforeApplicationShutdown {
   async waitForFinal(owner: string, id: string, { timeoutMs = 60000 }: { timeoutMs?: number } = {}): Promise<LyricsTaskDto> {
     // A span, so the monotonic clock: a wall clock stepped meanwhile must not cut the wait short or stretch it.
     const deadline = performance.now() + timeoutMs;
-    for (;;) {
-      let wake!: () => void;
-      const woken = new Promise<void>((resolve) => (wake = resolve));
-      const unsubscribe = await this.finalTasks.subscribe(id, wake);
-      try {
+    let wake = () => {};
+    // Subscribed once for the whole wait: a wake that gave the LISTEN connection back, only to take it again for the
+    // next read, would put a connect and a LISTEN between the notification and the answer.
+    const unsubscribe = await this.finalTasks.subscribe(id, () => wake());
+    try {
+      for (;;) {
+        const woken = new Promise<void>((resolve) => (wake = resolve));
+        await this.finalTasks.listening();
         const task = await this.get(owner, id);
         if (!task) throw new LyricsTaskNotFoundError(`Lyrics task ${id} not found`);
         if (isFinalStatus(task.status)) return task;
@@ -158,9 +161,9 @@ export class LyricsService implements BeforeApplicationShutdown {
         await Promise.race([woken, new Promise<void>((resolve) => (timer = setTimeout(resolve, remaining)))]);
         clearTimeout(timer);
         this.stopping.signal.removeEventListener('abort', stop);
-      } finally {
-        unsubscribe();
       }
+    } finally {
+      unsubscribe();
     }
   }
 
