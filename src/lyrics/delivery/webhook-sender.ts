@@ -3,6 +3,7 @@ import { ClientRequest, Agent as HttpAgent, IncomingMessage, OutgoingHttpHeaders
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, LookupFunction } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { urlToHttpOptions } from 'node:url';
 import { errorMessage } from '../error-message';
 import { parseHttpDate } from '../kie/kie-http';
 import { checkDestination, DestinationCheck, DestinationPolicy, ResolvedAddress, Resolver } from './webhook-destination';
@@ -29,6 +30,8 @@ export interface WebhookSenderOptions {
 }
 
 type Outcome = Omit<WebhookAttempt, 'durationMs'>;
+/** A webhook URL, parsed, and the request options it makes. */
+type Target = { url: URL; options: ReturnType<typeof urlToHttpOptions> };
 type SendInput = Parameters<WebhookSender['send']>[0];
 
 /** The answer's body means nothing to us; past this much the connection is dropped rather than read further. */
@@ -39,8 +42,9 @@ const MAX_ANSWER_BYTES = 64 * 1024;
  * slow receiver take thousands of sockets.
  */
 const MAX_SOCKETS_PER_RECEIVER = 128;
-/** Passed destination checks kept at most (host names); past it the cache starts again empty. */
+/** Passed destination checks (host names), and parsed URLs, kept at most; past it a cache starts again empty. */
 const MAX_CACHED_CHECKS = 1000;
+const MAX_PARSED_URLS = 1000;
 const DEFAULT_CHECK_CACHE_MS = 5000;
 
 export class WebhookSender {
@@ -64,6 +68,12 @@ export class WebhookSender {
    */
   private readonly checks = new Map<string, { check: DestinationCheck & { ok: true }; until: number }>();
 
+  /**
+   * Webhook URLs as parsed, with their request options: most deliveries go to a URL delivered to before, and parsing
+   * it and turning it into request options was a visible share of each send. A URL's text alone decides both.
+   */
+  private readonly parsed = new Map<string, Target>();
+
   constructor(private readonly options: WebhookSenderOptions) {}
 
   /**
@@ -86,27 +96,44 @@ export class WebhookSender {
     } catch (error) {
       return noAnswer(`cannot sign: ${errorMessage(error)}`);
     }
-    if (!URL.canParse(input.url)) return refusal('webhookUrl is not a URL');
-    const url = new URL(input.url);
+    const target = this.parsed.get(input.url) ?? this.parse(input.url);
+    if (target === undefined) return refusal('webhookUrl is not a URL');
+    const { url } = target;
 
     // One deadline for the whole attempt: resolving, waiting for a pooled socket, connecting, the answer's head.
     const deadline = performance.now() + this.options.timeoutMs;
     const check = this.cachedCheck(url) ?? (await this.checkWithin(url, this.options.timeoutMs));
     if (check === undefined) return this.timedOut();
     if (!check.ok) return refusal(check.reason);
-    return this.post(url, headers, input.body, check.address, deadline - performance.now());
+    return this.post(target, headers, input.body, check.address, deadline - performance.now());
+  }
+
+  private parse(text: string): Target | undefined {
+    if (!URL.canParse(text)) return undefined;
+    const url = new URL(text);
+    const target = { url, options: urlToHttpOptions(url) };
+    if (this.parsed.size >= MAX_PARSED_URLS) this.parsed.clear();
+    this.parsed.set(text, target);
+    return target;
   }
 
   /**
    * POSTs `body` to the checked `address` within `remainingMs`. A plain timer rather than an AbortSignal: at the
    * relay's rate the signal's listeners were a visible share of each send.
    */
-  private post(url: URL, headers: OutgoingHttpHeaders, body: string, address: ResolvedAddress, remainingMs: number): Promise<Outcome> {
+  private post(
+    { url, options }: Target,
+    headers: OutgoingHttpHeaders,
+    body: string,
+    address: ResolvedAddress,
+    remainingMs: number,
+  ): Promise<Outcome> {
     return new Promise<Outcome>((settle) => {
       const secure = url.protocol === 'https:';
       let request: ClientRequest;
       try {
-        request = (secure ? httpsRequest : httpRequest)(url, {
+        request = (secure ? httpsRequest : httpRequest)({
+          ...options,
           method: 'POST',
           headers,
           agent: secure ? this.agents.https : this.agents.http,
