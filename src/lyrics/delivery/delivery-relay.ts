@@ -92,13 +92,14 @@ export abstract class DeliveryRelay extends BackgroundWorker {
     const reserved = pending.reduce((sum, round) => sum + round.limit, 0);
     const claims = this.held.size + reserved;
     // Places no claim covers, and the prefetch (see PREFETCH).
-    const finishedCount = Math.min(this.finished.length, MAX_RECORD_BATCH);
-    const limit = Math.max(0, Math.min(concurrency - claims + PREFETCH * finishedCount, (1 + PREFETCH) * concurrency - claims));
-    if (limit === 0 && finishedCount === 0) return this.config.idleMs;
-    // A second round only once it has enough to do: small rounds cost the database more per delivery.
-    if (pending.length > 0 && limit + finishedCount < SECOND_ROUND_MIN) return this.config.idleMs;
-    const finished = this.finished.splice(0, MAX_RECORD_BATCH);
-    const round = this.allowancesFor(finished, pending, limit);
+    const finished = this.finished.slice(0, MAX_RECORD_BATCH);
+    const places = Math.min(concurrency - claims + PREFETCH * finished.length, (1 + PREFETCH) * concurrency - claims);
+    const round = this.allowancesFor(finished, pending, Math.max(0, places));
+    if (round.limit === 0 && finished.length === 0) return this.config.idleMs;
+    // A second round only once it has enough to claim: small rounds cost the database more per delivery, and one that
+    // would only record would hold the second place from a round that claims (records can wait: the claims hold).
+    if (pending.length > 0 && round.limit < SECOND_ROUND_MIN) return this.config.idleMs;
+    this.finished.splice(0, finished.length);
     // Not tracked as work: a round's end wakes the loop only when there is more to do (see roundTrip).
     const done = this.roundTrip(finished, round).finally(() => this.rounds.delete(done));
     this.rounds.set(done, round);
@@ -106,8 +107,9 @@ export abstract class DeliveryRelay extends BackgroundWorker {
   }
 
   /**
-   * What this round may claim per owner: its share (perOwner running) plus a prefetch of PREFETCH per attempt it
-   * finished since the last round, less what this relay holds, and less what a round still in flight may claim for it.
+   * What this round may claim, `limit` at most: per owner its share (perOwner running) plus a prefetch of PREFETCH per
+   * attempt it finished since the last round, less what this relay holds, and less what a round still in flight may
+   * claim for it.
    */
   private allowancesFor(finished: Finished[], pending: RoundClaims[], limit: number): RoundClaims {
     const { perOwner } = this.config;
@@ -123,8 +125,22 @@ export abstract class DeliveryRelay extends BackgroundWorker {
       const prefetch = PREFETCH * Math.min(recordedByOwner.get(owner), perOwner);
       allowances.set(owner, Math.max(0, perOwner + prefetch - this.heldByOwner.get(owner) - reservedFor(owner)));
     }
-    const others = Math.max(0, perOwner - pending.reduce((sum, round) => sum + round.perOwner, 0));
-    return { limit, perOwner: others, allowances };
+    const othersReserved = pending.reduce((sum, round) => sum + round.perOwner, 0);
+    const others = Math.max(0, perOwner - othersReserved);
+    // What the rounds in flight may be claiming is passed over (see recordAndClaimDeliveries): per owner its
+    // allowances there, and no more than those rounds may claim in all.
+    const pendingLimit = pending.reduce((sum, round) => sum + round.limit, 0);
+    const skipped = new Map([...allowances.keys()].map((owner) => [owner, Math.min(reservedFor(owner), pendingLimit)]));
+    // With no share left for owners it does not list, the round can claim no more than the listed allowances: its
+    // limit says so, so that a round the owners' shares leave nothing to claim counts as small (SECOND_ROUND_MIN).
+    const listed = [...allowances.values()].reduce((sum, n) => sum + n, 0);
+    return {
+      limit: others > 0 ? limit : Math.min(limit, listed),
+      perOwner: others,
+      allowances,
+      skipped,
+      skip: Math.min(othersReserved, pendingLimit),
+    };
   }
 
   /** One statement: records `finished`, claims what `claims` allows, and starts what it claimed. */
@@ -259,14 +275,16 @@ const PREFETCH = 2;
  * its own.
  */
 const MAX_ROUNDS_IN_FLIGHT = 2;
-/** Outcomes and claims a round needs before it starts while another runs. */
+/** Claims a round must be able to make before it starts while another runs. */
 const SECOND_ROUND_MIN = 16;
 
-/** What one round may claim: in all, per listed owner, and for any other owner. */
+/** What one round may claim: in all, per listed owner, and for any other owner; and what it passes over for each. */
 interface RoundClaims {
   limit: number;
   allowances: Map<string, number>;
   perOwner: number;
+  skipped: Map<string, number>;
+  skip: number;
 }
 
 interface Waiting {

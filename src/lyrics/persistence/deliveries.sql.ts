@@ -61,6 +61,11 @@ export type RecordedOrClaimed = { recorded: string } | ({ recorded: null } & Cla
  * allowance of them: the cost follows the owners with due work, not the backlog. The owner's webhook secrets come
  * along, so that signing costs no read of its own.
  *
+ * Two rounds of one relay may run at once. The second sees the first's picks as claimable (its snapshot predates
+ * the first's commit) and would only find them locked (SKIP LOCKED), claiming nothing; so it passes over, per owner,
+ * as many due deliveries as the first may claim (`skipped`, `skip`), and picks the next ones. Passing over more than
+ * the first claimed only leaves those for a later round.
+ *
  * Both halves run on one snapshot, so the claim still sees the rows being recorded as claimed and pending: they are
  * left out of what it may pick (a lapsed claim recorded late must not be taken and recorded by the same statement).
  * A task whose event is recorded here has its next event claimed next round.
@@ -73,12 +78,19 @@ export function recordAndClaimDeliveries(input: {
   perOwner: number;
   /** What may still be claimed for each owner the relay holds claims of (or records attempts of). */
   allowances: Map<string, number>;
+  /** Each listed owner's due deliveries to pass over, first in due order: what a round still running may claim. */
+  skipped?: Map<string, number>;
+  /** The same for any other owner. */
+  skip?: number;
   leaseMs: number;
 }): Statement {
   const params = new Params(input.consumer, input.limit, input.perOwner, input.leaseMs);
   const recorded = recordOutcomes(params, input.outcomes, input.keepAttempts);
-  const allowanceOwners = params.add([...input.allowances.keys()]);
+  const owners = [...input.allowances.keys()];
+  const allowanceOwners = params.add(owners);
   const allowanceCounts = params.add([...input.allowances.values()]);
+  const allowanceSkips = params.add(owners.map((owner) => input.skipped?.get(owner) ?? 0));
+  const skip = params.add(input.skip ?? 0);
   const due = (d: string) => `${d}.consumer = $1 AND ${d}.status = 'pending' AND ${d}.next_attempt_at <= now()`;
   return named(
     'record_and_claim_deliveries',
@@ -92,7 +104,7 @@ export function recordAndClaimDeliveries(input: {
      ), candidates AS (
        SELECT candidate.id, candidate.next_attempt_at, candidate.turn
        FROM owners
-       LEFT JOIN unnest(${allowanceOwners}::text[], ${allowanceCounts}::int[]) AS allowance(owner, n)
+       LEFT JOIN unnest(${allowanceOwners}::text[], ${allowanceCounts}::int[], ${allowanceSkips}::int[]) AS allowance(owner, n, skip)
          ON allowance.owner = owners.owner
        CROSS JOIN LATERAL (
          SELECT d.id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at) AS turn
@@ -105,7 +117,7 @@ export function recordAndClaimDeliveries(input: {
                               WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer
                                 AND earlier.next_attempt_at IS NOT NULL)
          ORDER BY d.next_attempt_at
-         LIMIT COALESCE(allowance.n, $3)
+         LIMIT COALESCE(allowance.n, $3) OFFSET COALESCE(allowance.skip, ${skip})
        ) AS candidate
        WHERE owners.owner IS NOT NULL
      ), picked AS (

@@ -538,7 +538,7 @@ WITH RECURSIVE recorded AS (
 ), candidates AS (
   SELECT candidate.id, candidate.next_attempt_at, candidate.turn
   FROM owners
-  LEFT JOIN unnest($14::text[], $15::int[]) AS allowance(owner, n)
+  LEFT JOIN unnest($14::text[], $15::int[], $16::int[]) AS allowance(owner, n, skip)
     ON allowance.owner = owners.owner
   CROSS JOIN LATERAL (
     SELECT d.id, d.next_attempt_at, row_number() OVER (ORDER BY d.next_attempt_at) AS turn
@@ -551,7 +551,7 @@ WITH RECURSIVE recorded AS (
                          WHERE earlier.task_id = d.task_id AND earlier.consumer = d.consumer
                            AND earlier.next_attempt_at IS NOT NULL)
     ORDER BY d.next_attempt_at
-    LIMIT COALESCE(allowance.n, $3)
+    LIMIT COALESCE(allowance.n, $3) OFFSET COALESCE(allowance.skip, $17)
   ) AS candidate
   WHERE owners.owner IS NOT NULL
 ), picked AS (
