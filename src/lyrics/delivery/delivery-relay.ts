@@ -68,6 +68,8 @@ export abstract class DeliveryRelay extends BackgroundWorker {
   private readonly rounds = new Map<Promise<void>, RoundClaims>();
   /** After a failed round, no other starts before this (performance.now()): the database gets a pause. */
   private failedUntil = 0;
+  /** The last round that claimed got all it asked for: deliveries are waiting in the table (a backlog). */
+  private backlogged = false;
 
   protected constructor(
     protected readonly config: RelayConfig,
@@ -127,9 +129,10 @@ export abstract class DeliveryRelay extends BackgroundWorker {
     }
     const othersReserved = pending.reduce((sum, round) => sum + round.perOwner, 0);
     const others = Math.max(0, perOwner - othersReserved);
-    // What the rounds in flight may be claiming is passed over (see recordAndClaimDeliveries): per owner its
-    // allowances there, and no more than those rounds may claim in all.
-    const pendingLimit = pending.reduce((sum, round) => sum + round.limit, 0);
+    // With a backlog, what the rounds in flight may be claiming is passed over (see recordAndClaimDeliveries): per
+    // owner its allowances there, and no more than those rounds may claim in all. Without one, they claim what
+    // there is, less than they may: passing over as much would pass over the deliveries just committed.
+    const pendingLimit = this.backlogged ? pending.reduce((sum, round) => sum + round.limit, 0) : 0;
     const skipped = new Map([...allowances.keys()].map((owner) => [owner, Math.min(reservedFor(owner), pendingLimit)]));
     // With no share left for owners it does not list, the round can claim no more than the listed allowances: its
     // limit says so, so that a round the owners' shares leave nothing to claim counts as small (SECOND_ROUND_MIN).
@@ -162,6 +165,7 @@ export abstract class DeliveryRelay extends BackgroundWorker {
       return;
     }
     this.counted(finished, result.recorded);
+    if (claims.limit > 0) this.backlogged = result.claimed.length === claims.limit;
     const claimedAt = performance.now();
     for (const delivery of result.claimed) {
       this.held.set(delivery.id, delivery);
