@@ -36,8 +36,8 @@ export interface RelayConfig {
  * lease records nothing (another claim made the attempt that counts); a crash between the attempt and its record
  * repeats the attempt, which consumers absorb by deduping on the event id.
  *
- * One statement per round, one round at a time: it records every attempt that finished since the last round and
- * claims as many deliveries as places came free (recordAndClaimDeliveries). So a finished attempt's place is taken
+ * One statement per round (at most MAX_ROUNDS_IN_FLIGHT at once): it records every attempt that finished since the
+ * last round and claims as many deliveries as places came free (recordAndClaimDeliveries). So a finished attempt's place is taken
  * again in the same round trip that records it, and what finishes while a round runs is recorded together by the
  * next (a group commit). Finished attempts wait for their record in memory only as outcomes: their deliveries stay
  * claimed in the table until then, so a crash loses no delivery, only the record of an attempt, and it is made again.
@@ -96,7 +96,7 @@ export abstract class DeliveryRelay extends BackgroundWorker {
     // Places no claim covers, and the prefetch (see PREFETCH).
     const finished = this.finished.slice(0, MAX_RECORD_BATCH);
     const places = Math.min(concurrency - claims + PREFETCH * finished.length, (1 + PREFETCH) * concurrency - claims);
-    const round = this.allowancesFor(finished, pending, Math.max(0, places));
+    const round = this.allowancesFor(finished, pending, reserved, Math.max(0, places));
     if (round.limit === 0 && finished.length === 0) return this.config.idleMs;
     // A second round only once it has enough to claim: small rounds cost the database more per delivery, and one that
     // would only record would hold the second place from a round that claims (records can wait: the claims hold).
@@ -113,7 +113,7 @@ export abstract class DeliveryRelay extends BackgroundWorker {
    * attempt it finished since the last round, less what this relay holds, and less what a round still in flight may
    * claim for it.
    */
-  private allowancesFor(finished: Finished[], pending: RoundClaims[], limit: number): RoundClaims {
+  private allowancesFor(finished: Finished[], pending: RoundClaims[], reserved: number, limit: number): RoundClaims {
     const { perOwner } = this.config;
     const reservedFor = (owner: string) => pending.reduce((sum, round) => sum + (round.allowances.get(owner) ?? round.perOwner), 0);
     const recordedByOwner = new Counter();
@@ -132,7 +132,7 @@ export abstract class DeliveryRelay extends BackgroundWorker {
     // With a backlog, what the rounds in flight may be claiming is passed over (see recordAndClaimDeliveries): per
     // owner its allowances there, and no more than those rounds may claim in all. Without one, they claim what
     // there is, less than they may: passing over as much would pass over the deliveries just committed.
-    const pendingLimit = this.backlogged ? pending.reduce((sum, round) => sum + round.limit, 0) : 0;
+    const pendingLimit = this.backlogged ? reserved : 0;
     const skipped = new Map([...allowances.keys()].map((owner) => [owner, Math.min(reservedFor(owner), pendingLimit)]));
     // With no share left for owners it does not list, the round can claim no more than the listed allowances: its
     // limit says so, so that a round the owners' shares leave nothing to claim counts as small (SECOND_ROUND_MIN).
